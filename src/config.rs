@@ -1,0 +1,283 @@
+//! Settings: the built-in default (compiled in), then a TOML file, then
+//! `GUICHET__SECTION__KEY` environment variables, each overriding the last.
+//!
+//! A bad value is refused at start with the key and the reason, so that a
+//! daemon never runs on a half-understood configuration.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The built-in default: local folders under `./var`.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+/// Where a file is looked for when `--config` is not given.
+pub const SYSTEM_CONFIG: &str = "/etc/guichet/guichet.toml";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub intake: Intake,
+    pub outbox: Outbox,
+    pub staff: Staff,
+    pub store: Store,
+    pub replies: Replies,
+    pub log: Log,
+    /// Absent: the Maildir of `intake.maildir`.
+    pub imap: Option<Imap>,
+    /// Absent: `.eml` files in `outbox.dir`.
+    pub smtp: Option<Smtp>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intake {
+    /// The desk's own address: replies come from it, tokens are plus-addressed on it.
+    pub address: String,
+    pub maildir: PathBuf,
+    /// A message larger than this is answered and set aside, never loaded whole.
+    pub max_message_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outbox {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Staff {
+    pub members: Vec<String>,
+    pub authserv_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Store {
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replies {
+    /// At most this many automatic replies to one sender in 24 hours.
+    pub per_sender_per_day: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Log {
+    /// `auto` (text on a terminal, JSON elsewhere), `text` or `json`.
+    pub format: String,
+}
+
+/// How a connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tls {
+    Implicit,
+    Starttls,
+    /// Plain text: only for a server on loopback.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: String,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default = "default_mailbox")]
+    pub mailbox: String,
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_mailbox() -> String {
+    "INBOX".to_string()
+}
+
+/// Reads a secret given either inline or as a file path (systemd credentials:
+/// `password_file = "/run/credentials/guichet.service/imap"`). A relative
+/// file name is looked up in `$CREDENTIALS_DIRECTORY` when it is set.
+pub fn secret(inline: &Option<String>, file: &Option<PathBuf>, key: &str) -> Result<Option<String>> {
+    match (inline, file) {
+        (Some(_), Some(_)) => bail!("{key}: give `password` or `password_file`, not both"),
+        (Some(p), None) => Ok(Some(p.clone())),
+        (None, Some(f)) => {
+            let path = match std::env::var_os("CREDENTIALS_DIRECTORY") {
+                Some(dir) if f.is_relative() => Path::new(&dir).join(f),
+                _ => f.clone(),
+            };
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("{key}_file: cannot read {}", path.display()))?;
+            Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+impl Settings {
+    /// Loads the settings: default, then `file` (or the system file when it
+    /// exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings> {
+        Self::load_with_env(file, std::env::vars())
+    }
+
+    /// As `load`, with the environment given, so that tests need not touch
+    /// the process's own.
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings> {
+        let mut builder = config::Config::builder().add_source(config::File::from_str(
+            DEFAULT_TOML,
+            config::FileFormat::Toml,
+        ));
+        let system = Path::new(SYSTEM_CONFIG);
+        match file {
+            Some(f) => {
+                if !f.exists() {
+                    bail!("configuration file {} does not exist", f.display());
+                }
+                builder = builder.add_source(config::File::from(f).format(config::FileFormat::Toml));
+            }
+            None if system.exists() => {
+                builder = builder.add_source(config::File::from(system));
+            }
+            None => {}
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("GUICHET__"))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("GUICHET")
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("staff.members")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let raw = builder.build().context("configuration")?;
+        let settings: Settings = raw
+            .try_deserialize()
+            .map_err(|e| anyhow::anyhow!("configuration refused: {e}"))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot: addresses, limits, plain text off loopback.
+    fn validate(&self) -> Result<()> {
+        if !looks_like_address(&self.intake.address) {
+            bail!("intake.address: `{}` is not an e-mail address", self.intake.address);
+        }
+        if self.staff.members.is_empty() {
+            bail!("staff.members: at least one staff address is needed");
+        }
+        for m in &self.staff.members {
+            if !looks_like_address(m) {
+                bail!("staff.members: `{m}` is not an e-mail address");
+            }
+        }
+        if self.intake.max_message_bytes < 1024 {
+            bail!("intake.max_message_bytes: must be at least 1024");
+        }
+        if !matches!(self.log.format.as_str(), "auto" | "text" | "json") {
+            bail!("log.format: `{}` is not one of auto, text, json", self.log.format);
+        }
+        if let Some(imap) = &self.imap {
+            check_plain("imap", imap.tls, &imap.host)?;
+            secret(&imap.password, &imap.password_file, "imap.password")?;
+        }
+        if let Some(smtp) = &self.smtp {
+            check_plain("smtp", smtp.tls, &smtp.host)?;
+            secret(&smtp.password, &smtp.password_file, "smtp.password")?;
+        }
+        Ok(())
+    }
+}
+
+fn check_plain(section: &str, tls: Tls, host: &str) -> Result<()> {
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false);
+    if tls == Tls::None && !loopback {
+        bail!("{section}.tls: `none` is allowed only for a server on loopback, not `{host}`");
+    }
+    Ok(())
+}
+
+fn looks_like_address(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn built_in_default_runs_on_local_folders() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.intake.address, "acces@organisme.example");
+        assert_eq!(s.staff.members, vec!["agent@organisme.example"]);
+        assert_eq!(s.staff.authserv_id, "mx.organisme.example");
+        assert!(s.imap.is_none() && s.smtp.is_none());
+        assert_eq!(s.store.path, PathBuf::from("var/db"));
+    }
+
+    #[test]
+    fn environment_overrides_default() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("GUICHET__STORE__PATH", "/tmp/x"),
+                ("GUICHET__STAFF__MEMBERS", "a@b.example,c@d.example"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.store.path, PathBuf::from("/tmp/x"));
+        assert_eq!(s.staff.members.len(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_key() {
+        let err = Settings::load_with_env(None, env(&[("GUICHET__INTAKE__ADDRESS", "nobody")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("intake.address"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        std::fs::write(&f, "[imap]\nhost='imap.example.org'\nport=143\ntls='none'\nusername='a'\npassword='b'\n").unwrap();
+        let err = Settings::load_with_env(Some(&f), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("imap.tls"), "{err}");
+        std::fs::write(&f, "[store]\npth='x'\n").unwrap();
+        let err = Settings::load_with_env(Some(&f), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("pth"), "{err}");
+    }
+}

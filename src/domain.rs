@@ -1,0 +1,467 @@
+//! The words of the desk: outcomes, reasons, services, parties, the report
+//! the form reader gives, and the request the store keeps.
+//!
+//! Everything here is plain data with no I/O, so that the reader, the rules,
+//! the replies and the store can agree on one vocabulary (see
+//! `../shared/spec/CONTRACT.md`, whose strings these types print and parse).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What becomes of a request or a message. Ordered by precedence: when
+/// several apply, the greatest wins (`rejected > correction > review > queued`).
+/// `Ignored` is for messages that get no answer at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Queued,
+    Review,
+    Correction,
+    Rejected,
+    Ignored,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Queued => "queued",
+            Outcome::Review => "review",
+            Outcome::Correction => "correction",
+            Outcome::Rejected => "rejected",
+            Outcome::Ignored => "ignored",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The two people on a DA-100: the professional who delegates (employer)
+/// and the staff member who receives access (user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Party {
+    Employer,
+    User,
+}
+
+impl Party {
+    pub const BOTH: [Party; 2] = [Party::Employer, Party::User];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Party::Employer => "employer",
+            Party::User => "user",
+        }
+    }
+}
+
+impl FromStr for Party {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "employer" => Ok(Party::Employer),
+            "user" => Ok(Party::User),
+            other => Err(UnknownCode(other.to_string())),
+        }
+    }
+}
+
+/// A string that names no known code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown code `{0}`")]
+pub struct UnknownCode(pub String);
+
+/// Why a message or a request got its outcome: the reason codes of the
+/// contract. Field ids are the ids of `layout.json` (`employer.licence`…).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    NoAttachment,
+    NotPdf,
+    EncryptedPdf,
+    UnreadablePdf,
+    UnknownForm,
+    MultiForm,
+    Duplicate,
+    MissingSignature(Party),
+    MissingField(String),
+    InvalidEmail(Party),
+    SameEmail,
+    SharedEmail(Party),
+    EmailInUse(Party),
+    ServiceCount,
+    Illegible(String),
+}
+
+impl Reason {
+    /// The outcome this reason forces, before precedence is applied.
+    pub fn outcome(&self) -> Outcome {
+        use Reason::*;
+        match self {
+            NoAttachment | NotPdf | EncryptedPdf | UnreadablePdf | UnknownForm | MultiForm
+            | Duplicate => Outcome::Rejected,
+            MissingSignature(_) | MissingField(_) | InvalidEmail(_) | SameEmail
+            | SharedEmail(_) | EmailInUse(_) | ServiceCount => Outcome::Correction,
+            Illegible(_) => Outcome::Review,
+        }
+    }
+
+    /// The outcome of a list of reasons: the strongest one, `queued` if none.
+    pub fn outcome_of(reasons: &[Reason]) -> Outcome {
+        reasons
+            .iter()
+            .map(Reason::outcome)
+            .max()
+            .unwrap_or(Outcome::Queued)
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Reason::*;
+        match self {
+            NoAttachment => f.write_str("no_attachment"),
+            NotPdf => f.write_str("not_pdf"),
+            EncryptedPdf => f.write_str("encrypted_pdf"),
+            UnreadablePdf => f.write_str("unreadable_pdf"),
+            UnknownForm => f.write_str("unknown_form"),
+            MultiForm => f.write_str("multi_form"),
+            Duplicate => f.write_str("duplicate"),
+            MissingSignature(p) => write!(f, "missing_signature:{}", p.as_str()),
+            MissingField(id) => write!(f, "missing_field:{id}"),
+            InvalidEmail(p) => write!(f, "invalid_email:{}", p.as_str()),
+            SameEmail => f.write_str("same_email"),
+            SharedEmail(p) => write!(f, "shared_email:{}", p.as_str()),
+            EmailInUse(p) => write!(f, "email_in_use:{}", p.as_str()),
+            ServiceCount => f.write_str("service_count"),
+            Illegible(id) => write!(f, "illegible:{id}"),
+        }
+    }
+}
+
+impl FromStr for Reason {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        use Reason::*;
+        let (head, arg) = match s.split_once(':') {
+            Some((h, a)) => (h, Some(a)),
+            None => (s, None),
+        };
+        let party = || -> Result<Party, UnknownCode> {
+            arg.ok_or_else(|| UnknownCode(s.to_string()))?.parse()
+        };
+        let field = || -> Result<String, UnknownCode> {
+            match arg {
+                Some(a) if !a.is_empty() => Ok(a.to_string()),
+                _ => Err(UnknownCode(s.to_string())),
+            }
+        };
+        Ok(match head {
+            "no_attachment" if arg.is_none() => NoAttachment,
+            "not_pdf" if arg.is_none() => NotPdf,
+            "encrypted_pdf" if arg.is_none() => EncryptedPdf,
+            "unreadable_pdf" if arg.is_none() => UnreadablePdf,
+            "unknown_form" if arg.is_none() => UnknownForm,
+            "multi_form" if arg.is_none() => MultiForm,
+            "duplicate" if arg.is_none() => Duplicate,
+            "same_email" if arg.is_none() => SameEmail,
+            "service_count" if arg.is_none() => ServiceCount,
+            "missing_signature" => MissingSignature(party()?),
+            "invalid_email" => InvalidEmail(party()?),
+            "shared_email" => SharedEmail(party()?),
+            "email_in_use" => EmailInUse(party()?),
+            "missing_field" => MissingField(field()?),
+            "illegible" => Illegible(field()?),
+            _ => return Err(UnknownCode(s.to_string())),
+        })
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One field as the reader read it: a normalised value and how sure the
+/// reader is of it (0.0–1.0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldReading {
+    pub value: String,
+    pub confidence: f32,
+}
+
+/// Presence of the two handwritten signatures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signatures {
+    pub employer: bool,
+    pub user: bool,
+}
+
+impl Signatures {
+    pub fn of(&self, party: Party) -> bool {
+        match party {
+            Party::Employer => self.employer,
+            Party::User => self.user,
+        }
+    }
+}
+
+/// A small PNG image cut from the form (a field or a signature box), kept
+/// for the staff member who signs the request off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crop {
+    /// The `layout.json` id of the zone (`user.signature`, `employer.email`…).
+    pub zone: String,
+    pub png: Vec<u8>,
+}
+
+/// What the form reader found in one PDF. It states facts only (counts,
+/// values, ticks, ink); the rules module decides what they mean.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FormReport {
+    /// How many DA-100 forms the file holds (a second page 1 is a second form).
+    pub forms: u32,
+    /// Pages in the file, blank ones included.
+    pub pages: u32,
+    /// Service codes whose box holds ink (`FACT`, `INSC`, `PAIE`, `DOSS`).
+    pub ticked: Vec<String>,
+    pub signatures: Signatures,
+    /// Every non-empty text, date, digits and e-mail field, normalised.
+    pub fields: BTreeMap<String, FieldReading>,
+    /// Fields that hold ink the reader could not read with confidence.
+    pub illegible: Vec<String>,
+    /// Crops of the signatures and of every illegible field.
+    #[serde(skip)]
+    pub crops: Vec<Crop>,
+}
+
+impl FormReport {
+    /// The value of a field, if it was read.
+    pub fn value(&self, id: &str) -> Option<&str> {
+        self.fields.get(id).map(|f| f.value.as_str())
+    }
+
+    /// The one ticked service, if exactly one box is ticked.
+    pub fn service(&self) -> Option<&str> {
+        match self.ticked.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a PDF could not be read as a form at all. Each maps to a reason code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("the PDF is password-protected")]
+    Encrypted,
+    #[error("the PDF is truncated or corrupt: {0}")]
+    Unreadable(String),
+    #[error("the PDF is not a DA-100")]
+    UnknownForm,
+}
+
+impl ReadError {
+    pub fn reason(&self) -> Reason {
+        match self {
+            ReadError::Encrypted => Reason::EncryptedPdf,
+            ReadError::Unreadable(_) => Reason::UnreadablePdf,
+            ReadError::UnknownForm => Reason::UnknownForm,
+        }
+    }
+}
+
+/// Where a request stands. `Correction` and `Rejected` requests are kept too,
+/// so that a corrected PDF resumes its place and duplicates can be found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Queued,
+    Review,
+    Correction,
+    Rejected,
+    Approved,
+    Refused,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Queued,
+        State::Review,
+        State::Correction,
+        State::Rejected,
+        State::Approved,
+        State::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Review => "review",
+            State::Correction => "correction",
+            State::Rejected => "rejected",
+            State::Approved => "approved",
+            State::Refused => "refused",
+        }
+    }
+
+    /// Waiting for a staff member's decision.
+    pub fn is_pending(self) -> bool {
+        matches!(self, State::Queued | State::Review)
+    }
+
+    /// The state a request enters with this outcome (`ignored` has none).
+    pub fn from_outcome(o: Outcome) -> Option<State> {
+        match o {
+            Outcome::Queued => Some(State::Queued),
+            Outcome::Review => Some(State::Review),
+            Outcome::Correction => Some(State::Correction),
+            Outcome::Rejected => Some(State::Rejected),
+            Outcome::Ignored => None,
+        }
+    }
+}
+
+impl FromStr for State {
+    type Err = UnknownCode;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownCode(s.to_string()))
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The professional as the queue shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Employer {
+    pub last_name: String,
+    pub first_name: String,
+    pub licence: String,
+    pub email: String,
+}
+
+/// The staff member as the queue shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub last_name: String,
+    pub first_name: String,
+    pub birth_date: String,
+    pub email: String,
+}
+
+/// One event in a request's life, for `queue show`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: DateTime<Utc>,
+    pub state: State,
+    pub note: String,
+}
+
+/// One form from one attachment: the unit staff sign off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// `DA-YYYY-NNNNNN`.
+    pub id: String,
+    /// When the e-mail that first brought it was received; a correction keeps it.
+    pub received_at: DateTime<Utc>,
+    pub state: State,
+    pub reasons: Vec<Reason>,
+    pub service: Option<String>,
+    pub message_id: String,
+    pub attachment: String,
+    /// Address the applicant wrote from: where replies about it go.
+    pub sender: String,
+    pub employer: Employer,
+    pub user: User,
+    /// Every field read, with confidences, for the staff e-mail.
+    pub fields: BTreeMap<String, FieldReading>,
+    pub history: Vec<HistoryEntry>,
+}
+
+impl Request {
+    /// The contract's JSON shape for `queue list --json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "received_at": self.received_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "state": self.state,
+            "reasons": self.reasons,
+            "service": self.service,
+            "message_id": self.message_id,
+            "attachment": self.attachment,
+            "employer": self.employer,
+            "user": self.user,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_code_round_trips() {
+        let codes = [
+            "no_attachment",
+            "not_pdf",
+            "encrypted_pdf",
+            "unreadable_pdf",
+            "unknown_form",
+            "multi_form",
+            "duplicate",
+            "missing_signature:employer",
+            "missing_signature:user",
+            "missing_field:employer.licence",
+            "invalid_email:user",
+            "same_email",
+            "shared_email:employer",
+            "email_in_use:user",
+            "service_count",
+            "illegible:user.email",
+        ];
+        for code in codes {
+            let reason: Reason = code.parse().unwrap();
+            assert_eq!(reason.to_string(), code);
+        }
+        assert!("missing_signature:boss".parse::<Reason>().is_err());
+        assert!("same_email:user".parse::<Reason>().is_err());
+        assert!("illegible:".parse::<Reason>().is_err());
+    }
+
+    #[test]
+    fn precedence_is_rejected_correction_review_queued() {
+        let r = |s: &str| s.parse::<Reason>().unwrap();
+        assert_eq!(Reason::outcome_of(&[]), Outcome::Queued);
+        assert_eq!(Reason::outcome_of(&[r("illegible:user.email")]), Outcome::Review);
+        assert_eq!(
+            Reason::outcome_of(&[r("illegible:user.email"), r("same_email")]),
+            Outcome::Correction
+        );
+        assert_eq!(
+            Reason::outcome_of(&[r("same_email"), r("duplicate")]),
+            Outcome::Rejected
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! Maildir intake (skeleton).

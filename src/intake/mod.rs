@@ -1,0 +1,38 @@
+//! Where applicant and staff e-mail comes from: a Maildir by default, an
+//! IMAP mailbox in production. The daemon sees only the `Mailbox` trait.
+
+use std::time::Duration;
+
+pub mod maildir;
+
+/// One raw message waiting in the mailbox.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The mailbox's own handle on it (Maildir file name, IMAP UID).
+    pub key: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What to do with a message once its effects are committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled: out of the inbox (Maildir `cur/`, IMAP `Traité`).
+    Processed,
+    /// Could not be handled: set aside for an operator, with the reason logged.
+    Quarantine(String),
+}
+
+/// A mailbox the daemon takes messages from.
+#[allow(async_fn_in_trait)]
+pub trait Mailbox {
+    /// Messages waiting, in arrival order. Oversized messages are not loaded:
+    /// they come back with empty `bytes` and are listed by `oversized`.
+    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>>;
+
+    /// Takes a handled message out of the inbox. Called only after the
+    /// store has committed and flushed what the message produced.
+    async fn settle(&mut self, key: &str, disposition: Disposition) -> anyhow::Result<()>;
+
+    /// Waits until new mail may have arrived (IMAP IDLE) or `max` has passed.
+    async fn wait(&mut self, max: Duration) -> anyhow::Result<()>;
+}
