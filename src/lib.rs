@@ -7,5 +7,7 @@
 pub mod config;
 pub mod domain;
 pub mod intake;
+pub mod message;
 pub mod outbox;
 pub mod reader;
+pub mod store;
