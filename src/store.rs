@@ -96,6 +96,14 @@ fn request_key(r: &Request) -> Vec<u8> {
     key
 }
 
+/// sled refuses a second opener with an I/O error about its lock file.
+fn is_locked(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let text = c.to_string();
+        text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable")
+    })
+}
+
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(v)?)
 }
@@ -105,6 +113,21 @@ fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
 }
 
 impl Store {
+    /// Opens the store. The daemon holds it only while it works, so a
+    /// command run beside it (`status`, `queue list`) waits for its turn:
+    /// up to `patience` while another process holds sled's lock.
+    pub fn open_waiting(path: &Path, patience: std::time::Duration) -> Result<Store> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match Store::open(path) {
+                Err(e) if std::time::Instant::now() < deadline && is_locked(&e) => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
     pub fn open(path: &Path) -> Result<Store> {
         let db = sled::Config::new()
             .path(path)
