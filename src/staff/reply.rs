@@ -119,7 +119,7 @@ pub fn decide(text: &str) -> Decision {
         .unwrap_or(first.len());
     let (verb, rest) = first.split_at(verb_end);
     match fold(verb).as_str() {
-        "approuver" | "approve" if !rest.chars().any(char::is_alphanumeric) => Decision::Approve,
+        "approuver" | "approve" if only_politeness(rest) => Decision::Approve,
         "refuser" | "refuse" => {
             let head = rest.trim_start_matches(|c: char| c.is_whitespace() || ":-–—,.".contains(c));
             let reason = std::iter::once(head)
@@ -138,7 +138,7 @@ pub fn decide(text: &str) -> Decision {
 }
 
 /// The lines of `text` above the first quote, attribution, forwarded
-/// header block, signature or client footer.
+/// header block, signature, closing formula or client footer.
 pub fn fresh_lines(text: &str) -> Vec<&str> {
     let lines: Vec<&str> = text.lines().collect();
     let cut = (0..lines.len())
@@ -167,6 +167,10 @@ static HEADER_FROM: LazyLock<Regex> =
 static HEADER_OTHER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\*?(sent|envoye|date|to|a|cc|subject|objet)\s*:").expect("static regex")
 });
+static VALEDICTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(bien |tres )?(cordialement|amicalement|salutations|merci( beaucoup)?|bonne journee|best( regards)?|(kind )?regards|thanks|thank you|cheers)[ ,.!]*$")
+        .expect("static regex")
+});
 static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(sent from my|envoye de mon|envoye depuis mon|sent from outlook|get outlook for|obtenir outlook pour|telecharger outlook pour)\b")
         .expect("static regex")
@@ -185,7 +189,9 @@ fn starts_quoted_part(lines: &[&str]) -> bool {
     if line.starts_with('>') {
         return true;
     }
-    if ORIGINAL_MESSAGE.is_match(&line) || FOOTER.is_match(&line) {
+    // A closing formula on its own line: the staff member's name follows,
+    // which the applicant need not see in a refusal.
+    if ORIGINAL_MESSAGE.is_match(&line) || FOOTER.is_match(&line) || VALEDICTION.is_match(&line) {
         return true;
     }
     // Outlook's separator line above its header block.
@@ -212,6 +218,15 @@ fn starts_quoted_part(lines: &[&str]) -> bool {
         }
     }
     false
+}
+
+/// Whether what follows `APPROUVER` on its line adds nothing to it:
+/// punctuation, or a closing formula (`APPROUVER, merci`). Anything else
+/// (`APPROUVER sauf…`) makes the approval unclear, since it issues
+/// credentials and must not be taken from a conditional answer.
+fn only_politeness(rest: &str) -> bool {
+    let words = fold(rest.trim_start_matches(|c: char| !c.is_alphanumeric()));
+    !words.chars().any(char::is_alphanumeric) || VALEDICTION.is_match(words.trim())
 }
 
 /// Collapses runs of blank lines to one.
