@@ -104,15 +104,15 @@ pub fn evaluate<'a>(
     from: Option<&str>,
     authserv_id: &str,
 ) -> Result<AuthPass, AuthFailure> {
-    let trusted: Vec<MethodResult> = results
+    let headers: Vec<AuthResults> = results
         .into_iter()
         .filter_map(parse_results)
         .filter(|r| r.authserv_id.eq_ignore_ascii_case(authserv_id.trim()))
-        .flat_map(|r| r.results)
         .collect();
-    if trusted.is_empty() {
+    if headers.is_empty() {
         return Err(AuthFailure::NoTrustedResults);
     }
+    let trusted: Vec<MethodResult> = headers.into_iter().flat_map(|r| r.results).collect();
     let from_domain = from
         .and_then(split_address)
         .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
