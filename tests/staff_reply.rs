@@ -138,6 +138,9 @@ fn quoting_styles_cut_the_reason() {
         "Envoyé de mon iPhone",
         "Sent from my iPad",
         "Sent from Outlook for Android",
+        "Sent from Mail for Windows",
+        "Envoyé à partir de Courrier pour Windows",
+        "Envoyé depuis mon Galaxy",
         "Cordialement,\nMarie",
         "Bien cordialement\nMarie",
         "Best regards,\nSam",
@@ -161,6 +164,22 @@ fn quoting_styles_cut_the_reason() {
     for line in kept {
         let text = format!("REFUSER motif\n{line}\n\n> cité");
         assert_eq!(decide(&text), refuse(&format!("motif\n{line}")), "{line:?}");
+    }
+}
+
+#[test]
+fn flowed_text_is_joined() {
+    let raw = |params: &str, body: &str| {
+        format!("Content-Type: text/plain; charset=utf-8; {params}\r\n\r\n{body}").into_bytes()
+    };
+    let body = "REFUSER permis \r\nillisible\r\n >cité, pas une citation\r\n-- \r\nSam\r\n";
+    let cases = [
+        ("format=flowed", refuse("permis illisible\n>cité, pas une citation")),
+        ("format=flowed; delsp=yes", refuse("permisillisible\n>cité, pas une citation")),
+        ("", refuse("permis\nillisible\n>cité, pas une citation")),
+    ];
+    for (params, want) in cases {
+        assert_eq!(decision_of(&raw(params, body)), want, "{params}");
     }
 }
 

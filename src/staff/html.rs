@@ -26,6 +26,14 @@ pub(crate) fn fresh_text(html: &str) -> String {
             push_text(&mut out, &rest[..lt]);
         }
         let after = &rest[lt..];
+        // A `<` that opens no tag is text (`a < b` in sloppy HTML).
+        if !after[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!') {
+            if hidden.is_none() {
+                out.push('<');
+            }
+            rest = &after[1..];
+            continue;
+        }
         if after.starts_with("<!--") {
             rest = after.find("-->").map_or("", |end| &after[end + 3..]);
             continue;
@@ -221,7 +229,7 @@ mod tests {
 
     #[test]
     fn keeps_text_above_quotation_containers() {
-        let cases: [(&str, &[&str]); 8] = [
+        let cases: [(&str, &[&str]); 9] = [
             (
                 "<html><head><style>p{color:red}</style></head><body><p>REFUSER signature&nbsp;absente</p><p>Merci</p></body></html>",
                 &["REFUSER signature absente", "Merci"],
@@ -247,6 +255,7 @@ mod tests {
                 &["REFUSE"],
             ),
             ("<p>unterminated <b", &["unterminated"]),
+            ("<p>1 < 2 <br>3 <> 4</p>", &["1 < 2", "3 <> 4"]),
             (
                 "<div class=\"moz-cite-prefix\">Le 18/11/2024 à 09:12, X a écrit&nbsp;:</div>",
                 &[],

@@ -51,12 +51,17 @@ pub fn decision_in(mail: &ParsedMail) -> Decision {
 pub fn body_text(mail: &ParsedMail) -> Option<String> {
     if let Some(part) = find_part(mail, "text/plain", 0) {
         let text = bounded(part.get_body().ok()?);
-        let flowed = part
-            .ctype
-            .params
-            .get("format")
-            .is_some_and(|f| f.eq_ignore_ascii_case("flowed"));
-        return Some(if flowed { unflow(&text) } else { text });
+        let param = |key: &str, value: &str| {
+            part.ctype
+                .params
+                .get(key)
+                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+        };
+        return Some(if param("format", "flowed") {
+            unflow(&text, param("delsp", "yes"))
+        } else {
+            text
+        });
     }
     let part = find_part(mail, "text/html", 0)?;
     Some(html::fresh_text(&bounded(part.get_body().ok()?)))
@@ -92,13 +97,17 @@ fn bounded(mut text: String) -> String {
 }
 
 /// Joins `format=flowed` soft line breaks (RFC 3676: a line ending in a
-/// space continues on the next), leaving the `-- ` signature line alone.
-fn unflow(text: &str) -> String {
+/// space continues on the next; with `delsp=yes` that space is not part
+/// of the text), leaving the `-- ` signature line alone. Space-stuffing is
+/// kept: a stuffed ` >` is text, not a quote, and lines are trimmed later.
+fn unflow(text: &str, delsp: bool) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.split('\n') {
         let line = line.strip_suffix('\r').unwrap_or(line);
-        out.push_str(line);
-        if !(line.ends_with(' ') && line != "-- ") {
+        if line.ends_with(' ') && line != "-- " {
+            out.push_str(if delsp { &line[..line.len() - 1] } else { line });
+        } else {
+            out.push_str(line);
             out.push('\n');
         }
     }
@@ -172,7 +181,7 @@ static VALEDICTION: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 static FOOTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(sent from my|envoye de mon|envoye depuis mon|sent from outlook|get outlook for|obtenir outlook pour|telecharger outlook pour)\b")
+    Regex::new(r"^(sent from (my|outlook|mail for)|envoye (de|depuis) mon|envoye (a partir de|depuis) (outlook|courrier)|get outlook for|obtenir outlook pour|telecharger outlook pour)\b")
         .expect("static regex")
 });
 
@@ -185,10 +194,11 @@ fn starts_quoted_part(lines: &[&str]) -> bool {
     if first.trim_end() == "--" {
         return true;
     }
-    let line = fold(first.trim());
-    if line.starts_with('>') {
+    // Quotes start at the margin; ` >` is a space-stuffed line of text.
+    if first.starts_with('>') {
         return true;
     }
+    let line = fold(first.trim());
     // A closing formula on its own line: the staff member's name follows,
     // which the applicant need not see in a refusal.
     if ORIGINAL_MESSAGE.is_match(&line) || FOOTER.is_match(&line) || VALEDICTION.is_match(&line) {

@@ -168,8 +168,9 @@ pub enum TokenRefusal {
 
 /// Whether a reply from `from` may act on the token whose stored record is
 /// `record` (`None`: no record for that hash). Addresses are compared
-/// without case. Checks run from the least to the most telling, so a used
-/// token is reported as used even once it has also expired.
+/// without case. The first failing check is reported, in the order
+/// unknown, used, expired, wrong sender: a replay shows as `Used` in the
+/// logs whoever sends it and however late.
 pub fn check(
     record: Option<&TokenRecord>,
     from: &str,
