@@ -174,8 +174,14 @@ fn flowed_text_is_joined() {
     };
     let body = "REFUSER permis \r\nillisible\r\n >cité, pas une citation\r\n-- \r\nSam\r\n";
     let cases = [
-        ("format=flowed", refuse("permis illisible\n>cité, pas une citation")),
-        ("format=flowed; delsp=yes", refuse("permisillisible\n>cité, pas une citation")),
+        (
+            "format=flowed",
+            refuse("permis illisible\n>cité, pas une citation"),
+        ),
+        (
+            "format=flowed; delsp=yes",
+            refuse("permisillisible\n>cité, pas une citation"),
+        ),
         ("", refuse("permis\nillisible\n>cité, pas une citation")),
     ];
     for (params, want) in cases {
