@@ -76,7 +76,7 @@ fn random_text(rng: &mut StdRng) -> String {
 
 #[test]
 fn random_input_never_panics() {
-    let mut rng = StdRng::seed_from_u64(0x6775_6963_6865_74);
+    let mut rng = StdRng::seed_from_u64(0x0067_7569_6368_6574);
     for _ in 0..3000 {
         let text = random_text(&mut rng);
         let _ = decide(&text);
