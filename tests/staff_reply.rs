@@ -86,7 +86,7 @@ fn every_fixture_is_in_the_table() {
 
 #[test]
 fn first_line_decides_with_case_and_accents_ignored() {
-    let cases: [(&str, Decision); 22] = [
+    let cases: [(&str, Decision); 24] = [
         ("APPROUVER", Decision::Approve),
         ("approve", Decision::Approve),
         ("  Approuver.  \n\nMarie", Decision::Approve),
@@ -101,6 +101,8 @@ fn first_line_decides_with_case_and_accents_ignored() {
         ("REFUSER", Decision::Unclear),
         ("REFUSER :", Decision::Unclear),
         ("REFUSER signature absente", refuse("signature absente")),
+        ("*REFUSER* signature absente", refuse("signature absente")),
+        ("APPROUVE\u{301}R", Decision::Approve),
         ("Refusér: signature absente", refuse("signature absente")),
         ("REFUSÉ – formulaire périmé", refuse("formulaire périmé")),
         (

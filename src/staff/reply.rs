@@ -9,6 +9,7 @@ use std::sync::LazyLock;
 
 use mailparse::{parse_mail, DispositionType, ParsedMail};
 use regex::Regex;
+use unicode_normalization::UnicodeNormalization;
 
 use super::fold::fold;
 use super::html;
@@ -116,7 +117,9 @@ fn unflow(text: &str, delsp: bool) -> String {
 
 /// The decision in a reply's plain text.
 pub fn decide(text: &str) -> Decision {
-    let fresh = fresh_lines(text);
+    // Composed form, so that a decomposed `É` is one letter of the verb.
+    let text: String = text.nfc().collect();
+    let fresh = fresh_lines(&text);
     let mut lines = fresh.iter().map(|l| l.trim()).skip_while(|l| l.is_empty());
     let Some(first) = lines.next() else {
         return Decision::Unclear;
@@ -130,7 +133,8 @@ pub fn decide(text: &str) -> Decision {
     match fold(verb).as_str() {
         "approuver" | "approve" if only_politeness(rest) => Decision::Approve,
         "refuser" | "refuse" => {
-            let head = rest.trim_start_matches(|c: char| c.is_whitespace() || ":-–—,.".contains(c));
+            let head =
+                rest.trim_start_matches(|c: char| c.is_whitespace() || ":-–—,.*_".contains(c));
             let reason = std::iter::once(head)
                 .chain(lines)
                 .collect::<Vec<_>>()
