@@ -10,4 +10,5 @@ pub mod intake;
 pub mod message;
 pub mod outbox;
 pub mod reader;
+pub mod staff;
 pub mod store;
