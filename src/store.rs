@@ -10,6 +10,8 @@
 //! - `outbox`: sequence → `Queued` (an `Outgoing` with its retry state);
 //! - `failed`: sequence → messages the server refused for good;
 //! - `sent_log`: sender ‖ time → () for the per-sender reply limit;
+//! - `documents`: request id → the PDF; request id ‖ 0 ‖ zone → a crop (PNG),
+//!   raw bytes both, for the staff member who signs the request off;
 //! - `meta`: counters and cursors.
 //!
 //! All of one message's effects go in through `commit`, one transaction,
@@ -48,6 +50,15 @@ pub struct Commit {
     pub answered: Vec<(String, DateTime<Utc>)>,
     /// Our reply's Message-ID → the requests it is about.
     pub answer_index: Vec<(String, Vec<String>)>,
+    /// The PDF and crops of each request, for the staff member who signs it off.
+    pub documents: Vec<(String, Document)>,
+}
+
+/// What staff need to see of a request besides its fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    pub pdf: Vec<u8>,
+    pub crops: Vec<crate::domain::Crop>,
 }
 
 /// An outgoing message and its delivery attempts.
@@ -79,6 +90,7 @@ pub struct Store {
     outbox: sled::Tree,
     failed: sled::Tree,
     sent_log: sled::Tree,
+    documents: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -93,6 +105,13 @@ fn request_key(r: &Request) -> Vec<u8> {
     let ms = (r.received_at.timestamp_millis() as i128 + (1i128 << 62)) as u64;
     let mut key = ms.to_be_bytes().to_vec();
     key.extend_from_slice(r.id.as_bytes());
+    key
+}
+
+fn crop_key(request_id: &str, zone: &str) -> Vec<u8> {
+    let mut key = request_id.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(zone.as_bytes());
     key
 }
 
@@ -142,6 +161,7 @@ impl Store {
             outbox: tree("outbox")?,
             failed: tree("failed")?,
             sent_log: tree("sent_log")?,
+            documents: tree("documents")?,
             meta: tree("meta")?,
             db,
         })
@@ -162,6 +182,7 @@ impl Store {
             &self.answers,
             &self.outbox,
             &self.sent_log,
+            &self.documents,
         );
         let encoded_requests: Vec<(Vec<u8>, Vec<u8>, String)> = c
             .requests
@@ -188,7 +209,15 @@ impl Store {
             .map(|(id, reqs)| Ok((id.clone(), to_json(reqs)?)))
             .collect::<Result<_>>()?;
 
-        let result = trees.transaction(|(requests, keys, done, answer_tree, outbox, sent)| -> TxResult<bool> {
+        let mut documents: Vec<(Vec<u8>, &[u8])> = Vec::new();
+        for (id, d) in &c.documents {
+            documents.push((id.as_bytes().to_vec(), &d.pdf));
+            for crop in &d.crops {
+                documents.push((crop_key(id, &crop.zone), &crop.png));
+            }
+        }
+
+        let result = trees.transaction(|(requests, keys, done, answer_tree, outbox, sent, docs)| -> TxResult<bool> {
             if !c.fingerprint.is_empty() && done.get(c.fingerprint.as_bytes())?.is_some() {
                 return Ok(false);
             }
@@ -212,6 +241,9 @@ impl Store {
             }
             for (id, value) in &answers {
                 answer_tree.insert(id.as_bytes(), value.as_slice())?;
+            }
+            for (key, value) in &documents {
+                docs.insert(key.as_slice(), *value)?;
             }
             if let Some(p) = &processed {
                 if c.fingerprint.is_empty() {
@@ -269,6 +301,26 @@ impl Store {
             .get(key)?
             .map(|v| from_json(&v))
             .transpose()
+    }
+
+    /// The PDF and crops kept for a request.
+    pub fn document(&self, request_id: &str) -> Result<Option<Document>> {
+        let Some(pdf) = self.documents.get(request_id.as_bytes())? else {
+            return Ok(None);
+        };
+        let prefix = crop_key(request_id, "");
+        let mut crops = Vec::new();
+        for item in self.documents.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            crops.push(crate::domain::Crop {
+                zone: String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                png: v.to_vec(),
+            });
+        }
+        Ok(Some(Document {
+            pdf: pdf.to_vec(),
+            crops,
+        }))
     }
 
     /// The requests one of our replies was about (a correction answering it
