@@ -9,3 +9,4 @@ pub mod domain;
 pub mod intake;
 pub mod outbox;
 pub mod reader;
+pub mod rules;
