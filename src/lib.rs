@@ -9,4 +9,5 @@ pub mod domain;
 pub mod intake;
 pub mod outbox;
 pub mod reader;
+pub mod reply;
 pub mod rules;

@@ -109,7 +109,12 @@ const CASES: &[(&str, Edit, &[&str], Outcome)] = &[
         &["multi_form"],
         Outcome::Rejected,
     ),
-    ("no service", |r| r.ticked.clear(), &["service_count"], Outcome::Correction),
+    (
+        "no service",
+        |r| r.ticked.clear(),
+        &["service_count"],
+        Outcome::Correction,
+    ),
     (
         "two services",
         |r| r.ticked.push("PAIE".into()),
@@ -528,7 +533,11 @@ fn corpus_truth_reasons_follow_from_truth_facts() {
         let report = FormReport {
             forms: entry["forms"].as_u64().unwrap() as u32,
             pages: 2,
-            ticked: entry["service"].as_str().map(String::from).into_iter().collect(),
+            ticked: entry["service"]
+                .as_str()
+                .map(String::from)
+                .into_iter()
+                .collect(),
             signatures: serde_json::from_value(entry["signatures"].clone()).unwrap(),
             fields,
             illegible: vec![],
