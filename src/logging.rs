@@ -21,7 +21,11 @@ pub fn init(format: &str) {
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second call (tests) keeps the first subscriber.
     let _ = if json {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init()
     } else {
         builder.with_target(false).try_init()
     };

@@ -104,7 +104,8 @@ pub fn parse(raw: &[u8], own_address: &str) -> Result<Submission, ParseError> {
     hasher.update([0]);
     hasher.update(body);
     let fingerprint = hex::encode(hasher.finalize());
-    let message_id = stated_id.unwrap_or_else(|| format!("<{}@no-message-id.invalid>", &fingerprint[..32]));
+    let message_id =
+        stated_id.unwrap_or_else(|| format!("<{}@no-message-id.invalid>", &fingerprint[..32]));
 
     let mut answers = Vec::new();
     for name in ["In-Reply-To", "References"] {
@@ -161,14 +162,20 @@ fn body_after_headers(raw: &[u8]) -> &[u8] {
 /// RFC 3834 and common practice: who must never be answered.
 fn silence(mail: &ParsedMail, from: &str, message_id: &str, own: &str) -> Option<Silence> {
     let h = &mail.headers;
-    let value = |name: &str| h.get_first_value(name).map(|v| v.trim().to_ascii_lowercase());
+    let value = |name: &str| {
+        h.get_first_value(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
 
     let own = own.to_ascii_lowercase();
     let own_domain = own.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
     let own_local = own.split_once('@').map(|(l, _)| l).unwrap_or("");
     let from_own = from == own
         || (from.ends_with(&format!("@{own_domain}"))
-            && from.split_once('@').map(|(l, _)| l.split('+').next() == Some(own_local)) == Some(true));
+            && from
+                .split_once('@')
+                .map(|(l, _)| l.split('+').next() == Some(own_local))
+                == Some(true));
     let guichet_id = message_id
         .to_ascii_lowercase()
         .contains(&format!(".guichet@{own_domain}>"));
@@ -179,10 +186,11 @@ fn silence(mail: &ParsedMail, from: &str, message_id: &str, own: &str) -> Option
     let return_path = value("Return-Path").unwrap_or_default();
     let local = from.split('@').next().unwrap_or("");
     let report = mail.ctype.mimetype.eq_ignore_ascii_case("multipart/report")
-        || mail
-            .subparts
-            .iter()
-            .any(|p| p.ctype.mimetype.eq_ignore_ascii_case("message/delivery-status"));
+        || mail.subparts.iter().any(|p| {
+            p.ctype
+                .mimetype
+                .eq_ignore_ascii_case("message/delivery-status")
+        });
     if from.is_empty()
         || return_path == "<>"
         || local.eq_ignore_ascii_case("mailer-daemon")
@@ -198,13 +206,17 @@ fn silence(mail: &ParsedMail, from: &str, message_id: &str, own: &str) -> Option
             return Some(Silence::AutoReply);
         }
     }
-    if h.get_first_header("X-Autoreply").is_some() || h.get_first_header("X-Autorespond").is_some() {
+    if h.get_first_header("X-Autoreply").is_some() || h.get_first_header("X-Autorespond").is_some()
+    {
         return Some(Silence::AutoReply);
     }
 
-    if matches!(value("Precedence").as_deref(), Some("bulk" | "junk" | "list"))
-        || h.iter()
-            .any(|hd| hd.get_key_ref().to_ascii_lowercase().starts_with("list-"))
+    if matches!(
+        value("Precedence").as_deref(),
+        Some("bulk" | "junk" | "list")
+    ) || h
+        .iter()
+        .any(|hd| hd.get_key_ref().to_ascii_lowercase().starts_with("list-"))
     {
         return Some(Silence::List);
     }
@@ -242,7 +254,9 @@ fn collect_attachments(part: &ParsedMail, depth: usize, out: &mut Vec<Attachment
         && disposition.disposition != DispositionType::Attachment;
     let is_signature = matches!(
         mimetype.as_str(),
-        "application/pgp-signature" | "application/pkcs7-signature" | "application/x-pkcs7-signature"
+        "application/pgp-signature"
+            | "application/pkcs7-signature"
+            | "application/x-pkcs7-signature"
     );
     if is_body_text || is_signature || mimetype == "message/delivery-status" {
         return;
@@ -291,7 +305,12 @@ fn clean_line(value: &str) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    s.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(200).collect()
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(200)
+        .collect()
 }
 
 fn addresses(header: &mailparse::MailHeader) -> Vec<String> {
@@ -320,7 +339,10 @@ fn message_ids(value: &str) -> Vec<String> {
     value
         .split('<')
         .skip(1)
-        .filter_map(|rest| rest.split_once('>').map(|(id, _)| format!("<{}>", id.trim())))
+        .filter_map(|rest| {
+            rest.split_once('>')
+                .map(|(id, _)| format!("<{}>", id.trim()))
+        })
         .filter(|id| id.len() > 2 && id.len() < 998)
         .collect()
 }
@@ -358,15 +380,24 @@ mod tests {
     #[test]
     fn recognises_who_must_not_be_answered() {
         let cases = [
-            ("From: a@b.example\r\nAuto-Submitted: auto-replied", Some(Silence::AutoReply)),
+            (
+                "From: a@b.example\r\nAuto-Submitted: auto-replied",
+                Some(Silence::AutoReply),
+            ),
             ("From: a@b.example\r\nAuto-Submitted: no", None),
             ("From: a@b.example\r\nPrecedence: bulk", Some(Silence::List)),
             ("From: a@b.example\r\nList-Id: <x.y>", Some(Silence::List)),
             ("From: MAILER-DAEMON@mx.example", Some(Silence::Bounce)),
-            ("From: a@b.example\r\nReturn-Path: <>", Some(Silence::Bounce)),
+            (
+                "From: a@b.example\r\nReturn-Path: <>",
+                Some(Silence::Bounce),
+            ),
             ("To: acces@organisme.example", Some(Silence::Bounce)),
             ("From: acces@organisme.example", Some(Silence::Own)),
-            ("From: a@b.example\r\nX-Guichet-Kind: ack", Some(Silence::Own)),
+            (
+                "From: a@b.example\r\nX-Guichet-Kind: ack",
+                Some(Silence::Own),
+            ),
             ("From: Someone <a@b.example>", None),
         ];
         for (headers, expected) in cases {

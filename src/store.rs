@@ -119,7 +119,9 @@ fn crop_key(request_id: &str, zone: &str) -> Vec<u8> {
 fn is_locked(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         let text = c.to_string();
-        text.contains("lock") || text.contains("WouldBlock") || text.contains("temporarily unavailable")
+        text.contains("lock")
+            || text.contains("WouldBlock")
+            || text.contains("temporarily unavailable")
     })
 }
 
@@ -217,42 +219,46 @@ impl Store {
             }
         }
 
-        let result = trees.transaction(|(requests, keys, done, answer_tree, outbox, sent, docs)| -> TxResult<bool> {
-            if !c.fingerprint.is_empty() && done.get(c.fingerprint.as_bytes())?.is_some() {
-                return Ok(false);
-            }
-            for (key, value, id) in &encoded_requests {
-                if let Some(old) = keys.get(id.as_bytes())? {
-                    if old.as_ref() != key.as_slice() {
-                        requests.remove(old)?;
+        let result = trees.transaction(
+            |(requests, keys, done, answer_tree, outbox, sent, docs)| -> TxResult<bool> {
+                if !c.fingerprint.is_empty() && done.get(c.fingerprint.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                for (key, value, id) in &encoded_requests {
+                    if let Some(old) = keys.get(id.as_bytes())? {
+                        if old.as_ref() != key.as_slice() {
+                            requests.remove(old)?;
+                        }
                     }
+                    requests.insert(key.as_slice(), value.as_slice())?;
+                    keys.insert(id.as_bytes(), key.as_slice())?;
                 }
-                requests.insert(key.as_slice(), value.as_slice())?;
-                keys.insert(id.as_bytes(), key.as_slice())?;
-            }
-            for (seq, value) in &outgoing {
-                outbox.insert(&seq.to_be_bytes(), value.as_slice())?;
-            }
-            for (sender, at) in &c.answered {
-                let mut key = sender.as_bytes().to_vec();
-                key.push(0);
-                key.extend_from_slice(&at.timestamp_millis().to_be_bytes());
-                sent.insert(key, &[])?;
-            }
-            for (id, value) in &answers {
-                answer_tree.insert(id.as_bytes(), value.as_slice())?;
-            }
-            for (key, value) in &documents {
-                docs.insert(key.as_slice(), *value)?;
-            }
-            if let Some(p) = &processed {
-                if c.fingerprint.is_empty() {
-                    return Err(abort(anyhow::anyhow!("a processed mark needs a fingerprint")));
+                for (seq, value) in &outgoing {
+                    outbox.insert(&seq.to_be_bytes(), value.as_slice())?;
                 }
-                done.insert(c.fingerprint.as_bytes(), p.as_slice())?;
-            }
-            Ok(true)
-        });
+                for (sender, at) in &c.answered {
+                    let mut key = sender.as_bytes().to_vec();
+                    key.push(0);
+                    key.extend_from_slice(&at.timestamp_millis().to_be_bytes());
+                    sent.insert(key, &[])?;
+                }
+                for (id, value) in &answers {
+                    answer_tree.insert(id.as_bytes(), value.as_slice())?;
+                }
+                for (key, value) in &documents {
+                    docs.insert(key.as_slice(), *value)?;
+                }
+                if let Some(p) = &processed {
+                    if c.fingerprint.is_empty() {
+                        return Err(abort(anyhow::anyhow!(
+                            "a processed mark needs a fingerprint"
+                        )));
+                    }
+                    done.insert(c.fingerprint.as_bytes(), p.as_slice())?;
+                }
+                Ok(true)
+            },
+        );
         let fresh = match result {
             Ok(v) => v,
             Err(TransactionError::Abort(e)) => return Err(e),
@@ -297,10 +303,7 @@ impl Store {
         let Some(key) = self.request_keys.get(id.as_bytes())? else {
             return Ok(None);
         };
-        self.requests
-            .get(key)?
-            .map(|v| from_json(&v))
-            .transpose()
+        self.requests.get(key)?.map(|v| from_json(&v)).transpose()
     }
 
     /// The PDF and crops kept for a request.
@@ -385,7 +388,13 @@ impl Store {
     }
 
     /// A temporary failure: try again at `next`.
-    pub fn retry_later(&self, seq: u64, mut q: Queued, error: &str, next: DateTime<Utc>) -> Result<()> {
+    pub fn retry_later(
+        &self,
+        seq: u64,
+        mut q: Queued,
+        error: &str,
+        next: DateTime<Utc>,
+    ) -> Result<()> {
         q.attempts += 1;
         q.last_error = Some(error.to_string());
         q.next_attempt = next;
@@ -421,8 +430,10 @@ impl Store {
     }
 
     pub fn status(&self) -> Result<Status> {
-        let mut depth: std::collections::BTreeMap<String, usize> =
-            State::ALL.iter().map(|s| (s.as_str().to_string(), 0)).collect();
+        let mut depth: std::collections::BTreeMap<String, usize> = State::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
         for r in self.requests(None)? {
             *depth.entry(r.state.as_str().to_string()).or_default() += 1;
         }
@@ -498,7 +509,12 @@ mod tests {
             ..Default::default()
         };
         store.commit(&c).unwrap();
-        let ids: Vec<_> = store.requests(None).unwrap().into_iter().map(|r| r.id).collect();
+        let ids: Vec<_> = store
+            .requests(None)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
         assert_eq!(ids, ["DA-2024-000002", "DA-2024-000003", "DA-2024-000001"]);
         assert_eq!(
             store.processing_date().unwrap(),
@@ -544,16 +560,27 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let mut r = request("DA-2024-000001", 18, State::Correction);
         store
-            .commit(&Commit { fingerprint: "a".into(), requests: vec![r.clone()], ..Default::default() })
+            .commit(&Commit {
+                fingerprint: "a".into(),
+                requests: vec![r.clone()],
+                ..Default::default()
+            })
             .unwrap();
         r.state = State::Queued;
         store
-            .commit(&Commit { fingerprint: "b".into(), requests: vec![r], ..Default::default() })
+            .commit(&Commit {
+                fingerprint: "b".into(),
+                requests: vec![r],
+                ..Default::default()
+            })
             .unwrap();
         let all = store.requests(None).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].state, State::Queued);
-        assert_eq!(store.request("DA-2024-000001").unwrap().unwrap().state, State::Queued);
+        assert_eq!(
+            store.request("DA-2024-000001").unwrap().unwrap().state,
+            State::Queued
+        );
     }
 
     #[test]

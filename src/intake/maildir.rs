@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
 
 use super::{Disposition, Incoming, Mailbox};
 
@@ -35,9 +36,31 @@ impl Maildir {
         let base = key.split(":2,").next().unwrap_or(key);
         match disposition {
             Disposition::Processed => self.root.join("cur").join(format!("{base}:2,S")),
-            Disposition::Quarantine(_) => self.root.join(QUARANTINE).join("cur").join(format!("{base}:2,S")),
+            Disposition::Quarantine(_) => self
+                .root
+                .join(QUARANTINE)
+                .join("cur")
+                .join(format!("{base}:2,S")),
         }
     }
+}
+
+/// A Maildir name starts with the delivery time in seconds
+/// (`1731917040.M0P1.host`); failing that, the file's modification time.
+fn delivery_time(name: &str, path: &Path) -> DateTime<Utc> {
+    let from_name = name
+        .split('.')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0));
+    from_name
+        .or_else(|| {
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(DateTime::<Utc>::from)
+        })
+        .unwrap_or_else(Utc::now)
 }
 
 impl Mailbox for Maildir {
@@ -55,8 +78,18 @@ impl Mailbox for Maildir {
             let path = self.root.join("new").join(&key);
             let size = std::fs::metadata(&path)?.len();
             let oversized = size > self.max_bytes;
-            let bytes = if oversized { Vec::new() } else { std::fs::read(&path)? };
-            out.push(Incoming { key, bytes, oversized });
+            let bytes = if oversized {
+                Vec::new()
+            } else {
+                std::fs::read(&path)?
+            };
+            let received_at = delivery_time(&key, &path);
+            out.push(Incoming {
+                key,
+                bytes,
+                oversized,
+                received_at,
+            });
         }
         Ok(out)
     }
@@ -102,8 +135,13 @@ mod tests {
         assert_eq!(keys, ["100.M1.h:2,", "200.M1.h", "300.M1.h"]);
         assert_eq!(got[0].bytes, b"first");
         assert!(got[2].oversized && got[2].bytes.is_empty());
-        md.settle("100.M1.h:2,", Disposition::Processed).await.unwrap();
-        md.settle("300.M1.h", Disposition::Quarantine("too large".into())).await.unwrap();
+        assert_eq!(got[0].received_at.timestamp(), 100);
+        md.settle("100.M1.h:2,", Disposition::Processed)
+            .await
+            .unwrap();
+        md.settle("300.M1.h", Disposition::Quarantine("too large".into()))
+            .await
+            .unwrap();
         assert!(dir.path().join("cur/100.M1.h:2,S").exists());
         assert!(dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
         assert_eq!(md.fetch().await.unwrap().len(), 1);

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 pub mod maildir;
 
 /// One raw message waiting in the mailbox.
@@ -14,6 +16,9 @@ pub struct Incoming {
     pub bytes: Vec<u8>,
     /// Larger than the configured limit: not loaded, to be answered and set aside.
     pub oversized: bool,
+    /// When the mailbox received it (Maildir delivery time, IMAP INTERNALDATE):
+    /// the request's place in the queue, even if the desk was down that day.
+    pub received_at: DateTime<Utc>,
 }
 
 /// What to do with a message once its effects are committed.
