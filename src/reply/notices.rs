@@ -6,7 +6,7 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::{Crop, Request, State};
+use crate::domain::{Crop, Request};
 
 use super::templates::{escape, to_html, Lang};
 use super::{clean, subject, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
@@ -195,11 +195,7 @@ pub fn digest(
                     "- {} ({}, {}): {}\n",
                     value(&r.id),
                     r.received_at.format("%Y-%m-%d"),
-                    if r.state == State::Review {
-                        "review"
-                    } else {
-                        "queued"
-                    },
+                    r.state.as_str(),
                     service_words(templates, lang, r),
                 )
             })

@@ -68,11 +68,10 @@ pub fn render(
         builder = builder.references(references.join(" "));
     }
 
+    let plain = SinglePart::plain(reply.text.clone());
     let html = SinglePart::html(reply.html.clone());
     let html_part = if reply.inline_images.is_empty() {
-        MultiPart::alternative()
-            .singlepart(SinglePart::plain(reply.text.clone()))
-            .singlepart(html)
+        MultiPart::alternative().singlepart(plain).singlepart(html)
     } else {
         let mut related = MultiPart::related().singlepart(html);
         for image in &reply.inline_images {
@@ -86,7 +85,7 @@ pub fn render(
             );
         }
         MultiPart::alternative()
-            .singlepart(SinglePart::plain(reply.text.clone()))
+            .singlepart(plain)
             .multipart(related)
     };
     let body = if reply.attachments.is_empty() {

@@ -101,7 +101,13 @@ impl Templates {
 
     /// The templates of an operator's directory; a file it lacks is taken
     /// from the built-in set.
+    /// The directory itself must exist: a mistyped path should not go
+    /// unnoticed behind the built-in texts.
     pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
+        std::fs::read_dir(dir).map_err(|source| TemplateError::Read {
+            path: dir.display().to_string(),
+            source,
+        })?;
         let mut files = Vec::with_capacity(BUILTIN.len());
         for (name, builtin) in BUILTIN {
             let path = dir.join(name);
@@ -401,6 +407,10 @@ mod tests {
         assert!(matches!(
             Templates::load(dir.path()),
             Err(TemplateError::TooLarge(_))
+        ));
+        assert!(matches!(
+            Templates::load(&dir.path().join("missing")),
+            Err(TemplateError::Read { .. })
         ));
     }
 }

@@ -519,3 +519,141 @@ fn operator_templates_change_the_words() {
         "Bien reçu / Acknowledgement — DA-2024-000001"
     );
 }
+
+/// The names of the files of a raw message (parts that have one), in order.
+fn attachment_names(mail: &ParsedMail) -> Vec<String> {
+    let mut parts = vec![];
+    leaves(mail, &mut parts);
+    parts
+        .iter()
+        .filter_map(|p| {
+            let disposition = p.get_content_disposition();
+            disposition
+                .params
+                .get("filename")
+                .or_else(|| p.ctype.params.get("name"))
+                .cloned()
+        })
+        .collect()
+}
+
+/// Answers every message of the dev mail corpus as its truth says each
+/// attachment was decided, checks the kind and threading of each reply,
+/// and prints three whole (set `GUICHET_SHOW_REPLIES=1`).
+#[test]
+fn corpus_mail_gets_one_reply_each() {
+    let shared = [
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        std::path::PathBuf::from("/work/shared"),
+    ]
+    .into_iter()
+    .find(|d| d.join("corpus/mail").is_dir());
+    let Some(shared) = shared else {
+        eprintln!("note: ../shared/corpus not found; corpus replies skipped");
+        return;
+    };
+    let mail_dir = shared.join("corpus/mail");
+    let truth: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(mail_dir.join("truth.json")).unwrap())
+            .unwrap();
+    let t = Templates::builtin();
+    let show = std::env::var_os("GUICHET_SHOW_REPLIES").is_some();
+    let shown = ["1731918719.M3P1", "1731917635.M1P1", "1731917040.M0P1"];
+    let mut next_id = 0;
+    for entry in &truth {
+        let raw_name = entry["raw"].as_str().unwrap();
+        let bytes = std::fs::read(mail_dir.join("maildir/new").join(raw_name)).unwrap();
+        let incoming = mailparse::parse_mail(&bytes).unwrap();
+        let from =
+            mailparse::addrparse_header(incoming.headers.get_all_headers("From").first().unwrap())
+                .unwrap()
+                .extract_single_info()
+                .unwrap()
+                .addr;
+        let message = Answered {
+            from,
+            message_id: header(&incoming, "Message-ID").unwrap(),
+            references: vec![],
+        };
+        let requests = entry["requests"].as_array().unwrap();
+        let names = attachment_names(&incoming);
+        let due = entry["reply"].as_bool().unwrap();
+        if !due {
+            // Auto-replies and re-deliveries: the shell marks what they hold ignored.
+            let ignored: Vec<AttachmentResult> = names
+                .iter()
+                .map(|name| result(name, Outcome::Ignored, &[], None))
+                .collect();
+            let reply = answer(&message, &ignored, &[], Some(date(2024, 11, 20)), &t);
+            assert_eq!(reply, None, "{raw_name}");
+            continue;
+        }
+        assert_eq!(names.len(), requests.len(), "{raw_name}");
+        let results: Vec<AttachmentResult> = requests
+            .iter()
+            .zip(&names)
+            .map(|(req, name)| {
+                let outcome: Outcome = serde_json::from_value(req["outcome"].clone()).unwrap();
+                let has_id = outcome != Outcome::Rejected;
+                AttachmentResult {
+                    attachment: name.clone(),
+                    outcome,
+                    reasons: serde_json::from_value(req["reasons"].clone()).unwrap(),
+                    request_id: has_id.then(|| {
+                        next_id += 1;
+                        format!("DA-2024-{next_id:06}")
+                    }),
+                }
+            })
+            .collect();
+        let message_reasons = match entry["kind"].as_str() {
+            Some("noattach") => vec![Reason::NoAttachment],
+            _ => vec![],
+        };
+        let reply = answer(
+            &message,
+            &results,
+            &message_reasons,
+            Some(date(2024, 11, 20)),
+            &t,
+        )
+        .unwrap_or_else(|| panic!("{raw_name}: no reply"));
+        let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+        let expected = if outcomes.is_empty() {
+            ReplyKind::Instructions
+        } else if outcomes.iter().all(|o| *o == Outcome::Rejected) {
+            ReplyKind::Rejection
+        } else if outcomes.contains(&Outcome::Correction) {
+            ReplyKind::Correction
+        } else {
+            ReplyKind::Ack
+        };
+        assert_eq!(reply.kind, expected, "{raw_name}");
+        let stem = raw_name.split(".intake").next().unwrap_or(raw_name);
+        let at = Utc
+            .timestamp_opt(entry["date"].as_f64().unwrap() as i64 + 60, 0)
+            .unwrap();
+        let out = render(
+            &reply,
+            "acces@organisme.example",
+            &format!("<reply.{stem}@organisme.example>"),
+            at,
+        )
+        .unwrap();
+        let parsed = mailparse::parse_mail(&out).unwrap();
+        assert_eq!(
+            header(&parsed, "In-Reply-To"),
+            header(&incoming, "Message-ID")
+        );
+        for result in &results {
+            let shown_name = clean::line(&result.attachment, 120);
+            assert!(reply.text.contains(&shown_name), "{raw_name}: {shown_name}");
+        }
+        if show && shown.contains(&stem) {
+            println!(
+                "===== reply to {raw_name} =====\n{}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+}

@@ -20,9 +20,12 @@ const SEPARATORS: [char; 3] = ['.', '-', '_'];
 ///    initials (`m.d@…`);
 /// 3. or begins with a role word of 3 letters or more followed by a
 ///    separator or a digit (`accueil.rosemont`, `reception2`,
-///    `info-clinique`) — unless that first word is one of the person's own
-///    names (Ms Bureau's `bureau.marie@` is hers). Only the first word
-///    counts: `marie.admin` may well be Marie's own account.
+///    `info-clinique`). Only the first word counts: `marie.admin` may well
+///    be Marie's own account.
+///
+/// A word that is one of the person's own names never counts: the list
+/// holds names of places and people (`france`, `sydney`, `paris`), and
+/// Ms Bureau's `bureau.marie@` is hers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoleList {
     /// Words as listed, folded (separators kept).
@@ -88,7 +91,11 @@ impl RoleList {
     /// mailbox; `own_names` are the folded words of the person's own names.
     pub fn is_shared(&self, local: &str, own_names: &[String]) -> bool {
         let local = fold_keep_separators(local);
-        if self.words.contains(&local) || self.squashed.contains(&squash(&local)) {
+        let not_own = |word: &String| !own_names.contains(word);
+        let squashed = squash(&local);
+        if (self.words.contains(&local) && not_own(&local))
+            || (self.squashed.contains(&squashed) && not_own(&squashed))
+        {
             return true;
         }
         let first: String = local.chars().take_while(|c| c.is_alphabetic()).collect();
@@ -100,7 +107,7 @@ impl RoleList {
         delimited
             && first.chars().count() >= MIN_LOOSE_LEN
             && self.words.contains(&first)
-            && !own_names.contains(&first)
+            && not_own(&first)
     }
 }
 
@@ -172,7 +179,10 @@ mod tests {
             ("labonte.j", none, false),
             ("bureau.marie", &["bureau".to_string()], false),
             ("bureau.marie", none, true),
-            ("bureau", &["bureau".to_string()], true),
+            ("bureau", &["bureau".to_string()], false),
+            ("sydney", none, true),
+            ("sydney", &["sydney".to_string()], false),
+            ("france.tremblay", &["france".to_string()], false),
         ];
         for (local, names, shared) in cases {
             assert_eq!(list.is_shared(local, names), *shared, "{local}");
