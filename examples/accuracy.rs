@@ -7,7 +7,8 @@
 //! `DIR/truth.json` lists, per PDF, the expected forms count, service,
 //! signatures and field values, with the `flaw` put in and how the file was
 //! `produced_by`. Prints one table per flaw and per production path, the
-//! CPU time spent per file, then every mismatch.
+//! CPU time spent per file, then every mismatch. With `ACCURACY_CROPS=DIR`
+//! set, every crop the reader kept is written there as PNG.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -83,9 +84,15 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let dir = PathBuf::from(std::env::args().nth(1).context("usage: accuracy DIR")?);
     let truth: Vec<Truth> = serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
     let reader = Da100Reader::new()?;
+    // ACCURACY_CROPS=DIR keeps every crop the reader made, to look at.
+    let crops_dir = std::env::var_os("ACCURACY_CROPS").map(PathBuf::from);
 
     let mut by_flaw: BTreeMap<String, Tally> = BTreeMap::new();
     let mut by_producer: BTreeMap<String, Tally> = BTreeMap::new();
@@ -139,6 +146,11 @@ fn main() -> anyhow::Result<()> {
             tally.outcome_right = u32::from(outcome == t.outcome);
         }
         eprintln!("{} {:.3}s cpu", t.file, spent);
+        if let (Some(out), Ok(r)) = (&crops_dir, &result) {
+            for crop in &r.crops {
+                std::fs::write(out.join(format!("{}-{}.png", t.file, crop.zone)), &crop.png)?;
+            }
+        }
         for target in [
             by_flaw.entry(t.flaw.clone()).or_default(),
             by_producer.entry(t.produced_by.clone()).or_default(),

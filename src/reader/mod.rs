@@ -110,9 +110,19 @@ impl FormReader for Da100Reader {
 /// A page image with its nominal resolution.
 struct PageImage {
     pixels: GrayImage,
+    /// Pixels per layout point if the image holds one Letter page; only a
+    /// first guess for registration, since PDF page sizes of scans lie.
     px_per_pt: f64,
-    /// How PDF points (y up) map to these pixels, for rendered pages only.
-    rendered_from: Option<[f64; 4]>,
+    /// For rendered pages: the crop box rendered and pixels per PDF point,
+    /// to place AcroForm widgets.
+    rendered_from: Option<([f64; 4], f64)>,
+}
+
+/// Letter, in points: the page the layout describes.
+const LETTER_PT: (f64, f64) = (612.0, 792.0);
+
+fn nominal_px_per_pt(image: &GrayImage) -> f64 {
+    (image.width() as f64 * image.height() as f64 / (LETTER_PT.0 * LETTER_PT.1)).sqrt()
 }
 
 impl Da100Reader {
@@ -163,13 +173,10 @@ fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage
     if let PageSource::Scanned(placed) = &page.source {
         match decode_image(file, placed.stream) {
             Ok(raw) => {
-                let (w, h) = (raw.width() as f64, raw.height() as f64);
-                let m = &placed.matrix;
-                let placed_area = (m[0] * m[3] - m[1] * m[2]).abs().max(1.0);
                 let pixels = geometry::orient(raw, &placed.matrix, page.rotate);
                 return Ok(PageImage {
+                    px_per_pt: nominal_px_per_pt(&pixels),
                     pixels,
-                    px_per_pt: (w * h / placed_area).sqrt(),
                     rendered_from: None,
                 });
             }
@@ -181,11 +188,16 @@ fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage
             }
         }
     }
-    let pixels = render::render_page(bytes, page.number, RENDER_DPI)
+    // Render as many pixels as a Letter page at RENDER_DPI would have,
+    // whatever size the PDF says its page is.
+    let [x0, y0, x1, y1] = page.crop_box;
+    let area = ((x1 - x0) * (y1 - y0)).abs().max(1.0);
+    let dpi = (f64::from(RENDER_DPI) * (LETTER_PT.0 * LETTER_PT.1 / area).sqrt()).clamp(36.0, 1200.0);
+    let pixels = render::render_page(bytes, page.number, dpi.round() as u32)
         .map_err(|e| ReadError::Unreadable(format!("page {}: {e}", page.number)))?;
     Ok(PageImage {
+        px_per_pt: nominal_px_per_pt(&pixels),
         pixels,
-        px_per_pt: f64::from(RENDER_DPI) / 72.0,
-        rendered_from: (page.rotate == 0).then_some(page.crop_box),
+        rendered_from: (page.rotate == 0).then_some((page.crop_box, dpi.round() / 72.0)),
     })
 }
