@@ -7,5 +7,6 @@
 pub mod config;
 pub mod domain;
 pub mod intake;
+pub mod net;
 pub mod outbox;
 pub mod reader;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+pub mod imap;
 pub mod maildir;
 
 /// One raw message waiting in the mailbox.
@@ -10,7 +11,12 @@ pub mod maildir;
 pub struct Incoming {
     /// The mailbox's own handle on it (Maildir file name, IMAP UID).
     pub key: String,
+    /// The whole message; only its header section when `oversized`.
     pub bytes: Vec<u8>,
+    /// Larger than `intake.max_message_bytes`: never downloaded whole;
+    /// `bytes` holds just the header section (at most 64 KiB), enough to
+    /// answer the sender before the message is quarantined.
+    pub oversized: bool,
 }
 
 /// What to do with a message once its effects are committed.
@@ -26,7 +32,7 @@ pub enum Disposition {
 #[allow(async_fn_in_trait)]
 pub trait Mailbox {
     /// Messages waiting, in arrival order. Oversized messages are not loaded:
-    /// they come back with empty `bytes` and are listed by `oversized`.
+    /// they come back with only their header section and `oversized` set.
     async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>>;
 
     /// Takes a handled message out of the inbox. Called only after the
