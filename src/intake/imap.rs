@@ -24,7 +24,7 @@ use anyhow::{bail, Context, Result};
 use tokio::time::Instant;
 
 use ledger::Ledger;
-pub use ledger::UidMark;
+pub use ledger::{MessageKey, UidMark};
 use session::{Failure, Link, Part, Server};
 
 use super::{Disposition, Incoming, Mailbox};
@@ -346,7 +346,11 @@ impl ImapMailbox {
             let Some(body) = body else { continue };
             ledger.handed_out([uid]);
             taken.push(Incoming {
-                key: uid.to_string(),
+                key: MessageKey {
+                    uidvalidity: ledger.mark().uidvalidity,
+                    uid,
+                }
+                .to_string(),
                 bytes: body,
                 oversized,
             });
@@ -377,17 +381,23 @@ impl Mailbox for ImapMailbox {
     }
 
     /// Advances the stored mark, then moves the message (now, or after a
-    /// reconnection). Fails only when the cursor cannot be saved.
+    /// reconnection). Fails only on a key this mailbox did not hand out or
+    /// when the cursor cannot be saved.
     async fn settle(&mut self, key: &str, disposition: Disposition) -> Result<()> {
-        let uid: u32 = key
-            .parse()
-            .with_context(|| format!("`{key}` is not an IMAP UID"))?;
+        let key: MessageKey = key.parse()?;
         let Some(ledger) = self.ledger.as_mut() else {
-            bail!("IMAP message {uid} settled before any fetch");
+            bail!("IMAP message {key} settled before any fetch");
         };
         if let Disposition::Quarantine(reason) = &disposition {
-            tracing::warn!(uid, %reason, "IMAP message quarantined");
+            tracing::warn!(%key, %reason, "IMAP message quarantined");
         }
+        if key.uidvalidity != ledger.mark().uidvalidity {
+            // Its UID may now name another message: leave it; the rescan
+            // hands it out again and the pipeline recognises it.
+            tracing::info!(%key, "IMAP message settled after a UIDVALIDITY change: left for the rescan");
+            return Ok(());
+        }
+        let uid = key.uid;
         if let Some(mark) = ledger.settle(uid) {
             self.cursor.save(mark).context("saving the IMAP cursor")?;
         }
@@ -427,7 +437,8 @@ impl Mailbox for ImapMailbox {
         };
         match outcome {
             Ok(link) => self.link = Some(link),
-            Err(failure) => self.failed(failure),
+            // The session went into IDLE or NOOP and did not come back.
+            Err(failure) => self.lost(failure),
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ pub mod maildir;
 /// One raw message waiting in the mailbox.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    /// The mailbox's own handle on it (Maildir file name, IMAP UID).
+    /// The mailbox's own handle on it (Maildir file name, IMAP `uidvalidity:uid`).
     pub key: String,
     /// The whole message; only its header section when `oversized`.
     pub bytes: Vec<u8>,

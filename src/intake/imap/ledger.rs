@@ -12,6 +12,34 @@ pub struct UidMark {
     pub last_uid: u32,
 }
 
+/// The key of a handed-out message, `uidvalidity:uid`: a UID alone could
+/// name another message after the mailbox is renumbered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageKey {
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+impl std::fmt::Display for MessageKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.uidvalidity, self.uid)
+    }
+}
+
+impl std::str::FromStr for MessageKey {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<MessageKey> {
+        let parsed = s.split_once(':').and_then(|(v, u)| {
+            Some(MessageKey {
+                uidvalidity: v.parse().ok()?,
+                uid: u.parse().ok()?,
+            })
+        });
+        parsed.ok_or_else(|| anyhow::anyhow!("`{s}` is not an IMAP message key (uidvalidity:uid)"))
+    }
+}
+
 /// Handed-out and settled UIDs above the mark. The mark only advances over
 /// an unbroken run of settled UIDs, so a message the daemon could not
 /// settle (it will retry it) is never skipped after a restart.
@@ -101,6 +129,19 @@ mod tests {
             }
         );
         assert!(!l.wanted(15) && l.wanted(16));
+    }
+
+    #[test]
+    fn keys_round_trip_and_refuse_garbage() {
+        let key = MessageKey {
+            uidvalidity: 1795849625,
+            uid: 42,
+        };
+        assert_eq!(key.to_string(), "1795849625:42");
+        assert_eq!("1795849625:42".parse::<MessageKey>().unwrap(), key);
+        for bad in ["42", "a:1", "1:", ":1", "1:2:3", "-1:2"] {
+            assert!(bad.parse::<MessageKey>().is_err(), "{bad}");
+        }
     }
 
     #[test]
