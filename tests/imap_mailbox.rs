@@ -25,15 +25,24 @@ fn quick() -> Timing {
 }
 
 fn intake(stack: &MailStack, cursor: &MemoryCursor) -> ImapMailbox {
+    intake_with(stack, cursor, MAX_BYTES, quick())
+}
+
+fn intake_with(
+    stack: &MailStack,
+    cursor: &MemoryCursor,
+    max_bytes: u64,
+    timing: Timing,
+) -> ImapMailbox {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("guichet=debug")
         .try_init();
     ImapMailbox::with_timing(
         &stack.imap_config(INTAKE),
-        MAX_BYTES,
+        max_bytes,
         Box::new(cursor.clone()),
-        quick(),
+        timing,
     )
     .unwrap()
 }
@@ -179,13 +188,7 @@ async fn an_oversized_message_comes_with_its_header_only() {
         .unwrap();
     stack.wait_for_messages(INTAKE, "INBOX", 1, DELIVERY).await;
     let cursor = MemoryCursor::default();
-    let mut mailbox = ImapMailbox::with_timing(
-        &stack.imap_config(INTAKE),
-        100_000,
-        Box::new(cursor.clone()),
-        quick(),
-    )
-    .unwrap();
+    let mut mailbox = intake_with(&stack, &cursor, 100_000, quick());
     let batch = mailbox.fetch().await.unwrap();
     assert_eq!(batch.len(), 1);
     assert!(batch[0].oversized);
@@ -419,4 +422,48 @@ async fn a_new_uidvalidity_makes_it_rescan_the_mailbox() {
         })
     );
     assert_eq!(stack.messages(INTAKE, PROCESSED_WIRE).await.len(), 4);
+}
+
+#[tokio::test]
+async fn idle_is_renewed_and_a_burst_comes_in_bounded_batches() {
+    let stack = MailStack::start();
+    let cursor = MemoryCursor::default();
+    let timing = Timing {
+        idle_renewal: Duration::from_secs(1),
+        ..quick()
+    };
+    let mut mailbox = intake_with(&stack, &cursor, MAX_BYTES, timing);
+    assert!(mailbox.fetch().await.unwrap().is_empty());
+
+    // A quiet IDLE is ended (DONE) at the renewal time, well before `max`.
+    let started = Instant::now();
+    mailbox.wait(Duration::from_secs(30)).await.unwrap();
+    let idled = started.elapsed();
+    assert!(
+        idled >= Duration::from_millis(900) && idled < Duration::from_secs(5),
+        "{idled:?}"
+    );
+    assert!(mailbox.is_connected(), "the session survives the renewal");
+
+    let subjects_sent: Vec<String> = (1..=60).map(|i| format!("Rafale {i}")).collect();
+    let refs: Vec<&str> = subjects_sent.iter().map(String::as_str).collect();
+    deliver(&stack, &refs).await;
+    let first = mailbox.fetch().await.unwrap();
+    assert_eq!(first.len(), 50, "one batch at most");
+    for m in &first {
+        mailbox
+            .settle(&m.key, Disposition::Processed)
+            .await
+            .unwrap();
+    }
+    let started = Instant::now();
+    mailbox.wait(Duration::from_secs(30)).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "no waiting while a backlog remains"
+    );
+    let second = mailbox.fetch().await.unwrap();
+    let mut all = subjects(&first);
+    all.extend(subjects(&second));
+    assert_eq!(all, subjects_sent, "every message once, in order");
 }

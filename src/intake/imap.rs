@@ -320,6 +320,10 @@ impl ImapMailbox {
             return Ok(Vec::new());
         };
         let first = ledger.mark().last_uid.saturating_add(1);
+        // A session sees messages delivered since its last command only
+        // once the server has told it (Dovecot: at the end of a command),
+        // so `n:*` would miss them: NOOP first to bring the view up to date.
+        link.noop().await?;
         let sizes = link.sizes_from(first).await?;
         let waiting: Vec<(u32, u64)> = sizes
             .into_iter()
