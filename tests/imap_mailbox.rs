@@ -467,3 +467,41 @@ async fn idle_is_renewed_and_a_burst_comes_in_bounded_batches() {
     all.extend(subjects(&second));
     assert_eq!(all, subjects_sent, "every message once, in order");
 }
+
+#[tokio::test]
+async fn a_configuration_file_pointing_at_the_stack_reaches_both_servers() {
+    use guichet::outbox::{smtp::SmtpTransport, Outgoing, Transport};
+    let stack = MailStack::start();
+    deliver(&stack, &["Par la configuration"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("guichet.toml");
+    std::fs::write(&file, stack.config_toml()).unwrap();
+    let settings = guichet::config::Settings::load_with_env(Some(&file), Vec::new()).unwrap();
+
+    let imap = settings.imap.expect("[imap]");
+    let mut mailbox = ImapMailbox::new(
+        &imap,
+        settings.intake.max_message_bytes,
+        Box::new(MemoryCursor::default()),
+    )
+    .unwrap();
+    let batch = mailbox.fetch().await.unwrap();
+    assert_eq!(subjects(&batch), ["Par la configuration"]);
+    mailbox
+        .settle(&batch[0].key, Disposition::Processed)
+        .await
+        .unwrap();
+
+    let transport = SmtpTransport::new(&settings.smtp.expect("[smtp]")).unwrap();
+    let to = APPLICANTS[0];
+    let reply = Outgoing {
+        id: "r1".into(),
+        envelope_from: INTAKE.into(),
+        to: vec![to.into()],
+        raw: mail(INTAKE, to, "Re: Par la configuration", "Bien reçu."),
+    };
+    transport.send(&reply).await.unwrap();
+    let got = stack.wait_for_messages(to, "INBOX", 1, DELIVERY).await;
+    assert_eq!(got.len(), 1);
+    assert!(contains(&got[0], "Subject: Re: Par la configuration"));
+}

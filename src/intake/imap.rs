@@ -11,7 +11,18 @@
 //! Outages are this adapter's business: it reconnects with exponential
 //! backoff and jitter, and logs each change of state once. While the server
 //! is unreachable `fetch` returns nothing and `wait` sleeps until the next
-//! attempt, so the daemon's loop needs no special case.
+//! attempt, so the daemon's loop needs no special case:
+//!
+//! ```text
+//! loop {
+//!     for message in mailbox.fetch().await? {
+//!         // read, decide, commit to the store (idempotent: a message not
+//!         // settled is handed out again by the next fetch) …
+//!         mailbox.settle(&message.key, disposition).await?;
+//!     }
+//!     mailbox.wait(Duration::from_secs(300)).await?;
+//! }
+//! ```
 
 mod ledger;
 mod session;

@@ -208,6 +208,18 @@ impl MailStack {
         }
     }
 
+    /// The `[imap]` and `[smtp]` sections of a guichet configuration file
+    /// pointing at this stack as the intake mailbox (plain, on loopback).
+    pub fn config_toml(&self) -> String {
+        format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{INTAKE}\"\n\
+             password = \"{}\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n",
+            self.ports.imap,
+            password(INTAKE),
+            self.ports.smtp
+        )
+    }
+
     /// Sends a message through Postfix as a mail client would.
     pub async fn send(&self, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
         let parse = |a: &str| a.parse::<Address>().map_err(err);
