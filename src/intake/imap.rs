@@ -130,6 +130,8 @@ pub struct ImapMailbox {
     retry_at: Option<Instant>,
     /// The outage being reported, so that it is logged once.
     outage: Option<String>,
+    /// Whether messages left below the mark by an earlier run were looked for.
+    leftovers_checked: bool,
 }
 
 impl ImapMailbox {
@@ -180,6 +182,7 @@ impl ImapMailbox {
             backlog: false,
             retry_at: None,
             outage: None,
+            leftovers_checked: false,
         })
     }
 
@@ -211,6 +214,7 @@ impl ImapMailbox {
             Ok(link) => {
                 self.adopt(link.uidvalidity)?;
                 self.link = Some(link);
+                self.report_leftovers().await;
                 self.backoff.reset();
                 self.retry_at = None;
                 match self.outage.take() {
@@ -223,6 +227,33 @@ impl ImapMailbox {
                 self.lost(failure);
                 Ok(false)
             }
+        }
+    }
+
+    /// Once per run, warns about handled messages still in the intake
+    /// mailbox: an earlier run committed them, then stopped before moving
+    /// them. They are not handed out again; an operator may file them.
+    async fn report_leftovers(&mut self) {
+        if self.leftovers_checked {
+            return;
+        }
+        let (Some(link), Some(ledger)) = (self.link.as_mut(), self.ledger.as_ref()) else {
+            return;
+        };
+        self.leftovers_checked = true;
+        let last = ledger.mark().last_uid;
+        if last == 0 {
+            return;
+        }
+        match link.count_up_to(last).await {
+            Ok(0) => {}
+            Ok(count) => tracing::warn!(
+                count,
+                last_uid = last,
+                "handled messages are still in the IMAP intake mailbox (their move was interrupted); \
+                 they are not taken again"
+            ),
+            Err(failure) => self.failed(failure),
         }
     }
 

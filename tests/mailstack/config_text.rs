@@ -115,6 +115,10 @@ recipient_delimiter = +
 message_size_limit = 52428800
 smtputf8_enable = no
 biff = no
+# Mail deferred while Dovecot is down goes in seconds after it returns.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
 {tls}"#,
         lmtp = ports.lmtp,
     )

@@ -250,6 +250,17 @@ impl Link {
         Ok(sizes)
     }
 
+    /// How many messages with a UID up to `last` the mailbox holds.
+    pub async fn count_up_to(&mut self, last: u32) -> Result<usize, Failure> {
+        let found = timed(
+            self.command_timeout,
+            "UID SEARCH",
+            self.session.uid_search(format!("UID 1:{last}")),
+        )
+        .await?;
+        Ok(found.into_iter().filter(|uid| *uid <= last).count())
+    }
+
     /// A part of message `uid`, without setting `\Seen`, or `None` when the
     /// message is gone. The time allowed grows with the announced size.
     pub async fn part(
