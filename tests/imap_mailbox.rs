@@ -302,12 +302,20 @@ async fn implicit_tls_and_starttls_with_a_private_ca() {
     // The public roots do not know the test CA: no connection, no mail.
     let public = guichet::config::Imap {
         ca_file: None,
+        ..cfg.clone()
+    };
+    // A wrong password: likewise an outage to retry, not a crash.
+    let wrong = guichet::config::Imap {
+        password: Some("not the password".into()),
         ..cfg
     };
-    let mut refused =
-        ImapMailbox::with_timing(&public, MAX_BYTES, Box::new(cursor.clone()), quick()).unwrap();
-    assert!(refused.fetch().await.unwrap().is_empty());
-    assert!(!refused.is_connected());
+    for refused in [public, wrong] {
+        let mut mailbox =
+            ImapMailbox::with_timing(&refused, MAX_BYTES, Box::new(cursor.clone()), quick())
+                .unwrap();
+        assert!(mailbox.fetch().await.unwrap().is_empty());
+        assert!(!mailbox.is_connected());
+    }
 }
 
 #[tokio::test]

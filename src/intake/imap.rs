@@ -526,6 +526,17 @@ mod tests {
         assert!(ImapMailbox::new(&c, 1 << 20, Box::new(MemoryCursor::default())).is_err());
     }
 
+    /// The daemon may run the intake on a spawned task.
+    #[test]
+    fn futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let mut mailbox =
+            ImapMailbox::new(&cfg(), 1 << 20, Box::new(MemoryCursor::default())).unwrap();
+        send(&mailbox.fetch());
+        send(&mailbox.wait(Duration::from_secs(1)));
+        send(&mailbox.settle("1:1", Disposition::Processed));
+    }
+
     #[tokio::test]
     async fn an_unreachable_server_yields_nothing_and_backs_off() {
         let mut c = cfg();

@@ -144,6 +144,24 @@ mod tests {
         assert!(null_sender.from().is_none());
     }
 
+    /// The daemon may send from a spawned task.
+    #[test]
+    fn sending_is_send() {
+        fn send<T: Send>(_: &T) {}
+        let cfg = config::Smtp {
+            host: "127.0.0.1".into(),
+            port: 2525,
+            tls: config::Tls::None,
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+        };
+        let transport = SmtpTransport::new(&cfg).unwrap();
+        let out = mail("acces@organisme.example", &["a@clinique.example"]);
+        send(&transport.send(&out));
+    }
+
     #[test]
     fn credentials_come_in_pairs() {
         let cfg = config::Smtp {
