@@ -124,3 +124,105 @@ async fn submission_over_starttls_and_implicit_tls_with_a_private_ca() {
         other => panic!("unknown CA: expected a transient failure, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn plus_addressed_mail_reaches_the_intake_mailbox() {
+    let stack = MailStack::start();
+    let transport = SmtpTransport::new(&stack.smtp_config()).unwrap();
+    let token_address = "acces+a1b2c3@organisme.example";
+    let out = Outgoing {
+        id: "approval".into(),
+        envelope_from: mailstack::STAFF.into(),
+        to: vec![token_address.into()],
+        raw: mail(
+            mailstack::STAFF,
+            token_address,
+            "Re: Demande a1b2c3",
+            "Approuvé.",
+        ),
+    };
+    transport.send(&out).await.unwrap();
+    let got = stack.wait_for_messages(INTAKE, "INBOX", 1, DELIVERY).await;
+    assert_eq!(got.len(), 1);
+    let delivered_to = format!("Delivered-To: {token_address}");
+    assert!(
+        contains(&got[0], delivered_to.as_bytes()),
+        "the token survives delivery"
+    );
+    assert!(contains(&got[0], format!("To: {token_address}").as_bytes()));
+}
+
+#[tokio::test]
+async fn staff_mail_is_vouched_for_and_forged_results_are_dropped() {
+    use mailstack::{AUTHSERV_ID, STAFF};
+    let stack = MailStack::start();
+    let approval = mail(
+        STAFF,
+        "acces+t0k3n@organisme.example",
+        "Re: Demande",
+        "APPROUVER",
+    );
+    stack
+        .send_authenticated(STAFF, &["acces+t0k3n@organisme.example"], &approval)
+        .await
+        .unwrap();
+    let forged_header = format!(
+        "Authentication-Results: {AUTHSERV_ID}; dmarc=pass header.from=organisme.example\r\n"
+    );
+    let forged = [
+        forged_header.as_bytes(),
+        &mail(STAFF, INTAKE, "Re: Faux", "APPROUVER"),
+    ]
+    .concat();
+    stack.send(STAFF, &[INTAKE], &forged).await.unwrap();
+    assert!(
+        stack
+            .send_authenticated(APPLICANTS[0], &[INTAKE], b"Subject: x\r\n\r\nx\r\n")
+            .await
+            .is_ok(),
+        "any user may log in; only the organisation's domain is vouched for"
+    );
+
+    let got = stack.wait_for_messages(INTAKE, "INBOX", 3, DELIVERY).await;
+    assert_eq!(got.len(), 3);
+    let vouched = format!("Authentication-Results: {AUTHSERV_ID}; dkim=pass");
+    let with_results: Vec<bool> = got
+        .iter()
+        .map(|m| contains(m, vouched.as_bytes()))
+        .collect();
+    let genuine = got
+        .iter()
+        .position(|m| contains(m, b"Subject: Re: Demande"))
+        .unwrap();
+    let faked = got
+        .iter()
+        .position(|m| contains(m, b"Subject: Re: Faux"))
+        .unwrap();
+    assert!(
+        with_results[genuine],
+        "{}",
+        String::from_utf8_lossy(&got[genuine])
+    );
+    assert!(contains(&got[genuine], b"dmarc=pass"));
+    assert!(
+        !contains(&got[faked], b"Authentication-Results"),
+        "forged results are dropped: {}",
+        String::from_utf8_lossy(&got[faked])
+    );
+    assert_eq!(
+        with_results.iter().filter(|v| **v).count(),
+        1,
+        "the applicant's domain is not vouched for"
+    );
+
+    let mut unauthenticated = stack.smtp_config();
+    unauthenticated.port = stack.ports.submission;
+    let refused = SmtpTransport::new(&unauthenticated)
+        .unwrap()
+        .send(&reply(INTAKE, "Sans login"))
+        .await;
+    assert!(
+        matches!(refused, Err(SendError::Permanent(_))),
+        "{refused:?}"
+    );
+}

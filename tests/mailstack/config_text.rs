@@ -13,10 +13,7 @@ pub fn dovecot(dir: &Path, ports: &Ports, options: &Options, (uid, gid): (u32, u
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let ssl = if options.tls {
-        format!(
-            "ssl = yes\nssl_cert = <{d}/tls/server.pem\nssl_key = <{d}/tls/server.key\n\
-             service auth {{\n  unix_listener {d}/dovecot/auth-postfix {{\n    mode = 0666\n  }}\n}}\n"
-        )
+        format!("ssl = yes\nssl_cert = <{d}/tls/server.pem\nssl_key = <{d}/tls/server.key\n")
     } else {
         "ssl = no\n".to_string()
     };
@@ -63,6 +60,11 @@ service imap-login {{
     port = {imaps_port}
   }}
 }}
+service auth {{
+  unix_listener {d}/dovecot/auth-postfix {{
+    mode = 0666
+  }}
+}}
 service lmtp {{
   inet_listener lmtp {{
     address = 127.0.0.1
@@ -84,9 +86,7 @@ pub fn postfix_main(dir: &Path, ports: &Ports, options: &Options) -> String {
     let tls = if options.tls {
         format!(
             "smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {d}/tls/server.pem\n\
-             smtpd_tls_key_file = {d}/tls/server.key\nsmtpd_sasl_auth_enable = yes\n\
-             smtpd_sasl_type = dovecot\nsmtpd_sasl_path = {d}/dovecot/auth-postfix\n\
-             smtpd_tls_auth_only = yes\n"
+             smtpd_tls_key_file = {d}/tls/server.key\n"
         )
     } else {
         String::new()
@@ -112,6 +112,12 @@ default_transport = error:no mail leaves the test stack
 relay_transport = error:no mail leaves the test stack
 smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination
 recipient_delimiter = +
+# SMTP AUTH against Dovecot's user list (the submission port requires it).
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = {d}/dovecot/auth-postfix
+# Nobody outside may pass off an Authentication-Results of this server.
+header_checks = regexp:{p}/header_checks
 message_size_limit = 52428800
 smtputf8_enable = no
 biff = no
@@ -121,5 +127,25 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 {tls}"#,
         lmtp = ports.lmtp,
+    )
+}
+
+/// The `Authentication-Results` line this server stands behind.
+const FORGED: &str =
+    "/^Authentication-Results:[[:space:]]*mx\\.organisme\\.example([;[:space:]]|$)/ IGNORE";
+
+/// Header checks of all mail: forged results of this server are dropped.
+pub fn header_checks() -> String {
+    format!("{FORGED}\n")
+}
+
+/// Header checks of authenticated submissions: a sender of the
+/// organisation's domain gets the results its real MX would write after
+/// DKIM and DMARC checks.
+pub fn auth_header_checks() -> String {
+    format!(
+        "{FORGED}\n/^From:.*@organisme\\.example>?[[:space:]]*$/ PREPEND Authentication-Results: {}; \
+         dkim=pass header.d=organisme.example; dmarc=pass (p=reject) header.from=organisme.example\n",
+        super::AUTHSERV_ID
     )
 }

@@ -28,6 +28,7 @@ use async_imap::Session;
 use futures::TryStreamExt;
 use guichet::config;
 use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
 use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tempfile::TempDir;
 use tokio::net::TcpStream as AsyncTcpStream;
@@ -42,6 +43,8 @@ pub const APPLICANTS: [&str; 3] = [
     "applicant2@clinique.example",
     "applicant3@clinique.example",
 ];
+/// The server whose `Authentication-Results` guichet trusts.
+pub const AUTHSERV_ID: &str = "mx.organisme.example";
 /// The processed folder's name on the wire (modified UTF-7 of `Traité`),
 /// written out here so that tests check the adapter's encoding.
 pub const PROCESSED_WIRE: &str = "Trait&AOk-";
@@ -77,6 +80,9 @@ pub struct Ports {
     pub lmtp: u16,
     pub smtp: u16,
     pub smtps: u16,
+    /// Authenticated submission (plain, loopback): mail from the
+    /// organisation's domain gets `dmarc=pass` from `AUTHSERV_ID`.
+    pub submission: u16,
 }
 
 /// A running Dovecot + Postfix.
@@ -123,6 +129,7 @@ impl MailStack {
             lmtp: free_port(),
             smtp: free_port(),
             smtps: free_port(),
+            submission: free_port(),
         };
         let mut stack = MailStack {
             dir,
@@ -222,17 +229,44 @@ impl MailStack {
 
     /// Sends a message through Postfix as a mail client would.
     pub async fn send(&self, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
+        self.submit(self.ports.smtp, from, None, to, raw).await
+    }
+
+    /// Sends a message as `user`, logged in on the submission port as a
+    /// staff member's mail client would: the organisation's MX vouches for
+    /// it with an `Authentication-Results` header (`dmarc=pass`).
+    pub async fn send_authenticated(
+        &self,
+        user: &str,
+        to: &[&str],
+        raw: &[u8],
+    ) -> Result<(), String> {
+        self.submit(self.ports.submission, user, Some(user), to, raw)
+            .await
+    }
+
+    async fn submit(
+        &self,
+        port: u16,
+        from: &str,
+        login: Option<&str>,
+        to: &[&str],
+        raw: &[u8],
+    ) -> Result<(), String> {
         let parse = |a: &str| a.parse::<Address>().map_err(err);
         let envelope = Envelope::new(
             Some(parse(from)?),
             to.iter().map(|a| parse(a)).collect::<Result<Vec<_>, _>>()?,
         )
         .map_err(err)?;
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-            .port(self.ports.smtp)
-            .timeout(Some(Duration::from_secs(10)))
-            .build();
-        transport
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(port)
+            .timeout(Some(Duration::from_secs(10)));
+        if let Some(user) = login {
+            builder = builder.credentials(Credentials::new(user.into(), password(user)));
+        }
+        builder
+            .build()
             .send_raw(&envelope, raw)
             .await
             .map(|_| ())
@@ -497,6 +531,25 @@ impl MailStack {
             "-M",
             format!("smtp/inet={} inet n - n - - smtpd", ports.smtp),
         )?;
+        fs::write(dir.join("header_checks"), config_text::header_checks()).map_err(err)?;
+        let auth_checks = dir.join("auth_header_checks");
+        fs::write(&auth_checks, config_text::auth_header_checks()).map_err(err)?;
+        postconf(
+            "-M",
+            format!(
+                "authcleanup/unix=authcleanup unix n - n - 0 cleanup -o header_checks=regexp:{}",
+                auth_checks.display()
+            ),
+        )?;
+        postconf(
+            "-M",
+            format!(
+                "submission/inet={} inet n - n - - smtpd -o cleanup_service_name=authcleanup \
+                 -o smtpd_relay_restrictions=permit_sasl_authenticated,reject \
+                 -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
+                ports.submission
+            ),
+        )?;
         if self.options.tls {
             postconf(
                 "-M",
@@ -534,9 +587,9 @@ impl MailStack {
         self.postfix(&["start"])?;
         self.postfix_running = true;
         let ports = if self.options.tls {
-            vec![self.ports.smtp, self.ports.smtps]
+            vec![self.ports.smtp, self.ports.submission, self.ports.smtps]
         } else {
-            vec![self.ports.smtp]
+            vec![self.ports.smtp, self.ports.submission]
         };
         wait_open(&ports).map_err(|e| format!("{e}\n{}", self.logs()))
     }
