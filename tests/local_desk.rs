@@ -263,3 +263,28 @@ async fn the_per_sender_reply_limit_holds() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_message_is_answered_and_set_aside_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!(
+        "From: big@clinique.example\r\nTo: acces@organisme.example\r\nMessage-ID: <big@c>\r\n\r\n{}",
+        "x".repeat(4096)
+    );
+    drop_in(dir.path(), "1700000009.M1.test", big.as_bytes());
+    let mut d = daemon(dir.path());
+    d.settings.intake.max_message_bytes = 2048;
+    d.mailbox = Maildir::open(&d.settings.intake.maildir, 2048).unwrap();
+    d.tick().await.unwrap();
+    drop(d);
+    let sent = replies(dir.path());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0.as_str(), sent[0].1.as_str()),
+        ("rejection", "<big@c>")
+    );
+    assert!(dir
+        .path()
+        .join("inbox/.Quarantaine/cur/1700000009.M1.test:2,S")
+        .exists());
+}
