@@ -246,7 +246,14 @@ pub fn examine(
     }
     match desk.reader.read(&attachment.bytes) {
         Err(e) => (None, vec![e.reason()]),
-        Ok(report) => {
+        Ok(mut report) => {
+            // A file of several forms is refused whole: what its first form
+            // says is no request of anyone's.
+            if report.forms >= 2 {
+                report.fields.clear();
+                report.ticked.clear();
+                report.illegible.clear();
+            }
             let reasons = rules::decide(&report, &OnFile(on_file), &desk.roles, today);
             (Some(report), reasons)
         }
