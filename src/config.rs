@@ -24,6 +24,12 @@ pub struct Settings {
     pub store: Store,
     pub replies: Replies,
     pub log: Log,
+    pub retention: Retention,
+    /// Absent: no metrics are exposed.
+    pub metrics: Option<Metrics>,
+    /// Absent: the built-in templates and role list.
+    #[serde(default)]
+    pub desk: DeskFiles,
     /// Absent: the Maildir of `intake.maildir`.
     pub imap: Option<Imap>,
     /// Absent: `.eml` files in `outbox.dir`.
@@ -71,6 +77,35 @@ pub struct Replies {
 pub struct Log {
     /// `auto` (text on a terminal, JSON elsewhere), `text` or `json`.
     pub format: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// A request's PDF and crops are purged this many days after its final
+    /// decision (approved, refused, rejected); the request record stays.
+    pub days: u32,
+}
+
+/// Where Prometheus finds the desk's numbers: an HTTP endpoint, a
+/// node_exporter textfile, or both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// `GET /metrics` on this address; loopback only.
+    pub listen: Option<std::net::SocketAddr>,
+    /// A `.prom` file rewritten after every round of work.
+    pub textfile: Option<PathBuf>,
+}
+
+/// Operators' copies of the desk's editable files, re-read on SIGHUP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskFiles {
+    /// A directory of reply templates; a file it lacks keeps the built-in text.
+    pub templates: Option<PathBuf>,
+    /// A role-word list added to the built-in one.
+    pub roles: Option<PathBuf>,
 }
 
 /// How a connection is secured.
@@ -213,6 +248,17 @@ impl Settings {
                 "log.format: `{}` is not one of auto, text, json",
                 self.log.format
             );
+        }
+        if self.retention.days == 0 {
+            bail!("retention.days: must be at least 1");
+        }
+        if let Some(m) = &self.metrics {
+            if m.listen.is_none() && m.textfile.is_none() {
+                bail!("metrics: give `listen` or `textfile` (or leave the section out)");
+            }
+            if let Some(addr) = m.listen.filter(|a| !a.ip().is_loopback()) {
+                bail!("metrics.listen: `{addr}` is not a loopback address");
+            }
         }
         if let Some(imap) = &self.imap {
             check_plain("imap", imap.tls, &imap.host)?;
