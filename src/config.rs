@@ -329,6 +329,24 @@ mod tests {
     }
 
     #[test]
+    fn operators_keys_have_safe_defaults_and_refuse_exposure() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.retention.days, 90);
+        assert!(s.metrics.is_none() && s.desk.templates.is_none());
+        let ok =
+            Settings::load_with_env(None, env(&[("GUICHET__METRICS__LISTEN", "127.0.0.1:9464")]))
+                .unwrap();
+        assert_eq!(ok.metrics.unwrap().listen.unwrap().port(), 9464);
+        for (key, value, named) in [
+            ("GUICHET__METRICS__LISTEN", "0.0.0.0:9464", "metrics.listen"),
+            ("GUICHET__RETENTION__DAYS", "0", "retention.days"),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(named), "{err}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_refused_with_their_key() {
         let err = Settings::load_with_env(None, env(&[("GUICHET__INTAKE__ADDRESS", "nobody")]))
             .unwrap_err();
