@@ -46,4 +46,10 @@ pub trait Mailbox {
 
     /// Waits until new mail may have arrived (IMAP IDLE) or `max` has passed.
     async fn wait(&mut self, max: Duration) -> anyhow::Result<()>;
+
+    /// Ends the session before the daemon exits (IMAP LOGOUT). A folder
+    /// has nothing to end.
+    async fn logout(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
