@@ -374,15 +374,22 @@ impl MailStack {
     /// Stops Dovecot, disconnecting its clients first: left to itself, an
     /// IMAP process outlives the master by some ten seconds.
     pub fn stop_dovecot(&mut self) {
-        if let Some(mut child) = self.dovecot.take() {
+        self.halt_dovecot();
+        wait_closed(self.ports.imap);
+    }
+
+    fn halt_dovecot(&mut self) {
+        let Some(mut child) = self.dovecot.take() else {
+            return;
+        };
+        for action in [&["kick", "*"][..], &["stop"]] {
             let _ = Command::new("doveadm")
                 .arg("-c")
                 .arg(self.dovecot_conf())
-                .args(["kick", "*"])
+                .args(action)
                 .output();
-            terminate(&mut child);
         }
-        wait_closed(self.ports.imap);
+        wait_or_kill(&mut child);
     }
 
     pub fn start_dovecot(&mut self) {
@@ -506,7 +513,15 @@ impl MailStack {
         fs::create_dir_all(dir.join("queue")).map_err(err)?;
         fs::create_dir_all(dir.join("data")).map_err(err)?;
         run(Command::new("chown").arg("postfix").arg(dir.join("data")))?;
-        fs::copy("/etc/postfix/master.cf", dir.join("master.cf")).map_err(err)?;
+        // The package's copy when /etc/postfix was never configured.
+        let master = [
+            "/etc/postfix/master.cf",
+            "/usr/share/postfix/master.cf.dist",
+        ]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("no master.cf: is postfix installed?")?;
+        fs::copy(master, dir.join("master.cf")).map_err(err)?;
         let mailboxes: String = users().iter().map(|u| format!("{u} ok\n")).collect();
         fs::write(dir.join("vmailbox"), mailboxes).map_err(err)?;
         fs::write(
@@ -545,6 +560,7 @@ impl MailStack {
             "-M",
             format!(
                 "submission/inet={} inet n - n - - smtpd -o cleanup_service_name=authcleanup \
+                 -o smtpd_sasl_auth_enable=yes \
                  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject \
                  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
                 ports.submission
@@ -610,9 +626,7 @@ impl Drop for MailStack {
         if self.postfix_running {
             let _ = self.postfix(&["stop"]);
         }
-        if let Some(mut child) = self.dovecot.take() {
-            terminate(&mut child);
-        }
+        self.halt_dovecot();
     }
 }
 
@@ -720,12 +734,8 @@ fn wait_closed(port: u16) {
     }
 }
 
-/// Stops a daemon we started: SIGTERM, then SIGKILL after 10 s.
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
+/// Waits for a daemon we asked to stop; SIGKILL after 10 s.
+fn wait_or_kill(child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = child.try_wait() {
