@@ -382,14 +382,23 @@ impl MailStack {
         let Some(mut child) = self.dovecot.take() else {
             return;
         };
-        for action in [&["kick", "*"][..], &["stop"]] {
-            let _ = Command::new("doveadm")
+        let doveadm = |args: &[&str]| {
+            Command::new("doveadm")
                 .arg("-c")
                 .arg(self.dovecot_conf())
-                .args(action)
-                .output();
-        }
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        let _ = doveadm(&["kick", "*"]).and_then(|mut kick| kick.wait());
+        // `doveadm stop` waits for the master to be gone, and it is not
+        // gone before we reap it: reap while it waits.
+        let stopping = doveadm(&["stop"]);
         wait_or_kill(&mut child);
+        if let Ok(mut stopping) = stopping {
+            let _ = stopping.wait();
+        }
     }
 
     pub fn start_dovecot(&mut self) {
@@ -398,9 +407,10 @@ impl MailStack {
         }
     }
 
+    /// Stops Postfix; its next start skips the (slow) integrity checks.
     pub fn stop_postfix(&mut self) {
         if self.postfix_running {
-            let _ = self.postfix(&["stop"]);
+            let _ = self.postfix(&["quick-stop"]);
             self.postfix_running = false;
         }
         wait_closed(self.ports.smtp);
@@ -623,10 +633,20 @@ impl Drop for MailStack {
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
         }
-        if self.postfix_running {
-            let _ = self.postfix(&["stop"]);
-        }
+        // Both at once: Postfix's LMTP clients must go for Dovecot to stop.
+        let postfix_stop = self.postfix_running.then(|| {
+            Command::new("postfix")
+                .arg("-c")
+                .arg(self.postfix_dir())
+                .arg("stop")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        });
         self.halt_dovecot();
+        if let Some(Ok(mut stopping)) = postfix_stop {
+            let _ = stopping.wait();
+        }
     }
 }
 
