@@ -293,16 +293,13 @@ impl ImapMailbox {
         Ok(())
     }
 
-    /// Handles a failed command: a lost connection is dropped and retried
-    /// later; a refusal is only reported.
+    /// Handles a failed command by dropping the connection and retrying
+    /// later: a refusal of a routine command (FETCH, SEARCH) means the
+    /// session is in no state to go on, and the backoff keeps it from
+    /// being logged and retried in a loop.
     fn failed(&mut self, failure: Failure) {
-        match failure {
-            Failure::Refused(why) => tracing::warn!(%why, "IMAP command refused"),
-            link => {
-                self.link = None;
-                self.lost(link);
-            }
-        }
+        self.link = None;
+        self.lost(failure);
     }
 
     /// Schedules the next attempt and logs the outage if it is news.
