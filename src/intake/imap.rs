@@ -363,6 +363,9 @@ impl ImapMailbox {
         // once the server has told it (Dovecot: at the end of a command),
         // so `n:*` would miss them: NOOP first to bring the view up to date.
         link.noop().await?;
+        // What the server announced so far is in view now; what it
+        // announces from here on makes the next `wait` return at once.
+        link.announced_mail();
         let sizes = link.sizes_from(first).await?;
         let waiting: Vec<(u32, u64)> = sizes
             .into_iter()
@@ -411,9 +414,6 @@ impl Mailbox for ImapMailbox {
             return Ok(Vec::new());
         }
         self.flush_moves().await;
-        if let Some(link) = self.link.as_mut() {
-            link.announced_mail();
-        }
         match self.take_batch().await {
             Ok(batch) => Ok(batch),
             Err(failure) => {
