@@ -426,7 +426,8 @@ impl MailStack {
     pub fn logs(&self) -> String {
         let read = |p: PathBuf| fs::read_to_string(&p).unwrap_or_default();
         format!(
-            "--- dovecot ---\n{}\n--- postfix ---\n{}",
+            "--- dovecot ---\n{}{}\n--- postfix ---\n{}",
+            read(self.dir().join("dovecot/stderr.log")),
             read(self.dir().join("dovecot/dovecot.log")),
             read(self.postfix_dir().join("postfix.log"))
         )
@@ -606,7 +607,12 @@ impl MailStack {
         } else {
             ports.to_vec()
         };
-        wait_open(&ports).map_err(|e| format!("{e}\n{}", self.logs()))
+        wait_open(&ports).map_err(|e| format!("{e}\n{}", self.logs()))?;
+        // Open ports are no proof when another process took one of them.
+        match self.dovecot.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => Ok(()),
+            _ => Err(format!("dovecot exited at start\n{}", self.logs())),
+        }
     }
 
     fn launch_postfix(&mut self) -> Result<(), String> {
