@@ -75,8 +75,10 @@ async fn a_scrape_after_a_run_over_the_corpus_counts_every_message() {
     .map(|(k, v)| (k.to_string(), v.display().to_string()));
     let settings = Settings::load_with_env(None, env).unwrap();
     let hooks = Hooks::default();
-    let mut desk = Desk::from_settings(&settings).unwrap();
-    ops::desk::time_reader(&mut desk, hooks.metrics.clone());
+    let desk = ops::desk::time_reader(
+        Desk::from_settings(&settings).unwrap(),
+        hooks.metrics.clone(),
+    );
     let mut daemon = Daemon {
         desk,
         mailbox: Maildir::open(&settings.intake.maildir, settings.intake.max_message_bytes)
