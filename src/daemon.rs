@@ -10,19 +10,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
 use crate::domain::Reason;
-use crate::intake::{maildir::Maildir, Disposition, Incoming, Mailbox};
+use crate::intake::{self, Disposition, Incoming, Mailbox};
 use crate::message;
 use crate::ops::{self, notify, Hooks, Metrics, Signals};
-use crate::outbox::{file::FileTransport, Outgoing, SendError, Transport};
+use crate::outbox::{self, Outgoing, SendError, Transport};
 use crate::pipeline::{self, Desk, Known};
 use crate::reply::{self, Reply};
+use crate::store::cursor::ImapPosition;
 use crate::store::{Commit, Document, Processed, Store};
 
 /// How long the daemon waits for new mail before looking again anyway.
@@ -34,27 +35,28 @@ const MAX_RETRY_DELAY: i64 = 3600;
 pub async fn run(settings: Settings, once: bool) -> Result<()> {
     // First, so that a signal during start-up is heard, not fatal.
     let signals = Signals::install()?;
-    let hooks = Hooks {
+    let mut hooks = Hooks {
         metrics: Arc::new(Metrics::default()),
         signals,
+        position: None,
     };
     let mut desk = Desk::from_settings(&settings)?;
     ops::desk::refit(&mut desk, &settings)?;
     let desk = ops::desk::time_reader(desk, hooks.metrics.clone());
-    let mailbox = Maildir::open(&settings.intake.maildir, settings.intake.max_message_bytes)?;
-    let transport = FileTransport::new(&settings.outbox.dir)
-        .with_context(|| format!("cannot create {}", settings.outbox.dir.display()))?;
+    // The store opens (and is let go again): with the mailbox reached, ready.
+    let position = ImapPosition::load_from(&Store::open_waiting(
+        &settings.store.path,
+        Duration::from_secs(60),
+    )?)?;
+    hooks.position = Some(position.clone());
+    let mailbox = intake::Configured::from_settings(&settings, &position)?;
+    let transport = outbox::Configured::from_settings(&settings)?;
     let mut daemon = Daemon {
         settings,
         desk,
         mailbox,
         transport,
     };
-    // The store opens (and is let go again): with the mailbox reached, ready.
-    drop(Store::open_waiting(
-        &daemon.settings.store.path,
-        Duration::from_secs(60),
-    )?);
     let metrics = daemon.settings.metrics.clone();
     if let Some(addr) = metrics.as_ref().and_then(|m| m.listen) {
         let bound = ops::http::serve(addr, hooks.metrics.clone()).await?;
@@ -128,7 +130,22 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     /// A round that reports to `hooks` and ends after the message in hand
     /// when the service is stopping (the outbox then waits for the next start).
     pub async fn tick_with(&mut self, hooks: &Hooks) -> Result<TickReport> {
-        let store = Store::open_waiting(&self.settings.store.path, Duration::from_secs(60))?;
+        let store = Arc::new(Store::open_waiting(
+            &self.settings.store.path,
+            Duration::from_secs(60),
+        )?);
+        if let Some(position) = &hooks.position {
+            position.lend(store.clone())?;
+        }
+        let result = self.round(&store, hooks).await;
+        if let Some(position) = &hooks.position {
+            position.take_back();
+        }
+        result
+    }
+
+    /// The work of one round, with the store open.
+    async fn round(&mut self, store: &Store, hooks: &Hooks) -> Result<TickReport> {
         let mut report = TickReport::default();
         let waiting = self.mailbox.fetch().await;
         hooks.metrics.mailbox_connected(waiting.is_ok());
@@ -136,13 +153,13 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             if hooks.stopping() {
                 break;
             }
-            self.take(&store, incoming, &hooks.metrics).await?;
+            self.take(store, incoming, &hooks.metrics).await?;
             report.handled += 1;
             hooks.alive();
         }
         let now = Utc::now();
         if !hooks.stopping() {
-            report.sent = drain_outbox(&store, &self.transport, now, &hooks.metrics).await?;
+            report.sent = drain_outbox(store, &self.transport, now, &hooks.metrics).await?;
             if let Some(purged) = store.purge_if_due(now, self.settings.retention.days)? {
                 for p in &purged {
                     info!(request_id = %p.request, state = %p.state, decided_at = %p.decided_at, pdf_bytes = p.pdf_bytes, "documents purged (retention)");

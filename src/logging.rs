@@ -48,7 +48,8 @@ fn parse_stream(value: &str) -> Option<(u64, u64)> {
 /// Logs go to standard error, so that command output on standard out stays
 /// clean for scripts (`queue list --json | jq`).
 pub fn init(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,lopdf=error"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,lopdf=error"));
     if format == "auto" && stderr_is_journal() {
         if let Ok(journal) = tracing_journald::layer() {
             let journal = journal.with_field_prefix(Some(JOURNAL_PREFIX.to_string()));

@@ -22,6 +22,8 @@ pub use signals::Signals;
 pub struct Hooks {
     pub metrics: Arc<Metrics>,
     pub signals: Signals,
+    /// The IMAP position, lent the store during each round (IMAP only).
+    pub position: Option<crate::store::cursor::ImapPosition>,
 }
 
 impl Hooks {

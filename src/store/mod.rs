@@ -29,6 +29,7 @@ use crate::domain::{Outcome, Request, State};
 use crate::outbox::Outgoing;
 
 mod admin;
+pub mod cursor;
 pub use admin::Purge;
 
 /// What one handled message leaves behind.
