@@ -1,0 +1,99 @@
+//! The reader on scanned and typed forms: JPEG and CCITT G4 scans, an
+//! AcroForm, a file holding two forms, and a re-scan that is upside down,
+//! skewed, out of order and has a blank back page.
+
+mod reader_common;
+
+use guichet::reader::{Da100Reader, FormReader};
+use reader_common::{assert_matches_truth, corpus_pdf, pages_as_png, path, run, truth};
+
+#[test]
+fn a_jpeg_scan_reads_as_its_truth() {
+    let reader = Da100Reader::new().unwrap();
+    let report = reader.read(&corpus_pdf("form-0004.pdf")).unwrap();
+    assert_matches_truth(&report, &truth("form-0004.pdf"));
+    assert!(report
+        .fields
+        .values()
+        .all(|f| (0.0..=1.0).contains(&f.confidence)));
+}
+
+#[test]
+fn a_ccitt_g4_scan_reads_as_its_truth() {
+    let reader = Da100Reader::new().unwrap();
+    let report = reader.read(&corpus_pdf("form-0030.pdf")).unwrap();
+    assert_matches_truth(&report, &truth("form-0030.pdf"));
+}
+
+#[test]
+fn an_acroform_gives_its_field_values() {
+    let reader = Da100Reader::new().unwrap();
+    let report = reader.read(&corpus_pdf("form-0020.pdf")).unwrap();
+    assert_matches_truth(&report, &truth("form-0020.pdf"));
+    // Values typed into fields are taken as typed, not OCR'd.
+    assert!(report.fields.values().all(|f| f.confidence == 1.0));
+}
+
+#[test]
+fn two_forms_in_one_file_are_counted() {
+    let reader = Da100Reader::new().unwrap();
+    let report = reader.read(&corpus_pdf("form-0024.pdf")).unwrap();
+    assert_eq!((report.forms, report.pages), (2, 4));
+}
+
+#[test]
+fn an_upside_down_skewed_rescan_with_a_blank_back_reads_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = pages_as_png("form-0002.pdf", 200, dir.path());
+    assert_eq!(pages.len(), 2);
+    let turned = dir.path().join("turned.png");
+    let skewed = dir.path().join("skewed.png");
+    let blank = dir.path().join("blank.png");
+    let pdf = dir.path().join("rescan.pdf");
+    // Page 1 fed upside down; page 2 skewed 2.5° and shrunk to 94%.
+    run(
+        "/usr/bin/convert",
+        &[path(&pages[0]), "-rotate", "180", path(&turned)],
+    );
+    run(
+        "/usr/bin/convert",
+        &[
+            path(&pages[1]),
+            "-background",
+            "white",
+            "-rotate",
+            "2.5",
+            "-resize",
+            "94%",
+            "-gravity",
+            "center",
+            "-extent",
+            "1700x2200",
+            "-quality",
+            "85",
+            path(&skewed).replace(".png", ".jpg").as_str(),
+        ],
+    );
+    run(
+        "/usr/bin/convert",
+        &[
+            "-size",
+            "1700x2200",
+            "xc:white",
+            "-depth",
+            "8",
+            path(&blank),
+        ],
+    );
+    let skewed = skewed.with_extension("jpg");
+    // Page 2 first, then the blank back, then page 1.
+    run(
+        "img2pdf",
+        &["-o", path(&pdf), path(&skewed), path(&blank), path(&turned)],
+    );
+
+    let reader = Da100Reader::new().unwrap();
+    let report = reader.read(&std::fs::read(&pdf).unwrap()).unwrap();
+    assert_eq!(report.pages, 3);
+    assert_matches_truth(&report, &truth("form-0002.pdf"));
+}
