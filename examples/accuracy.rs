@@ -87,6 +87,7 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    guichet::reader::reexec_with_single_thread_ocr()?;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)

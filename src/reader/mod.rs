@@ -49,6 +49,7 @@ use image::GrayImage;
 use crate::domain::{FormReport, ReadError};
 use decode::{decode_image, DecodeError};
 use layout::Layout;
+pub use ocr::reexec_with_single_thread_ocr;
 use pdf::{Page, PageSource, PdfFile};
 use register::{register, Overview};
 
@@ -147,11 +148,7 @@ impl Da100Reader {
             if overview.is_blank() {
                 continue;
             }
-            let Some(candidates) =
-                register(&self.layout, &image.pixels, &overview, image.px_per_pt)
-            else {
-                continue;
-            };
+            let candidates = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
             let Some(found) = identify::identify(&self.layout, &image.pixels, &candidates) else {
                 continue;
             };

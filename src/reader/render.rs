@@ -53,7 +53,7 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
     });
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
-        let cap = limits::MAX_PAGE_PIXELS as u64 + 64;
+        let cap = limits::MAX_PAGE_PIXELS + 64;
         stdout
             .by_ref()
             .take(cap + 1)
