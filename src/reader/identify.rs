@@ -69,6 +69,7 @@ fn header_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u
     let settings = ocr::Settings {
         whitelist: "",
         mode: PageSegMode::PsmSingleBlock,
+        languages: ocr::LANGUAGES,
         dpi: (PX_PER_PT * 72.0) as u32,
     };
     let words = ocr::read(&crop, settings).ok()?;

@@ -24,6 +24,8 @@ pub struct Settings {
     /// Characters the engine may answer with; empty for any.
     pub whitelist: &'static str,
     pub mode: PageSegMode,
+    /// Tesseract language set, e.g. `fra+eng`.
+    pub languages: &'static str,
     /// The crop's resolution, in dots per inch.
     pub dpi: u32,
 }
@@ -76,14 +78,15 @@ pub fn check_engine() -> Result<(), OcrError> {
 pub fn read(crop: &GrayImage, settings: Settings) -> Result<Vec<Word>, OcrError> {
     ENGINES.with(|engines| {
         let mut engines = engines.borrow_mut();
-        let engine = match engines.remove(LANGUAGES) {
+        let languages = settings.languages;
+        let engine = match engines.remove(languages) {
             Some(e) => e,
-            None => Tesseract::new(None, Some(LANGUAGES)).map_err(|e| OcrError(e.to_string()))?,
+            None => Tesseract::new(None, Some(languages)).map_err(|e| OcrError(e.to_string()))?,
         };
         // The builder API consumes the engine; it is put back only when
         // every step worked, so a failed engine is never reused.
         let (engine, tsv) = run(engine, crop, settings)?;
-        engines.insert(LANGUAGES, engine);
+        engines.insert(languages, engine);
         Ok(parse_tsv(&tsv))
     })
 }
