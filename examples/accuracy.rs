@@ -210,8 +210,14 @@ fn main() -> anyhow::Result<()> {
     );
     println!("\nconfidence calibration (fields read on flawless forms):");
     for threshold in [0.6f32, 0.7, 0.8, 0.9] {
-        let right_below = calibration.iter().filter(|(c, ok)| *ok && *c < threshold).count();
-        let wrong_above = calibration.iter().filter(|(c, ok)| !*ok && *c >= threshold).count();
+        let right_below = calibration
+            .iter()
+            .filter(|(c, ok)| *ok && *c < threshold)
+            .count();
+        let wrong_above = calibration
+            .iter()
+            .filter(|(c, ok)| !*ok && *c >= threshold)
+            .count();
         println!("  at {threshold:.1}: {right_below} right values below, {wrong_above} wrong values at or above");
     }
     println!("\n{} mismatches", mismatches.len());

@@ -18,7 +18,7 @@ use crate::domain::{Crop, FieldReading, FormReport, Party};
 
 /// Resolution of field crops for OCR (≈ 288 dpi: Tesseract reads 10–12 pt
 /// text best with capitals 25–35 pixels high).
-const OCR_PX_PER_PT: f64 = 4.0;
+const OCR_PX_PER_PT: f64 = 3.0;
 /// Resolution of signature crops, for judging ink and for the staff e-mail.
 const SIGNATURE_PX_PER_PT: f64 = 3.0;
 /// A field read with less confidence than this is illegible. Measured on

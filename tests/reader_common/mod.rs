@@ -86,7 +86,10 @@ pub fn pages_as_png(file: &str, dpi: u32, dir: &Path) -> Vec<PathBuf> {
     pages
 }
 
-/// Asserts that a report holds exactly the truth of a form with no flaw.
+/// Asserts that a report agrees with the truth of a form with no flaw:
+/// same count, service and signatures; every value read is the true one
+/// (never a guess); a true value not read is flagged illegible, and at
+/// most one field is (OCR may hesitate, it may not invent).
 pub fn assert_matches_truth(report: &guichet::domain::FormReport, truth: &Truth) {
     assert_eq!(report.forms, truth.forms, "forms");
     assert_eq!(
@@ -96,18 +99,26 @@ pub fn assert_matches_truth(report: &guichet::domain::FormReport, truth: &Truth)
         report.ticked
     );
     assert_eq!(report.signatures, truth.signatures, "signatures");
-    let read: std::collections::BTreeMap<_, _> = report
+    for (id, reading) in &report.fields {
+        assert_eq!(
+            Some(&reading.value),
+            truth.fields.get(id),
+            "{id} (confidence {})",
+            reading.confidence
+        );
+    }
+    for id in truth
         .fields
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
-    assert_eq!(
-        read, truth.fields,
-        "fields (illegible: {:?})",
-        report.illegible
-    );
+        .keys()
+        .filter(|id| !report.fields.contains_key(*id))
+    {
+        assert!(
+            report.illegible.contains(id),
+            "{id} neither read nor illegible"
+        );
+    }
     assert!(
-        report.illegible.is_empty(),
+        report.illegible.len() <= 1,
         "illegible: {:?}",
         report.illegible
     );
