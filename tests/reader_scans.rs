@@ -97,3 +97,65 @@ fn an_upside_down_skewed_rescan_with_a_blank_back_reads_the_same() {
     assert_eq!(report.pages, 3);
     assert_matches_truth(&report, &truth("form-0002.pdf"));
 }
+
+#[test]
+fn a_typed_name_or_a_smudge_is_no_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = pages_as_png("form-0002.pdf", 200, dir.path());
+    let typed = dir.path().join("typed.png");
+    let smudged = dir.path().join("smudged.png");
+    let pdf = dir.path().join("unsigned.pdf");
+    // At 200 dpi a point is 2.78 px: the employer box (60,600)-(340,660) pt
+    // and the user box (60,404)-(340,464) pt, emptied inside, then given a
+    // name set in a font, and a thumb smudge.
+    run(
+        "/usr/bin/convert",
+        &[
+            path(&pages[0]),
+            "-fill",
+            "white",
+            "-draw",
+            "rectangle 178,1678 933,1822",
+            "-fill",
+            "black",
+            "-font",
+            "DejaVu-Sans",
+            "-density",
+            "200",
+            "-pointsize",
+            "14",
+            "-annotate",
+            "+220+1790",
+            "Fatima Fortin",
+            path(&typed),
+        ],
+    );
+    run(
+        "/usr/bin/convert",
+        &[
+            path(&pages[1]),
+            "-fill",
+            "white",
+            "-draw",
+            "rectangle 178,1133 933,1278",
+            "-fill",
+            "gray25",
+            "-draw",
+            "ellipse 400,1205 45,28 0,360",
+            path(&smudged),
+        ],
+    );
+    run("img2pdf", &["-o", path(&pdf), path(&typed), path(&smudged)]);
+
+    let reader = Da100Reader::new().unwrap();
+    let report = reader.read(&std::fs::read(&pdf).unwrap()).unwrap();
+    assert_eq!(report.forms, 1);
+    assert!(
+        !report.signatures.employer,
+        "a typed name passed for a signature"
+    );
+    assert!(!report.signatures.user, "a smudge passed for a signature");
+    // The original, handwritten, passes (same pages untouched).
+    let original = reader.read(&corpus_pdf("form-0002.pdf")).unwrap();
+    assert!(original.signatures.employer && original.signatures.user);
+}
