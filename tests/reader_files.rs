@@ -38,6 +38,22 @@ fn a_password_protected_pdf_is_encrypted() {
         reader.read(&std::fs::read(&locked).unwrap()),
         Err(ReadError::Encrypted)
     );
+    // Restrictions with an empty user password lock nothing out: it reads.
+    let restricted = dir.path().join("restricted.pdf");
+    run(
+        "qpdf",
+        &[
+            "--encrypt",
+            "",
+            "owner",
+            "256",
+            "--",
+            path(&plain),
+            path(&restricted),
+        ],
+    );
+    let report = reader.read(&std::fs::read(&restricted).unwrap()).unwrap();
+    assert_eq!(report.forms, 1);
 }
 
 #[test]

@@ -69,8 +69,9 @@ pub(crate) mod limits {
     pub const MAX_PAGE_PIXELS: u64 = 40_000_000;
     /// Longest side of a JPEG we agree to decode.
     pub const MAX_IMAGE_SIDE: usize = 12_000;
-    /// Decompressed bytes of one stream.
-    pub const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+    /// Decompressed bytes of one stream: a page of RGB samples at the
+    /// pixel limit.
+    pub const MAX_STREAM_BYTES: usize = 3 * MAX_PAGE_PIXELS as usize;
     /// Nesting of page trees and field hierarchies.
     pub const MAX_TREE_DEPTH: usize = 32;
     /// Wall-clock time for one page render.
