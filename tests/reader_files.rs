@@ -15,6 +15,23 @@ fn blank_form() -> Vec<u8> {
     .expect("blank.pdf")
 }
 
+/// Workers share one reader; each thread keeps its own OCR engines.
+#[test]
+fn the_reader_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Da100Reader>();
+    let reader = std::sync::Arc::new(Da100Reader::new().unwrap());
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let reader = reader.clone();
+            std::thread::spawn(move || reader.read(&blank_form()).map(|r| r.forms))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), Ok(1));
+    }
+}
+
 #[test]
 fn a_password_protected_pdf_is_encrypted() {
     let dir = tempfile::tempdir().unwrap();
