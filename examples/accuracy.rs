@@ -87,6 +87,7 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    guichet::reader::reexec_with_single_thread_ocr()?;
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -101,6 +102,8 @@ fn main() -> anyhow::Result<()> {
     let mut by_producer: BTreeMap<String, Tally> = BTreeMap::new();
     let mut total = Tally::default();
     let mut mismatches = Vec::new();
+    // (confidence, right?) of every field read on flawless forms.
+    let mut calibration: Vec<(f32, bool)> = Vec::new();
     let (cpu0, wall0) = (cpu_seconds(), Instant::now());
 
     for t in &truth {
@@ -137,6 +140,9 @@ fn main() -> anyhow::Result<()> {
                 if t.flaw == "none" {
                     for (id, want) in &t.fields {
                         tally.fields += 1;
+                        if let Some(got) = r.fields.get(id) {
+                            calibration.push((got.confidence, &got.value == want));
+                        }
                         match r.fields.get(id) {
                             Some(got) if &got.value == want => tally.fields_right += 1,
                             Some(got) => miss(format!(
@@ -202,6 +208,18 @@ fn main() -> anyhow::Result<()> {
         wall0.elapsed().as_secs_f64() / n,
         truth.len()
     );
+    println!("\nconfidence calibration (fields read on flawless forms):");
+    for threshold in [0.6f32, 0.7, 0.8, 0.9] {
+        let right_below = calibration
+            .iter()
+            .filter(|(c, ok)| *ok && *c < threshold)
+            .count();
+        let wrong_above = calibration
+            .iter()
+            .filter(|(c, ok)| !*ok && *c >= threshold)
+            .count();
+        println!("  at {threshold:.1}: {right_below} right values below, {wrong_above} wrong values at or above");
+    }
     println!("\n{} mismatches", mismatches.len());
     for m in &mismatches {
         println!("  {m}");

@@ -88,11 +88,15 @@ fn decode_jpeg(data: &[u8], w: u32, h: u32) -> Result<GrayImage, DecodeError> {
             .map(|i| i.to_luma8())
             .map_err(corrupt);
     }
-    let pixels = decoder.decode().map_err(corrupt)?;
     let (jw, jh) = decoder
         .dimensions()
         .map(|(a, b)| (a as u32, b as u32))
         .ok_or_else(|| corrupt("JPEG without dimensions"))?;
+    // The JPEG's own header decides the buffer size: bound it too.
+    if u64::from(jw) * u64::from(jh) > limits::MAX_PAGE_PIXELS {
+        return Err(corrupt(format!("JPEG of {jw}x{jh} pixels")));
+    }
+    let pixels = decoder.decode().map_err(corrupt)?;
     if (jw, jh) != (w, h) {
         tracing::debug!("JPEG is {jw}x{jh}, the PDF says {w}x{h}");
     }

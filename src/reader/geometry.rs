@@ -31,10 +31,18 @@ impl Affine {
         (self.a * self.e - self.b * self.d).abs().sqrt()
     }
 
-    /// The least-squares affine map taking each `from` point to its `to`
-    /// point; needs three points or more, not all on one line.
+    /// The map taking each `from` point to its `to` point: least-squares
+    /// affine from three points or more; from two, the rotation, uniform
+    /// scale and shift they determine (a page cut by the scanner glass may
+    /// show only two of its corner squares).
     pub fn fit(from: &[(f64, f64)], to: &[(f64, f64)]) -> Option<Affine> {
-        if from.len() < 3 || from.len() != to.len() {
+        if from.len() != to.len() {
+            return None;
+        }
+        if let ([p1, p2], [q1, q2]) = (from, to) {
+            return Affine::similarity((*p1, *p2), (*q1, *q2));
+        }
+        if from.len() < 3 {
             return None;
         }
         // Normal equations of [x y 1]·p = target, solved for both targets.
@@ -75,6 +83,30 @@ impl Affine {
             x1: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             y1: ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
         }
+    }
+}
+
+impl Affine {
+    fn similarity(
+        (p1, p2): ((f64, f64), (f64, f64)),
+        (q1, q2): ((f64, f64), (f64, f64)),
+    ) -> Option<Affine> {
+        // As complex numbers: q = s·(p − p1) + q1, s = (q2 − q1) / (p2 − p1).
+        let (px, py) = (p2.0 - p1.0, p2.1 - p1.1);
+        let (qx, qy) = (q2.0 - q1.0, q2.1 - q1.1);
+        let norm = px * px + py * py;
+        if norm < 1e-9 {
+            return None;
+        }
+        let (re, im) = ((qx * px + qy * py) / norm, (qy * px - qx * py) / norm);
+        Some(Affine {
+            a: re,
+            b: -im,
+            c: q1.0 - (re * p1.0 - im * p1.1),
+            d: im,
+            e: re,
+            f: q1.1 - (im * p1.0 + re * p1.1),
+        })
     }
 }
 
@@ -202,7 +234,14 @@ mod tests {
             assert!((r.0 - q.0).abs() < 1e-6 && (r.1 - q.1).abs() < 1e-6);
         }
         assert!((fitted.scale() - 2.0).abs() < 1e-9);
-        assert!(Affine::fit(&from[..2], &to[..2]).is_none());
+        // Two points: the same rotation and scale.
+        let two = Affine::fit(&from[1..3], &to[1..3]).unwrap();
+        let r = two.apply(from[3]);
+        assert!(
+            (r.0 - to[3].0).abs() < 1e-6 && (r.1 - to[3].1).abs() < 1e-6,
+            "{two:?}"
+        );
+        assert!(Affine::fit(&from[..1], &to[..1]).is_none());
     }
 
     #[test]

@@ -10,7 +10,6 @@ use tesseract::PageSegMode;
 use super::geometry::{sample, Affine};
 use super::layout::Layout;
 use super::ocr;
-use super::register::Candidates;
 
 /// A DA-100 page found on an image.
 pub struct Found {
@@ -23,14 +22,15 @@ pub struct Found {
 /// Sampling resolution for the QR code and header crops (≈ 288 dpi).
 const PX_PER_PT: f64 = 4.0;
 
-pub fn identify(layout: &Layout, page: &GrayImage, candidates: &Candidates) -> Option<Found> {
-    let orientations = [candidates.upright, candidates.upside_down];
-    for to_pixel in orientations {
+/// Tries the candidate maps in turn: the first under which the QR code
+/// reads wins; failing that, the header text under the two best maps.
+pub fn identify(layout: &Layout, page: &GrayImage, candidates: &[Affine]) -> Option<Found> {
+    for &to_pixel in candidates {
         if let Some(p) = qr_page(layout, page, &to_pixel) {
             return Some(Found { page: p, to_pixel });
         }
     }
-    for to_pixel in orientations {
+    for &to_pixel in candidates.iter().take(2) {
         if let Some(p) = header_page(layout, page, &to_pixel) {
             return Some(Found { page: p, to_pixel });
         }
@@ -69,6 +69,7 @@ fn header_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u
     let settings = ocr::Settings {
         whitelist: "",
         mode: PageSegMode::PsmSingleBlock,
+        languages: ocr::LANGUAGES,
         dpi: (PX_PER_PT * 72.0) as u32,
     };
     let words = ocr::read(&crop, settings).ok()?;

@@ -10,7 +10,8 @@
 //!    Flate and friends, CCITT G4) and turned as its placement matrix and
 //!    `/Rotate` show it (`geometry::orient`). Every other page — typed
 //!    vector PDFs, AcroForms, pasted signature images, and scans in JBIG2
-//!    or JPEG 2000 — is rendered by poppler's `pdftoppm` (`render`).
+//!    or JPEG 2000, which poppler decodes — is rendered by poppler's
+//!    `pdftoppm` (`render`), at the resolution of a Letter page at 200 dpi.
 //!    *Why pdftoppm*: it is the renderer Debian already ships and maintains
 //!    for hostile input, it handles every font, shading and image codec,
 //!    and running it as a child process under `prlimit` and a watchdog
@@ -21,10 +22,19 @@
 //!    layout→pixel affine map (shift, scale, a few degrees of skew, an A4
 //!    glass around a Letter page); the QR code (`identify`) says which way
 //!    up the sheet is and which page it is, with the header text as fallback.
-//! 4. **Zones**: each field is sampled upright through that map at a fixed
-//!    resolution (`geometry::sample`), so OCR only ever sees small crops.
-//!    Text is read by Tesseract (`ocr`) with per-kind whitelists; ticks and
-//!    signatures are judged from the ink itself (`ink`).
+//! 4. **Zones** (`zones`): each field is sampled upright through that map
+//!    at 3 px/pt (`geometry::sample`), cleaned of box borders and cut to its
+//!    ink, so OCR only ever sees small crops. Text is read by Tesseract
+//!    (`ocr`, single-line mode; French for names, French+English with a
+//!    whitelist for digits, dates and e-mails). A field is as sure as its
+//!    least sure word; under 0.9 a second, different reading must agree,
+//!    under 0.8 the field is illegible. AcroForm values are taken as typed.
+//!    Ticks are ink coverage; a signature is enough thin, spread-out ink
+//!    that Tesseract does not read confidently as print (`ink`, `zones`).
+//!
+//! Tesseract's OpenMP threads spin and multiply CPU time on small crops:
+//! run the process with `OMP_THREAD_LIMIT=1` (see
+//! [`reexec_with_single_thread_ocr`]).
 //!
 //! Blank pages are skipped, pages may come in any order, and a second
 //! page 1 counts as a second form.
@@ -49,6 +59,7 @@ use image::GrayImage;
 use crate::domain::{FormReport, ReadError};
 use decode::{decode_image, DecodeError};
 use layout::Layout;
+pub use ocr::reexec_with_single_thread_ocr;
 use pdf::{Page, PageSource, PdfFile};
 use register::{register, Overview};
 
@@ -68,8 +79,9 @@ pub(crate) mod limits {
     pub const MAX_PAGE_PIXELS: u64 = 40_000_000;
     /// Longest side of a JPEG we agree to decode.
     pub const MAX_IMAGE_SIDE: usize = 12_000;
-    /// Decompressed bytes of one stream.
-    pub const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+    /// Decompressed bytes of one stream: a page of RGB samples at the
+    /// pixel limit.
+    pub const MAX_STREAM_BYTES: usize = 3 * MAX_PAGE_PIXELS as usize;
     /// Nesting of page trees and field hierarchies.
     pub const MAX_TREE_DEPTH: usize = 32;
     /// Wall-clock time for one page render.
@@ -147,11 +159,7 @@ impl Da100Reader {
             if overview.is_blank() {
                 continue;
             }
-            let Some(candidates) =
-                register(&self.layout, &image.pixels, &overview, image.px_per_pt)
-            else {
-                continue;
-            };
+            let candidates = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
             let Some(found) = identify::identify(&self.layout, &image.pixels, &candidates) else {
                 continue;
             };

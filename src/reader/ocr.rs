@@ -24,6 +24,8 @@ pub struct Settings {
     /// Characters the engine may answer with; empty for any.
     pub whitelist: &'static str,
     pub mode: PageSegMode,
+    /// Tesseract language set, e.g. `fra+eng`.
+    pub languages: &'static str,
     /// The crop's resolution, in dots per inch.
     pub dpi: u32,
 }
@@ -36,8 +38,37 @@ thread_local! {
     static ENGINES: RefCell<HashMap<&'static str, Tesseract>> = RefCell::new(HashMap::new());
 }
 
+/// The environment variable that caps Tesseract's OpenMP threads. Debian's
+/// libtesseract runs parts of its network on up to ten OpenMP threads that
+/// spin while they wait: on small field crops that multiplies CPU time
+/// (×4 seen here) for no gain, and workers already run in parallel.
+/// OpenMP reads it once, when the library loads, so it must be in the
+/// environment before the process starts: see [`reexec_with_single_thread_ocr`].
+pub const OMP_THREAD_LIMIT: &str = "OMP_THREAD_LIMIT";
+
+/// Makes sure this process runs with `OMP_THREAD_LIMIT=1`: if it does not,
+/// re-executes the same program with the same arguments and that variable
+/// set, and does not return. Call it first thing in `main`.
+pub fn reexec_with_single_thread_ocr() -> std::io::Result<()> {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(OMP_THREAD_LIMIT).is_some() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe()?;
+    let err = std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(OMP_THREAD_LIMIT, "1")
+        .exec();
+    Err(err)
+}
+
 /// Starts an engine, so that a missing language pack shows at start-up.
 pub fn check_engine() -> Result<(), OcrError> {
+    if std::env::var_os(OMP_THREAD_LIMIT).is_none() {
+        tracing::warn!(
+            "{OMP_THREAD_LIMIT} is not set: OCR will burn several times the CPU it needs"
+        );
+    }
     Tesseract::new(None, Some(LANGUAGES))
         .map(drop)
         .map_err(|e| OcrError(format!("cannot start Tesseract with `{LANGUAGES}`: {e}")))
@@ -47,14 +78,15 @@ pub fn check_engine() -> Result<(), OcrError> {
 pub fn read(crop: &GrayImage, settings: Settings) -> Result<Vec<Word>, OcrError> {
     ENGINES.with(|engines| {
         let mut engines = engines.borrow_mut();
-        let engine = match engines.remove(LANGUAGES) {
+        let languages = settings.languages;
+        let engine = match engines.remove(languages) {
             Some(e) => e,
-            None => Tesseract::new(None, Some(LANGUAGES)).map_err(|e| OcrError(e.to_string()))?,
+            None => Tesseract::new(None, Some(languages)).map_err(|e| OcrError(e.to_string()))?,
         };
         // The builder API consumes the engine; it is put back only when
         // every step worked, so a failed engine is never reused.
         let (engine, tsv) = run(engine, crop, settings)?;
-        engines.insert(LANGUAGES, engine);
+        engines.insert(languages, engine);
         Ok(parse_tsv(&tsv))
     })
 }

@@ -98,12 +98,9 @@ impl PdfFile {
             }
             Err(e) => return Err(ReadError::Unreadable(e.to_string())),
         };
-        // A file that opened only because its user password is empty is
-        // readable; one that still holds its /Encrypt entry is not.
+        // A file whose user password is empty opens (lopdf decrypts it);
+        // one still holding an /Encrypt entry it could not open does not.
         if doc.is_encrypted() && !doc.was_encrypted() {
-            return Err(ReadError::Encrypted);
-        }
-        if doc.is_encrypted() && doc.encryption_state.is_none() {
             return Err(ReadError::Encrypted);
         }
         Ok(PdfFile { doc })

@@ -57,20 +57,18 @@ impl Overview {
     }
 }
 
-/// The two ways a form can lie on a page once its corners are found.
-pub struct Candidates {
-    pub upright: Affine,
-    pub upside_down: Affine,
-}
-
-/// Finds the registration squares and fits layout→pixel maps for both
-/// orientations. `None` when the page shows no such squares.
+/// Finds the registration squares and returns the layout→pixel maps they
+/// allow, most trustworthy first: every plausible fit of the squares found
+/// (all of them, then fewer, down to two), each the right way up and upside
+/// down. Two squares are enough for shift, scale and rotation (an A4 glass
+/// may cut a Letter page's side off); the QR code then tells the true map.
+/// Empty when fewer than two squares show.
 pub fn register(
     layout: &Layout,
     page: &GrayImage,
     overview: &Overview,
     px_per_pt: f64,
-) -> Option<Candidates> {
+) -> Vec<Affine> {
     let side = layout.registration_marks.size_pt * px_per_pt / overview.factor as f64;
     let bitmap = Bitmap::of(&overview.image);
     let squares: Vec<(f64, f64)> = bitmap
@@ -79,7 +77,7 @@ pub fn register(
         .filter(|b| {
             let (w, h) = (b.width() as f64, b.height() as f64);
             let fill = b.area as f64 / (w * h);
-            w >= 0.6 * side && w <= 1.6 * side && h >= 0.6 * side && h <= 1.6 * side && fill >= 0.7
+            w >= 0.6 * side && w <= 1.6 * side && h >= 0.6 * side && h <= 1.6 * side && fill >= 0.75
         })
         .map(|b| {
             (
@@ -93,37 +91,55 @@ pub fn register(
         overview.image.height() as f64,
     );
     // The square nearest each corner of the image, in layout order
-    // (top-left, top-right, bottom-left, bottom-right).
+    // (top-left, top-right, bottom-left, bottom-right), if it is near
+    // enough to that corner to be a registration mark.
     let corners = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)];
     let mut found = Vec::new();
     for (i, &(cx, cy)) in corners.iter().enumerate() {
-        let in_quadrant =
-            |&&(x, y): &&(f64, f64)| (x < w / 2.0) == (cx == 0.0) && (y < h / 2.0) == (cy == 0.0);
+        let near = |&&(x, y): &&(f64, f64)| {
+            (x - cx).abs() < CORNER_REACH * w && (y - cy).abs() < CORNER_REACH * h
+        };
         let nearest = squares
             .iter()
-            .filter(in_quadrant)
+            .filter(near)
             .min_by(|a, b| dist2(**a, (cx, cy)).total_cmp(&dist2(**b, (cx, cy))));
         if let Some(&p) = nearest {
-            let refined = refine(page, p, overview.factor, side);
-            found.push((i, refined));
+            found.push((i, refine(page, p, overview.factor, side)));
         }
     }
-    if found.len() < 3 {
-        return None;
-    }
+    tracing::debug!("registration squares near the corners: {found:?}");
     let centres = layout.mark_centres();
-    let pixels: Vec<_> = found.iter().map(|&(_, p)| p).collect();
-    let fit = |flip: bool| {
-        let from: Vec<_> = found
-            .iter()
-            .map(|&(i, _)| centres[if flip { 3 - i } else { i }])
-            .collect();
-        Affine::fit(&from, &pixels).filter(|a| plausible(a, &from, &pixels, px_per_pt))
-    };
-    Some(Candidates {
-        upright: fit(false)?,
-        upside_down: fit(true)?,
-    })
+    let mut maps = Vec::new();
+    for subset in subsets(found.len()) {
+        let chosen: Vec<_> = subset.iter().map(|&k| found[k]).collect();
+        let pixels: Vec<_> = chosen.iter().map(|&(_, p)| p).collect();
+        for flip in [false, true] {
+            let from: Vec<_> = chosen
+                .iter()
+                .map(|&(i, _)| centres[if flip { 3 - i } else { i }])
+                .collect();
+            if let Some(map) =
+                Affine::fit(&from, &pixels).filter(|a| plausible(a, &from, &pixels, px_per_pt))
+            {
+                maps.push(map);
+            }
+        }
+    }
+    maps
+}
+
+/// How far from its image corner a registration square may lie, as a
+/// share of the image's width or height.
+const CORNER_REACH: f64 = 0.2;
+
+/// Index subsets of `0..n` with at least two members, largest first.
+fn subsets(n: usize) -> Vec<Vec<usize>> {
+    let mut all: Vec<Vec<usize>> = (0u32..1 << n)
+        .map(|bits| (0..n).filter(|&k| bits & (1 << k) != 0).collect::<Vec<_>>())
+        .filter(|s| s.len() >= 2)
+        .collect();
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    all
 }
 
 fn dist2(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -156,10 +172,15 @@ fn refine(page: &GrayImage, (x, y): (f64, f64), factor: u32, side: f64) -> (f64,
     }
 }
 
-/// A map worth trusting: the squares land where it says (within a point or
-/// two) and the scale is near the page's own.
+/// A map worth trusting: the squares land where it says (within a few
+/// points), the scale is near the page's own, and it neither stretches one
+/// way nor shears (paper does not), which rules out a wrong square.
 fn plausible(map: &Affine, from: &[(f64, f64)], to: &[(f64, f64)], px_per_pt: f64) -> bool {
     let scale = map.scale() / px_per_pt;
+    let distortion = ((map.a - map.e).abs() + (map.b + map.d).abs()) / map.scale();
+    if distortion > 0.06 {
+        return false;
+    }
     let worst = from
         .iter()
         .zip(to)
