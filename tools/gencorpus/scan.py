@@ -57,8 +57,8 @@ class Plan:
         if self.wrapper == "magick":
             self.dpi = min(self.dpi, 300)  # ImageMagick's cache policy, see _distort
         self.quality = rng.randint(40, 85) if self.dpi < 600 else rng.randint(35, 50)
-        self.rotation = rng.uniform(-3.5, 3.5) if rng.random() < 0.65 else 0.0
-        self.shift = (rng.uniform(-12, 12), rng.uniform(-12, 12)) if rng.random() < 0.5 else None
+        self.rotation = rng.uniform(-2.5, 2.5) if rng.random() < 0.65 else 0.0
+        self.shift = (rng.uniform(-8, 8), rng.uniform(-8, 8)) if rng.random() < 0.5 else None
         self.scale = rng.uniform(0.96, 1.03) if rng.random() < 0.3 else None
         self.noise = rng.uniform(0.08, 0.3) if rng.random() < 0.5 else None
         self.blur = rng.uniform(0.3, 0.9) if rng.random() < 0.3 else None
@@ -70,6 +70,8 @@ class Plan:
         self.ocr_layer = self.wrapper in ("img2pdf", "pil") and not self.upside and rng.random() < 0.15
         self.cm_units = self.wrapper == "magick" and rng.random() < 0.3
         self.seed = rng.randint(1, 2**31 - 1)
+        share = 0.6 if self.dpi <= 200 else 0.2 if self.dpi <= 300 else 0.0
+        self.magick_distorts = rng.random() < share
         if (self.mode == "grey" and self.wrapper == "img2pdf-png") or (
             self.mode != "bw" and self.dpi > 300
         ):
@@ -137,14 +139,16 @@ def scan(pdf, plan, layout, values, work):
 def _distort(path, plan, n, flip):
     """One page through the scanner's geometry and noise.
 
-    ImageMagick does it up to 300 dpi. Debian's policy caps its pixel cache
-    at 256 MiB, past which it crawls on disk, so a 600 dpi page goes through
-    the same steps in Pillow and numpy instead."""
+    Some forms go through ImageMagick, the others through the same steps in
+    Pillow and numpy, which take a fifth of the CPU (ImageMagick's arbitrary
+    rotation alone costs 1.5 s on a 300 dpi page). A 600 dpi page always
+    takes Pillow: Debian's policy caps ImageMagick's pixel cache at
+    256 MiB, past which it crawls on disk."""
     out = f"{path}.d{n}.{'pbm' if plan.mode == 'bw' else 'pnm'}"
-    if plan.dpi > 300:
-        _distort_pil(path, out, plan, n, flip)
-    else:
+    if plan.magick_distorts:
         _distort_magick(path, out, plan, n, flip)
+    else:
+        _distort_pil(path, out, plan, n, flip)
     return out
 
 
@@ -184,7 +188,7 @@ def _distort_magick(path, out, plan, n, flip):
     if plan.blur:
         args += ["-blur", f"0x{plan.blur * plan.dpi / 300:.2f}"]
     if plan.mode == "bw":
-        args += ["-colorspace", "Gray", "-threshold", f"{plan.threshold:.0f}%", "-type", "bilevel"]
+        args += ["-colorspace", "Gray", "-threshold", f"{plan.threshold:.0f}%"]  # .pbm: 1 bit
     elif plan.mode == "grey":
         args += ["-colorspace", "Gray"]
     args += ["-density", str(plan.dpi), "-units", "PixelsPerInch", out]
