@@ -116,7 +116,11 @@ fn default_mailbox() -> String {
 /// Reads a secret given either inline or as a file path (systemd credentials:
 /// `password_file = "/run/credentials/guichet.service/imap"`). A relative
 /// file name is looked up in `$CREDENTIALS_DIRECTORY` when it is set.
-pub fn secret(inline: &Option<String>, file: &Option<PathBuf>, key: &str) -> Result<Option<String>> {
+pub fn secret(
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+    key: &str,
+) -> Result<Option<String>> {
     match (inline, file) {
         (Some(_), Some(_)) => bail!("{key}: give `password` or `password_file`, not both"),
         (Some(p), None) => Ok(Some(p.clone())),
@@ -156,7 +160,8 @@ impl Settings {
                 if !f.exists() {
                     bail!("configuration file {} does not exist", f.display());
                 }
-                builder = builder.add_source(config::File::from(f).format(config::FileFormat::Toml));
+                builder =
+                    builder.add_source(config::File::from(f).format(config::FileFormat::Toml));
             }
             None if system.exists() => {
                 builder = builder.add_source(config::File::from(system));
@@ -187,7 +192,10 @@ impl Settings {
     /// Checks what types alone cannot: addresses, limits, plain text off loopback.
     fn validate(&self) -> Result<()> {
         if !looks_like_address(&self.intake.address) {
-            bail!("intake.address: `{}` is not an e-mail address", self.intake.address);
+            bail!(
+                "intake.address: `{}` is not an e-mail address",
+                self.intake.address
+            );
         }
         if self.staff.members.is_empty() {
             bail!("staff.members: at least one staff address is needed");
@@ -201,7 +209,10 @@ impl Settings {
             bail!("intake.max_message_bytes: must be at least 1024");
         }
         if !matches!(self.log.format.as_str(), "auto" | "text" | "json") {
-            bail!("log.format: `{}` is not one of auto, text, json", self.log.format);
+            bail!(
+                "log.format: `{}` is not one of auto, text, json",
+                self.log.format
+            );
         }
         if let Some(imap) = &self.imap {
             check_plain("imap", imap.tls, &imap.host)?;
@@ -229,7 +240,9 @@ fn check_plain(section: &str, tls: Tls, host: &str) -> Result<()> {
 
 fn looks_like_address(s: &str) -> bool {
     match s.rsplit_once('@') {
-        Some((local, domain)) => !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace),
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+        }
         None => false,
     }
 }
@@ -239,7 +252,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -273,7 +289,11 @@ mod tests {
         assert!(err.to_string().contains("intake.address"), "{err}");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("g.toml");
-        std::fs::write(&f, "[imap]\nhost='imap.example.org'\nport=143\ntls='none'\nusername='a'\npassword='b'\n").unwrap();
+        std::fs::write(
+            &f,
+            "[imap]\nhost='imap.example.org'\nport=143\ntls='none'\nusername='a'\npassword='b'\n",
+        )
+        .unwrap();
         let err = Settings::load_with_env(Some(&f), env(&[])).unwrap_err();
         assert!(err.to_string().contains("imap.tls"), "{err}");
         std::fs::write(&f, "[store]\npth='x'\n").unwrap();

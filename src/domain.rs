@@ -454,7 +454,10 @@ mod tests {
     fn precedence_is_rejected_correction_review_queued() {
         let r = |s: &str| s.parse::<Reason>().unwrap();
         assert_eq!(Reason::outcome_of(&[]), Outcome::Queued);
-        assert_eq!(Reason::outcome_of(&[r("illegible:user.email")]), Outcome::Review);
+        assert_eq!(
+            Reason::outcome_of(&[r("illegible:user.email")]),
+            Outcome::Review
+        );
         assert_eq!(
             Reason::outcome_of(&[r("illegible:user.email"), r("same_email")]),
             Outcome::Correction

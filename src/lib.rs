@@ -4,8 +4,18 @@
 //! that works on bytes and values, and a thin shell (mailboxes, transports,
 //! the store, the clock) behind small traits. `ARCHITECTURE.md` has the map.
 
+pub mod check;
+pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod domain;
 pub mod intake;
+pub mod logging;
+pub mod message;
 pub mod outbox;
+pub mod pipeline;
 pub mod reader;
+pub mod reply;
+pub mod rules;
+pub mod staff;
+pub mod store;

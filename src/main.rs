@@ -1,1 +1,102 @@
-fn main() {}
+//! `guichet`: the command line. Parsing only; the work is in the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use guichet::commands;
+use guichet::domain::State;
+
+/// guichet — an e-mail intake desk for DA-100 delegation requests.
+///
+/// Applicants e-mail signed DA-100 forms as PDFs; guichet reads each form,
+/// answers the applicant, and queues valid requests, oldest first, for staff
+/// to approve or refuse by replying to an e-mail.
+///
+/// Without --config it runs on local folders: ./var/inbox (a Maildir),
+/// ./var/outbox (.eml files) and ./var/db (the store).
+#[derive(Parser)]
+#[command(name = "guichet", version, propagate_version = true)]
+struct Cli {
+    /// Configuration file (TOML). Default: /etc/guichet/guichet.toml when it
+    /// exists, else the built-in local-folder set-up. Every key can also be
+    /// set as GUICHET__SECTION__KEY.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the desk: take new mail, answer it, send approval requests.
+    Run {
+        /// Handle everything waiting (mailbox, outbox, approvals), then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Analyse PDF or .eml files, or a Maildir folder, as the daemon would,
+    /// without changing any state.
+    Check {
+        /// Print JSON (the contract's format) instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// .pdf or .eml files, or Maildir folders.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Look at the queue of requests, oldest reception first.
+    Queue {
+        #[command(subcommand)]
+        command: QueueCommand,
+    },
+    /// Processing date, requests per state, outbox, last poll.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// List requests, oldest reception first.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only requests in this state (queued, review, correction,
+        /// rejected, approved, refused).
+        #[arg(long, value_name = "S")]
+        state: Option<State>,
+    },
+    /// Show one request and its history.
+    Show {
+        /// The request number, e.g. DA-2024-000123.
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { once } => commands::run(cli.config.as_deref(), once),
+        Command::Check { json, files } => commands::check(cli.config.as_deref(), &files, json),
+        Command::Queue {
+            command: QueueCommand::List { json, state },
+        } => commands::queue_list(cli.config.as_deref(), state, json),
+        Command::Queue {
+            command: QueueCommand::Show { id, json },
+        } => commands::queue_show(cli.config.as_deref(), &id, json),
+        Command::Status { json } => commands::status(cli.config.as_deref(), json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("guichet: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

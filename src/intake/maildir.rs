@@ -1,1 +1,149 @@
-//! Maildir intake (skeleton).
+//! The built-in intake: a Maildir (`new/`, `cur/`, `tmp/`). A message is
+//! taken from `new/` and moved to `cur/` only once its effects are
+//! committed; a message set aside goes to the `.Quarantaine` sub-folder.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use super::{Disposition, Incoming, Mailbox};
+
+pub struct Maildir {
+    root: PathBuf,
+    max_bytes: u64,
+}
+
+/// Maildir sub-folder for messages that could not be handled.
+pub const QUARANTINE: &str = ".Quarantaine";
+
+impl Maildir {
+    /// Opens (and creates if needed) the Maildir at `root`.
+    pub fn open(root: &Path, max_bytes: u64) -> Result<Maildir> {
+        for sub in ["new", "cur", "tmp"] {
+            std::fs::create_dir_all(root.join(sub))
+                .with_context(|| format!("cannot create {}", root.join(sub).display()))?;
+        }
+        Ok(Maildir {
+            root: root.to_path_buf(),
+            max_bytes,
+        })
+    }
+
+    fn destination(&self, key: &str, disposition: &Disposition) -> PathBuf {
+        // Maildir info suffix: `:2,S` marks the message seen.
+        let base = key.split(":2,").next().unwrap_or(key);
+        match disposition {
+            Disposition::Processed => self.root.join("cur").join(format!("{base}:2,S")),
+            Disposition::Quarantine(_) => self
+                .root
+                .join(QUARANTINE)
+                .join("cur")
+                .join(format!("{base}:2,S")),
+        }
+    }
+}
+
+/// A Maildir name starts with the delivery time in seconds
+/// (`1731917040.M0P1.host`); failing that, the file's modification time.
+fn delivery_time(name: &str, path: &Path) -> DateTime<Utc> {
+    let from_name = name
+        .split('.')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|secs| DateTime::from_timestamp(secs, 0));
+    from_name
+        .or_else(|| {
+            std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .map(DateTime::<Utc>::from)
+        })
+        .unwrap_or_else(Utc::now)
+}
+
+impl Mailbox for Maildir {
+    async fn fetch(&mut self) -> Result<Vec<Incoming>> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root.join("new"))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        // Maildir names start with the delivery time: sorting gives arrival order.
+        names.sort();
+        let mut out = Vec::with_capacity(names.len());
+        for key in names {
+            let path = self.root.join("new").join(&key);
+            let size = std::fs::metadata(&path)?.len();
+            let oversized = size > self.max_bytes;
+            let bytes = if oversized {
+                Vec::new()
+            } else {
+                std::fs::read(&path)?
+            };
+            let received_at = delivery_time(&key, &path);
+            out.push(Incoming {
+                key,
+                bytes,
+                oversized,
+                received_at,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn settle(&mut self, key: &str, disposition: Disposition) -> Result<()> {
+        let from = self.root.join("new").join(key);
+        let to = self.destination(key, &disposition);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
+    }
+
+    async fn wait(&mut self, max: Duration) -> Result<()> {
+        // Polling a local folder is cheap; a short step keeps the desk responsive.
+        let step = Duration::from_millis(500);
+        let deadline = tokio::time::Instant::now() + max;
+        while tokio::time::Instant::now() < deadline {
+            let waiting = std::fs::read_dir(self.root.join("new"))?.next().is_some();
+            if waiting {
+                return Ok(());
+            }
+            tokio::time::sleep(step.min(max)).await;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn takes_messages_in_arrival_order_and_moves_them_once_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path(), 10).unwrap();
+        std::fs::write(dir.path().join("new/200.M1.h"), b"second").unwrap();
+        std::fs::write(dir.path().join("new/100.M1.h:2,"), b"first").unwrap();
+        std::fs::write(dir.path().join("new/300.M1.h"), b"far too large").unwrap();
+        let got = md.fetch().await.unwrap();
+        let keys: Vec<_> = got.iter().map(|m| m.key.as_str()).collect();
+        assert_eq!(keys, ["100.M1.h:2,", "200.M1.h", "300.M1.h"]);
+        assert_eq!(got[0].bytes, b"first");
+        assert!(got[2].oversized && got[2].bytes.is_empty());
+        assert_eq!(got[0].received_at.timestamp(), 100);
+        md.settle("100.M1.h:2,", Disposition::Processed)
+            .await
+            .unwrap();
+        md.settle("300.M1.h", Disposition::Quarantine("too large".into()))
+            .await
+            .unwrap();
+        assert!(dir.path().join("cur/100.M1.h:2,S").exists());
+        assert!(dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
+        assert_eq!(md.fetch().await.unwrap().len(), 1);
+    }
+}

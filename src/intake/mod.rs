@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 pub mod maildir;
 
 /// One raw message waiting in the mailbox.
@@ -10,7 +12,13 @@ pub mod maildir;
 pub struct Incoming {
     /// The mailbox's own handle on it (Maildir file name, IMAP UID).
     pub key: String,
+    /// The whole message; empty when `oversized`.
     pub bytes: Vec<u8>,
+    /// Larger than the configured limit: not loaded, to be answered and set aside.
+    pub oversized: bool,
+    /// When the mailbox received it (Maildir delivery time, IMAP INTERNALDATE):
+    /// the request's place in the queue, even if the desk was down that day.
+    pub received_at: DateTime<Utc>,
 }
 
 /// What to do with a message once its effects are committed.
@@ -26,7 +34,7 @@ pub enum Disposition {
 #[allow(async_fn_in_trait)]
 pub trait Mailbox {
     /// Messages waiting, in arrival order. Oversized messages are not loaded:
-    /// they come back with empty `bytes` and are listed by `oversized`.
+    /// they come back with empty `bytes` and `oversized` set.
     async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>>;
 
     /// Takes a handled message out of the inbox. Called only after the

@@ -1,0 +1,153 @@
+//! The commands of the contract, each a small function over the settings,
+//! the store and the pipeline. Output goes to standard out; logs to standard
+//! error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::config::Settings;
+use crate::domain::State;
+use crate::store::Store;
+
+/// How long a command waits for the daemon to let go of the store.
+const STORE_PATIENCE: Duration = Duration::from_secs(30);
+
+fn open_store(settings: &Settings) -> Result<Store> {
+    Store::open_waiting(&settings.store.path, STORE_PATIENCE)
+}
+
+pub fn run(config: Option<&Path>, once: bool) -> Result<()> {
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(crate::daemon::run(settings, once))
+}
+
+pub fn check(config: Option<&Path>, files: &[PathBuf], json: bool) -> Result<()> {
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let inputs = crate::check::expand(files)?;
+    let store = if settings.store.path.exists() {
+        Some(open_store(&settings)?)
+    } else {
+        None
+    };
+    let reports = crate::check::run(&settings, store.as_ref(), &inputs)?;
+    if json {
+        let value = if files.len() == 1 && !files[0].is_dir() && reports.len() == 1 {
+            reports.into_iter().next().unwrap_or_default()
+        } else {
+            serde_json::Value::Array(reports)
+        };
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        for r in &reports {
+            println!("{}", crate::check::summary_line(r));
+        }
+    }
+    Ok(())
+}
+
+pub fn queue_list(config: Option<&Path>, state: Option<State>, json: bool) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let requests = store.requests(state)?;
+    if json {
+        let list: Vec<_> = requests.iter().map(|r| r.to_json()).collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if requests.is_empty() {
+        println!("No requests.");
+    }
+    for r in &requests {
+        let reasons: Vec<String> = r.reasons.iter().map(|x| x.to_string()).collect();
+        println!(
+            "{}  {}  {:<10}  {:<4}  {} {} → {} {}  {}",
+            r.id,
+            r.received_at.format("%Y-%m-%d %H:%M"),
+            r.state.as_str(),
+            r.service.as_deref().unwrap_or("-"),
+            r.employer.first_name,
+            r.employer.last_name,
+            r.user.first_name,
+            r.user.last_name,
+            reasons.join(",")
+        );
+    }
+    Ok(())
+}
+
+pub fn queue_show(config: Option<&Path>, id: &str, json: bool) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let Some(r) = store.request(id)? else {
+        bail!("no request {id}");
+    };
+    if json {
+        let mut value = r.to_json();
+        value["fields"] = serde_json::to_value(&r.fields)?;
+        value["history"] = serde_json::to_value(&r.history)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    println!("{}  ({})", r.id, r.state);
+    println!("received   {}", r.received_at.to_rfc3339());
+    println!("message    {}  attachment {}", r.message_id, r.attachment);
+    println!("service    {}", r.service.as_deref().unwrap_or("-"));
+    let reasons: Vec<String> = r.reasons.iter().map(|x| x.to_string()).collect();
+    println!(
+        "reasons    {}",
+        if reasons.is_empty() {
+            "-".to_string()
+        } else {
+            reasons.join(", ")
+        }
+    );
+    println!("fields");
+    for (id, f) in &r.fields {
+        println!("  {id:<24} {:<40} {:.2}", f.value, f.confidence);
+    }
+    println!("history");
+    for h in &r.history {
+        println!(
+            "  {}  {:<10} {}",
+            h.at.format("%Y-%m-%d %H:%M:%S"),
+            h.state.as_str(),
+            h.note
+        );
+    }
+    Ok(())
+}
+
+pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let status = store.status()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    match status.processing_date {
+        Some(d) => {
+            println!("processing date    {d} (requests received that day are being handled)")
+        }
+        None => println!("processing date    - (nothing waiting for staff)"),
+    }
+    for (state, n) in &status.depth {
+        println!("{state:<18} {n}");
+    }
+    println!("outbox pending     {}", status.outbox_pending);
+    println!("outbox failed      {}", status.outbox_failed);
+    println!("messages handled   {}", status.messages_processed);
+    match status.last_poll {
+        Some(t) => println!("last poll          {}", t.to_rfc3339()),
+        None => println!("last poll          never"),
+    }
+    Ok(())
+}

@@ -1,0 +1,291 @@
+//! The thin shell around the pipeline: take mail, commit its effects, then
+//! let it leave the inbox; drain the outbox; wait for more.
+//!
+//! Order of work for one message, the heart of "nothing lost, nothing
+//! twice": parse → (already handled? then only settle) → decide (pure) →
+//! one store transaction with requests, replies and the processed mark →
+//! flush → move the message out of the inbox. A crash anywhere before the
+//! move re-reads the message, and the processed mark makes that harmless.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tracing::{error, info, warn};
+
+use crate::config::Settings;
+use crate::intake::{maildir::Maildir, Disposition, Incoming, Mailbox};
+use crate::message;
+use crate::outbox::{file::FileTransport, Outgoing, SendError, Transport};
+use crate::pipeline::{self, Desk, Known};
+use crate::reply::{self, Reply};
+use crate::store::{Commit, Document, Processed, Store};
+
+/// How long the daemon waits for new mail before looking again anyway.
+const IDLE_WAIT: Duration = Duration::from_secs(60);
+/// Longest pause between two delivery attempts of one reply.
+const MAX_RETRY_DELAY: i64 = 3600;
+
+/// Runs the daemon with the mailbox and transport the settings name.
+pub async fn run(settings: Settings, once: bool) -> Result<()> {
+    let desk = Desk::from_settings(&settings)?;
+    let mailbox = Maildir::open(&settings.intake.maildir, settings.intake.max_message_bytes)?;
+    let transport = FileTransport::new(&settings.outbox.dir)
+        .with_context(|| format!("cannot create {}", settings.outbox.dir.display()))?;
+    let mut daemon = Daemon {
+        settings,
+        desk,
+        mailbox,
+        transport,
+    };
+    info!(
+        inbox = %daemon.settings.intake.maildir.display(),
+        outbox = %daemon.settings.outbox.dir.display(),
+        store = %daemon.settings.store.path.display(),
+        "guichet started"
+    );
+    loop {
+        daemon.tick().await?;
+        if once {
+            return Ok(());
+        }
+        tokio::select! {
+            r = daemon.mailbox.wait(IDLE_WAIT) => r?,
+            _ = shutdown_signal() => {
+                info!("stopping on signal");
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What one round of work did, for tests and logs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub handled: usize,
+    pub sent: usize,
+}
+
+pub struct Daemon<M: Mailbox, T: Transport> {
+    pub settings: Settings,
+    pub desk: Desk,
+    pub mailbox: M,
+    pub transport: T,
+}
+
+impl<M: Mailbox, T: Transport> Daemon<M, T> {
+    /// One round: every message waiting, then the outbox. The store is open
+    /// only during the round, so that commands run beside the daemon can read it.
+    pub async fn tick(&mut self) -> Result<TickReport> {
+        let store = Store::open_waiting(&self.settings.store.path, Duration::from_secs(60))?;
+        let mut report = TickReport::default();
+        for incoming in self.mailbox.fetch().await? {
+            self.take(&store, incoming).await?;
+            report.handled += 1;
+        }
+        report.sent = drain_outbox(&store, &self.transport, Utc::now()).await?;
+        store.set_last_poll(Utc::now())?;
+        Ok(report)
+    }
+
+    /// Handles one message and settles it once its effects are safe.
+    async fn take(&mut self, store: &Store, incoming: Incoming) -> Result<()> {
+        let started = Instant::now();
+        if incoming.oversized {
+            warn!(key = %incoming.key, limit = self.settings.intake.max_message_bytes, "message over the size limit, set aside");
+            return self
+                .mailbox
+                .settle(
+                    &incoming.key,
+                    Disposition::Quarantine("over the size limit".into()),
+                )
+                .await;
+        }
+        let sub = match message::parse(&incoming.bytes, &self.settings.intake.address) {
+            Ok(sub) => sub,
+            Err(e) => {
+                warn!(key = %incoming.key, error = %e, "unparsable message, set aside");
+                return self
+                    .mailbox
+                    .settle(&incoming.key, Disposition::Quarantine(e.to_string()))
+                    .await;
+            }
+        };
+        if store.was_processed(&sub.fingerprint)? {
+            info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
+            return self
+                .mailbox
+                .settle(&incoming.key, Disposition::Processed)
+                .await;
+        }
+        let commit = self.decide(store, &sub, incoming.received_at, Utc::now())?;
+        let fresh = store.commit(&commit)?;
+        if let Some(p) = &commit.processed {
+            info!(
+                message_id = %sub.message_id,
+                outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside"),
+                requests = %p.requests.join(","),
+                replies = commit.outgoing.len(),
+                fresh,
+                ms = started.elapsed().as_millis() as u64,
+                "message handled"
+            );
+        }
+        self.mailbox
+            .settle(&incoming.key, Disposition::Processed)
+            .await
+    }
+
+    /// Runs the pure pipeline and turns its result into one store commit.
+    fn decide(
+        &self,
+        store: &Store,
+        sub: &message::Submission,
+        received_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Commit> {
+        let mut answered = Vec::new();
+        for id in &sub.answers {
+            for req in store.answered_requests(id)? {
+                if let Some(r) = store.request(&req)? {
+                    answered.push(r);
+                }
+            }
+        }
+        let known = Known {
+            requests: store.requests(None)?,
+            answered,
+            processing_date: store.processing_date()?,
+        };
+        let mut next_id = |year| store.next_request_id(year);
+        let handled = tokio::task::block_in_place(|| {
+            pipeline::handle(&self.desk, sub, &known, received_at, now, &mut next_id)
+        })?;
+
+        let mut commit = Commit {
+            fingerprint: sub.fingerprint.clone(),
+            processed: Some(Processed {
+                message_id: sub.message_id.clone(),
+                at: now,
+                outcome: Some(handled.outcome),
+                requests: handled.requests.iter().map(|r| r.id.clone()).collect(),
+            }),
+            requests: handled.requests.clone(),
+            ..Default::default()
+        };
+        // Staff will see the PDF and the crops of what waits for them.
+        for ((request, report), attachment) in handled
+            .requests
+            .iter()
+            .zip(&handled.forms)
+            .zip(&sub.attachments)
+        {
+            if let (true, Some(report)) = (request.state.is_pending(), report) {
+                let document = Document {
+                    pdf: attachment.bytes.clone(),
+                    crops: report.crops.clone(),
+                };
+                commit.documents.push((request.id.clone(), document));
+            }
+        }
+        if let Some(reply) = handled.reply {
+            let limit = self.settings.replies.per_sender_per_day as usize;
+            let sent_today = store.replies_since(&sub.from, now - chrono::Duration::hours(24))?;
+            if sent_today >= limit {
+                warn!(message_id = %sub.message_id, limit, "reply limit reached for this sender, no reply");
+            } else {
+                match self.outgoing(&reply, now) {
+                    Ok((outgoing, reply_id)) => {
+                        let about = commit
+                            .processed
+                            .as_ref()
+                            .map(|p| p.requests.clone())
+                            .unwrap_or_default();
+                        commit.answer_index.push((reply_id, about));
+                        commit.answered.push((sub.from.clone(), now));
+                        commit.outgoing.push(outgoing);
+                    }
+                    // An address lettre will not write (a hostile From) gets no reply.
+                    Err(e) => {
+                        warn!(message_id = %sub.message_id, error = %e, "reply not rendered, none sent")
+                    }
+                }
+            }
+        }
+        Ok(commit)
+    }
+
+    /// Renders a reply into an outgoing message with a fresh Message-ID.
+    fn outgoing(
+        &self,
+        reply: &Reply,
+        now: DateTime<Utc>,
+    ) -> Result<(Outgoing, String), reply::RenderError> {
+        let from = &self.settings.intake.address;
+        let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+        let token: u64 = rand::rng().random();
+        let message_id = format!(
+            "<{}.{token:016x}.guichet@{domain}>",
+            now.format("%Y%m%d%H%M%S")
+        );
+        let raw = reply::render(reply, from, &message_id, now)?;
+        let id = format!(
+            "{}-{token:016x}-{}",
+            now.format("%Y%m%dT%H%M%S%3f"),
+            reply.kind.as_str()
+        );
+        Ok((
+            Outgoing {
+                id,
+                envelope_from: from.clone(),
+                to: vec![reply.to.clone()],
+                raw,
+            },
+            message_id,
+        ))
+    }
+}
+
+/// Sends what is due. A message leaves the outbox only when the transport
+/// accepted it; temporary failures wait with a growing delay.
+pub async fn drain_outbox<T: Transport>(
+    store: &Store,
+    transport: &T,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let mut sent = 0;
+    for (seq, queued) in store.due_outgoing(now)? {
+        match transport.send(&queued.mail).await {
+            Ok(()) => {
+                store.sent(seq)?;
+                sent += 1;
+            }
+            Err(SendError::Transient(e)) => {
+                let delay = (30i64 << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
+                warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %e, retry_in_s = delay, "send failed, will retry");
+                store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
+            }
+            Err(SendError::Permanent(e)) => {
+                error!(outgoing = %queued.mail.id, error = %e, "send refused for good");
+                store.give_up(seq, queued, &e)?;
+            }
+        }
+    }
+    Ok(sent)
+}

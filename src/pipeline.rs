@@ -1,0 +1,521 @@
+//! What one e-mail means: the functional core of the desk.
+//!
+//! `handle` takes a parsed `Submission`, what the store already knows, the
+//! clock's reading and a source of request numbers, and returns every effect
+//! as values: the requests created or resumed and the one reply due. It does
+//! no I/O of its own (the form reader is pure over the PDF's bytes), so the
+//! daemon and `guichet check` share it, and tests drive it with plain data.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request, State, User};
+use crate::message::{Attachment, Silence, Submission};
+use crate::reader::FormReader;
+use crate::reply::{self, AttachmentResult, Reply, Templates};
+use crate::rules::{self, Identity, Person, Registry, RequestKey, RoleList};
+
+/// The desk's fixed equipment: reader, role list, templates.
+pub struct Desk {
+    pub reader: Box<dyn FormReader + Send + Sync>,
+    pub roles: RoleList,
+    pub templates: Templates,
+}
+
+impl Desk {
+    /// The real reader, the built-in role list and templates.
+    pub fn from_settings(_settings: &crate::config::Settings) -> anyhow::Result<Desk> {
+        Ok(Desk {
+            reader: Box::new(crate::reader::NoReader),
+            roles: RoleList::builtin(),
+            templates: Templates::builtin(),
+        })
+    }
+}
+
+/// What the store knows that matters to one message.
+pub struct Known {
+    /// Every request on file, oldest first.
+    pub requests: Vec<Request>,
+    /// Requests that replies this message answers were about (a corrected
+    /// form resumes them).
+    pub answered: Vec<Request>,
+    /// The processing date before this message.
+    pub processing_date: Option<NaiveDate>,
+}
+
+/// Everything one message leads to.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub outcome: Outcome,
+    pub silence: Option<Silence>,
+    pub message_reasons: Vec<Reason>,
+    pub results: Vec<AttachmentResult>,
+    /// What the reader found in each attachment (`None`: not a readable form).
+    pub forms: Vec<Option<FormReport>>,
+    /// New requests and resumed ones (same id, same reception date).
+    pub requests: Vec<Request>,
+    pub reply: Option<Reply>,
+}
+
+/// Handles one submission received at `received_at` (its place in the
+/// queue), at `now`. `next_id` hands out request numbers for a year.
+pub fn handle(
+    desk: &Desk,
+    sub: &Submission,
+    known: &Known,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    next_id: &mut dyn FnMut(i32) -> anyhow::Result<String>,
+) -> anyhow::Result<Handled> {
+    if let Some(silence) = sub.silence {
+        return Ok(Handled {
+            outcome: Outcome::Ignored,
+            silence: Some(silence),
+            message_reasons: vec![],
+            results: vec![],
+            forms: vec![],
+            requests: vec![],
+            reply: None,
+        });
+    }
+    let today = received_at.date_naive();
+    let mut resumable: Vec<Request> = known
+        .answered
+        .iter()
+        .filter(|r| r.state == State::Correction)
+        .cloned()
+        .collect();
+
+    let mut results = Vec::new();
+    let mut forms = Vec::new();
+    let mut requests: Vec<Request> = Vec::new();
+    for attachment in &sub.attachments {
+        // A second form in the same e-mail is checked against the first.
+        let on_file = [known.requests.as_slice(), requests.as_slice()].concat();
+        let (report, reasons) = examine(desk, attachment, &on_file, today);
+        let previous = report
+            .as_ref()
+            .and_then(|rep| take_matching(&mut resumable, rep));
+        let outcome = Reason::outcome_of(&reasons);
+        let state = State::from_outcome(outcome).unwrap_or(State::Rejected);
+        let request = match previous {
+            Some(mut old) => {
+                fill(&mut old, report.as_ref(), reasons.clone(), state);
+                old.history.push(HistoryEntry {
+                    at: now,
+                    state,
+                    note: format!(
+                        "corrected form {} in {}",
+                        attachment.filename, sub.message_id
+                    ),
+                });
+                old.attachment = attachment.filename.clone();
+                old
+            }
+            None => {
+                let mut r = Request {
+                    id: next_id(received_at.year())?,
+                    received_at,
+                    state,
+                    reasons: vec![],
+                    service: None,
+                    message_id: sub.message_id.clone(),
+                    attachment: attachment.filename.clone(),
+                    sender: sub.from.clone(),
+                    employer: Employer::default(),
+                    user: User::default(),
+                    fields: Default::default(),
+                    history: vec![],
+                };
+                fill(&mut r, report.as_ref(), reasons.clone(), state);
+                r.history.push(HistoryEntry {
+                    at: now,
+                    state,
+                    note: format!("received {} in {}", attachment.filename, sub.message_id),
+                });
+                r
+            }
+        };
+        results.push(AttachmentResult {
+            attachment: attachment.filename.clone(),
+            outcome,
+            reasons,
+            request_id: Some(request.id.clone()),
+        });
+        forms.push(report);
+        requests.push(request);
+    }
+
+    let message_reasons = if sub.attachments.is_empty() {
+        vec![Reason::NoAttachment]
+    } else {
+        vec![]
+    };
+    let outcome = results
+        .iter()
+        .map(|r| r.outcome)
+        .chain(message_reasons.iter().map(Reason::outcome))
+        .max()
+        .unwrap_or(Outcome::Rejected);
+    let processing_date = known.processing_date.or_else(|| {
+        requests
+            .iter()
+            .filter(|r| r.state.is_pending())
+            .map(|r| r.received_at.date_naive())
+            .min()
+    });
+    let answered = reply::Answered {
+        from: sub.from.clone(),
+        message_id: sub.message_id.clone(),
+        references: sub.answers.clone(),
+    };
+    let reply = reply::answer(
+        &answered,
+        &results,
+        &message_reasons,
+        processing_date,
+        &desk.templates,
+    );
+    Ok(Handled {
+        outcome,
+        silence: None,
+        message_reasons,
+        results,
+        forms,
+        requests,
+        reply,
+    })
+}
+
+/// Reads one attachment and applies the rules against the requests on file:
+/// the report (when the file is a readable DA-100) and the reasons.
+pub fn examine(
+    desk: &Desk,
+    attachment: &Attachment,
+    on_file: &[Request],
+    today: NaiveDate,
+) -> (Option<FormReport>, Vec<Reason>) {
+    if !attachment.is_pdf() {
+        let named_pdf = attachment.filename.to_ascii_lowercase().ends_with(".pdf")
+            || attachment.content_type == "application/pdf";
+        // A file that says it is a PDF but is not one is a damaged PDF.
+        let reason = if named_pdf && !attachment.bytes.is_empty() {
+            Reason::UnreadablePdf
+        } else {
+            Reason::NotPdf
+        };
+        return (None, vec![reason]);
+    }
+    match desk.reader.read(&attachment.bytes) {
+        Err(e) => (None, vec![e.reason()]),
+        Ok(report) => {
+            let reasons = rules::decide(&report, &OnFile(on_file), &desk.roles, today);
+            (Some(report), reasons)
+        }
+    }
+}
+
+/// Copies what the form says into the request.
+fn fill(r: &mut Request, report: Option<&FormReport>, reasons: Vec<Reason>, state: State) {
+    r.state = state;
+    r.reasons = reasons;
+    let Some(rep) = report else {
+        return;
+    };
+    let v = |id: &str| rep.value(id).unwrap_or("").to_string();
+    r.service = rep.service().map(str::to_string);
+    r.employer = Employer {
+        last_name: v("employer.last_name"),
+        first_name: v("employer.first_name"),
+        licence: v("employer.licence"),
+        email: v("employer.email"),
+    };
+    r.user = User {
+        last_name: v("user.last_name"),
+        first_name: v("user.first_name"),
+        birth_date: v("user.birth_date"),
+        email: v("user.email"),
+    };
+    r.fields = rep.fields.clone();
+}
+
+/// Picks the request a corrected form continues: same staff member, else
+/// same professional, else the oldest one waiting for a correction.
+fn take_matching(resumable: &mut Vec<Request>, rep: &FormReport) -> Option<Request> {
+    if resumable.is_empty() {
+        return None;
+    }
+    let same = |a: &str, b: Option<&str>| {
+        b.is_some_and(|b| !a.is_empty() && rules::fold(a) == rules::fold(b))
+    };
+    let pos = resumable
+        .iter()
+        .position(|r| {
+            same(&r.user.last_name, rep.value("user.last_name"))
+                && same(&r.user.first_name, rep.value("user.first_name"))
+        })
+        .or_else(|| {
+            resumable
+                .iter()
+                .position(|r| same(&r.employer.licence, rep.value("employer.licence")))
+        })
+        .unwrap_or(0);
+    Some(resumable.remove(pos))
+}
+
+/// The requests on file, seen through the rules' `Registry`.
+struct OnFile<'a>(&'a [Request]);
+
+/// Requests that hold an address or a place: waiting for staff, or approved.
+fn counts(r: &Request) -> bool {
+    matches!(r.state, State::Queued | State::Review | State::Approved)
+}
+
+fn employer_of(r: &Request) -> Person {
+    Person {
+        last_name: r.employer.last_name.clone(),
+        first_name: r.employer.first_name.clone(),
+        identity: Identity::Licence(r.employer.licence.clone()),
+    }
+}
+
+fn user_of(r: &Request) -> Option<Person> {
+    let birth = NaiveDate::parse_from_str(&r.user.birth_date, "%Y-%m-%d").ok()?;
+    Some(Person {
+        last_name: r.user.last_name.clone(),
+        first_name: r.user.first_name.clone(),
+        identity: Identity::BirthDate(birth),
+    })
+}
+
+impl Registry for OnFile<'_> {
+    fn people_with_email(&self, key: &str) -> Vec<Person> {
+        let mut out = Vec::new();
+        for r in self.0.iter().filter(|r| counts(r)) {
+            if !r.employer.email.is_empty() && rules::mailbox_key(&r.employer.email) == key {
+                out.push(employer_of(r));
+            }
+            if !r.user.email.is_empty() && rules::mailbox_key(&r.user.email) == key {
+                out.extend(user_of(r));
+            }
+        }
+        out
+    }
+
+    fn has_active_request(&self, key: &RequestKey) -> bool {
+        self.0.iter().filter(|r| counts(r)).any(|r| {
+            let Some(user) = user_of(r) else {
+                return false;
+            };
+            r.employer.licence == key.licence
+                && r.service.as_deref() == Some(key.service.as_str())
+                && user.is_same(&key.user)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{FieldReading, ReadError, Signatures};
+    use chrono::TimeZone;
+
+    /// Reads the form named by the PDF's bytes: `%PDF-ok`, `%PDF-nosig`,
+    /// `%PDF-two`, `%PDF-locked`.
+    struct Scripted;
+
+    fn complete() -> FormReport {
+        let fields = [
+            ("employer.last_name", "Fortin"),
+            ("employer.first_name", "Léa"),
+            ("employer.licence", "397937"),
+            ("employer.email", "lea.fortin@dentaire.example"),
+            ("employer.date", "2024-11-07"),
+            ("user.last_name", "Martel"),
+            ("user.first_name", "Valérie"),
+            ("user.birth_date", "1974-11-22"),
+            ("user.job_title", "Réceptionniste"),
+            ("user.email", "valerie.martel@dentaire.example"),
+            ("user.date", "2024-11-12"),
+        ];
+        FormReport {
+            forms: 1,
+            pages: 2,
+            ticked: vec!["INSC".into()],
+            signatures: Signatures {
+                employer: true,
+                user: true,
+            },
+            fields: fields
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        FieldReading {
+                            value: v.to_string(),
+                            confidence: 0.95,
+                        },
+                    )
+                })
+                .collect(),
+            illegible: vec![],
+            crops: vec![],
+        }
+    }
+
+    impl FormReader for Scripted {
+        fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError> {
+            let mut r = complete();
+            match pdf {
+                b"%PDF-ok" => Ok(r),
+                b"%PDF-nosig" => {
+                    r.signatures.user = false;
+                    Ok(r)
+                }
+                b"%PDF-two" => {
+                    r.forms = 2;
+                    Ok(r)
+                }
+                b"%PDF-locked" => Err(ReadError::Encrypted),
+                _ => Err(ReadError::Unreadable("scripted".into())),
+            }
+        }
+    }
+
+    fn desk() -> Desk {
+        Desk {
+            reader: Box::new(Scripted),
+            roles: RoleList::builtin(),
+            templates: Templates::builtin(),
+        }
+    }
+
+    fn submission(id: &str, answers: &[&str], files: &[(&str, &[u8])]) -> Submission {
+        Submission {
+            message_id: id.into(),
+            from: "lea.fortin@dentaire.example".into(),
+            subject: "DA-100".into(),
+            answers: answers.iter().map(|s| s.to_string()).collect(),
+            recipients: vec!["acces@organisme.example".into()],
+            date: None,
+            silence: None,
+            attachments: files
+                .iter()
+                .map(|(name, bytes)| Attachment {
+                    filename: name.to_string(),
+                    content_type: "application/octet-stream".into(),
+                    bytes: bytes.to_vec(),
+                })
+                .collect(),
+            fingerprint: format!("fp-{id}"),
+        }
+    }
+
+    fn run(sub: &Submission, known: &Known, day: u32) -> Handled {
+        let mut n = 0;
+        let mut next = |year| {
+            n += 1;
+            Ok(format!("DA-{year}-{n:06}"))
+        };
+        let now = Utc.with_ymd_and_hms(2024, 11, day, 9, 0, 0).unwrap();
+        handle(&desk(), sub, known, now, now, &mut next).unwrap()
+    }
+
+    fn empty() -> Known {
+        Known {
+            requests: vec![],
+            answered: vec![],
+            processing_date: None,
+        }
+    }
+
+    fn codes(h: &Handled) -> Vec<Vec<String>> {
+        h.results
+            .iter()
+            .map(|r| r.reasons.iter().map(|x| x.to_string()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn each_attachment_is_a_request_judged_on_its_own() {
+        let sub = submission(
+            "<m1@x>",
+            &[],
+            &[
+                ("a.pdf", b"%PDF-ok"),
+                ("b.pdf", b"%PDF-two"),
+                ("c.pdf", b"%PDF-locked"),
+                ("d.pdf", b"not a pdf at all"),
+                ("photo.jpg", b"JFIF"),
+            ],
+        );
+        let h = run(&sub, &empty(), 18);
+        assert_eq!(
+            codes(&h),
+            vec![
+                vec![],
+                vec!["multi_form".to_string()],
+                vec!["encrypted_pdf".to_string()],
+                vec!["unreadable_pdf".to_string()],
+                vec!["not_pdf".to_string()],
+            ]
+        );
+        assert_eq!(h.requests.len(), 5);
+        assert_eq!(h.requests[0].state, State::Queued);
+        assert_eq!(h.outcome, Outcome::Rejected);
+        assert!(h.reply.is_some());
+    }
+
+    #[test]
+    fn the_same_form_twice_in_one_email_is_a_duplicate() {
+        let sub = submission(
+            "<m2@x>",
+            &[],
+            &[("a.pdf", b"%PDF-ok"), ("b.pdf", b"%PDF-ok")],
+        );
+        let h = run(&sub, &empty(), 18);
+        assert_eq!(codes(&h), vec![vec![], vec!["duplicate".to_string()]]);
+    }
+
+    #[test]
+    fn no_attachment_and_silence() {
+        let h = run(&submission("<m3@x>", &[], &[]), &empty(), 18);
+        assert_eq!(h.message_reasons, vec![Reason::NoAttachment]);
+        assert_eq!(h.outcome, Outcome::Rejected);
+        let mut quiet = submission("<m4@x>", &[], &[("a.pdf", b"%PDF-ok")]);
+        quiet.silence = Some(Silence::AutoReply);
+        let h = run(&quiet, &empty(), 18);
+        assert_eq!(h.outcome, Outcome::Ignored);
+        assert!(h.reply.is_none() && h.requests.is_empty());
+    }
+
+    #[test]
+    fn a_corrected_form_resumes_its_request_and_keeps_its_place() {
+        let first = run(
+            &submission("<m5@x>", &[], &[("a.pdf", b"%PDF-nosig")]),
+            &empty(),
+            18,
+        );
+        let original = first.requests[0].clone();
+        assert_eq!(original.state, State::Correction);
+        let known = Known {
+            requests: vec![original.clone()],
+            answered: vec![original.clone()],
+            processing_date: None,
+        };
+        let second = run(
+            &submission(
+                "<m6@x>",
+                &["<reply@organisme.example>"],
+                &[("a2.pdf", b"%PDF-ok")],
+            ),
+            &known,
+            25,
+        );
+        let resumed = &second.requests[0];
+        assert_eq!(resumed.id, original.id);
+        assert_eq!(resumed.received_at, original.received_at);
+        assert_eq!(resumed.state, State::Queued);
+        assert_eq!(resumed.history.len(), 2);
+    }
+}

@@ -1,0 +1,659 @@
+//! Reply composition and rendering, checked by parsing the bytes back.
+
+use std::collections::BTreeMap;
+
+use chrono::{TimeZone, Utc};
+use mailparse::{MailHeaderMap, ParsedMail};
+
+use super::*;
+use crate::domain::{Crop, Employer, FieldReading, Request, State, User};
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+fn msg() -> Answered {
+    Answered {
+        from: "annemariebouchard@sympatico.ca".into(),
+        message_id: "<179569784651.22375.8952850495939862292@sympatico.ca>".into(),
+        references: vec!["<earlier@sympatico.ca>".into()],
+    }
+}
+
+fn result(file: &str, outcome: Outcome, reasons: &[&str], id: Option<&str>) -> AttachmentResult {
+    AttachmentResult {
+        attachment: file.into(),
+        outcome,
+        reasons: reasons.iter().map(|r| r.parse().unwrap()).collect(),
+        request_id: id.map(String::from),
+    }
+}
+
+fn rendered(reply: &Reply) -> Vec<u8> {
+    let at = Utc.with_ymd_and_hms(2024, 11, 18, 8, 32, 0).unwrap();
+    render(
+        reply,
+        "acces@organisme.example",
+        "<r1@organisme.example>",
+        at,
+    )
+    .unwrap()
+}
+
+fn header(mail: &ParsedMail, name: &str) -> Option<String> {
+    mail.headers.get_first_value(name)
+}
+
+/// Every leaf part of a parsed message, depth first, with its MIME type.
+fn leaves<'a>(mail: &'a ParsedMail<'a>, out: &mut Vec<&'a ParsedMail<'a>>) {
+    if mail.subparts.is_empty() {
+        out.push(mail);
+    }
+    for part in &mail.subparts {
+        leaves(part, out);
+    }
+}
+
+fn text_of(bytes: &[u8]) -> String {
+    let mail = mailparse::parse_mail(bytes).unwrap();
+    let mut parts = vec![];
+    leaves(&mail, &mut parts);
+    parts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/plain")
+        .unwrap()
+        .get_body()
+        .unwrap()
+}
+
+#[test]
+fn the_kind_follows_the_results() {
+    let t = Templates::builtin();
+    let q = |id| result("a.pdf", Outcome::Queued, &[], Some(id));
+    let c = result(
+        "b.pdf",
+        Outcome::Correction,
+        &["same_email"],
+        Some("DA-2024-000002"),
+    );
+    let r = result("c.pdf", Outcome::Rejected, &["multi_form"], None);
+    let ign = result("logo.png", Outcome::Ignored, &[], None);
+    let cases: Vec<(Vec<AttachmentResult>, Vec<Reason>, Option<ReplyKind>)> = vec![
+        (
+            vec![],
+            vec![Reason::NoAttachment],
+            Some(ReplyKind::Instructions),
+        ),
+        (vec![r.clone()], vec![], Some(ReplyKind::Rejection)),
+        (
+            vec![r.clone(), r.clone()],
+            vec![],
+            Some(ReplyKind::Rejection),
+        ),
+        (
+            vec![r.clone(), c.clone(), q("DA-2024-000003")],
+            vec![],
+            Some(ReplyKind::Correction),
+        ),
+        (
+            vec![q("DA-2024-000001"), r.clone()],
+            vec![],
+            Some(ReplyKind::Ack),
+        ),
+        (
+            vec![q("DA-2024-000001"), ign.clone()],
+            vec![],
+            Some(ReplyKind::Ack),
+        ),
+        (vec![ign.clone()], vec![], None),
+        (vec![], vec![], None),
+    ];
+    for (results, reasons, kind) in cases {
+        let reply = answer(&msg(), &results, &reasons, Some(date(2024, 11, 20)), &t);
+        assert_eq!(
+            reply.as_ref().map(|r| r.kind),
+            kind,
+            "{results:?} {reasons:?}"
+        );
+    }
+}
+
+#[test]
+fn an_ack_gives_request_number_and_processing_date_french_first() {
+    let t = Templates::builtin();
+    let results = [result(
+        "formulaire.pdf",
+        Outcome::Queued,
+        &[],
+        Some("DA-2024-000123"),
+    )];
+    let reply = answer(&msg(), &results, &[], Some(date(2024, 11, 20)), &t).unwrap();
+    assert_eq!(reply.kind, ReplyKind::Ack);
+    let fr = reply
+        .text
+        .find("Aujourd'hui, nous traitons les demandes reçues le 20 novembre 2024.")
+        .expect("French processing date");
+    let en = reply
+        .text
+        .find("Today we are processing requests received on November 20, 2024.")
+        .expect("English processing date");
+    assert!(fr < en);
+    assert!(reply.text.find("Bonjour").unwrap() < reply.text.find("Hello").unwrap());
+    assert_eq!(reply.text.matches("DA-2024-000123").count(), 2);
+    assert!(
+        reply.subject.ends_with("— DA-2024-000123"),
+        "{}",
+        reply.subject
+    );
+    assert!(reply.attachments.is_empty());
+    assert_eq!(reply.auto_submitted, AutoSubmitted::AutoReplied);
+}
+
+#[test]
+fn a_correction_explains_each_reason_and_asks_for_a_reply() {
+    let t = Templates::builtin();
+    let results = [
+        result("1.pdf", Outcome::Rejected, &["multi_form"], None),
+        result(
+            "2.pdf",
+            Outcome::Correction,
+            &["shared_email:user", "missing_field:employer.licence"],
+            Some("DA-2024-000124"),
+        ),
+        result("3.pdf", Outcome::Queued, &[], Some("DA-2024-000125")),
+    ];
+    let reply = answer(&msg(), &results, &[], Some(date(2024, 11, 20)), &t).unwrap();
+    assert_eq!(reply.kind, ReplyKind::Correction);
+    for needle in [
+        "répondez à ce courriel en y joignant le formulaire corrigé",
+        "reply to this e-mail with the corrected and signed form",
+        "à laquelle vous seul avez accès; qui est différente de celle que nous a fournie le nouvel utilisateur; qui est personnelle ou professionnelle.",
+        "L'adresse de courriel de l'utilisateur est une adresse partagée",
+        "ne compte pas exactement 6 chiffres",
+        "plus d'un formulaire",
+        "Numéro de demande : DA-2024-000124",
+        "Request number: DA-2024-000125",
+        "20 novembre 2024",
+    ] {
+        assert!(reply.text.contains(needle), "missing {needle:?} in\n{}", reply.text);
+    }
+    // Several requests: no number in the subject.
+    assert!(!reply.subject.contains("DA-"), "{}", reply.subject);
+}
+
+#[test]
+fn criteria_are_quoted_only_for_email_reasons() {
+    let t = Templates::builtin();
+    let results = [result(
+        "a.pdf",
+        Outcome::Correction,
+        &["missing_signature:user"],
+        Some("DA-2024-000001"),
+    )];
+    let reply = answer(&msg(), &results, &[], None, &t).unwrap();
+    assert!(!reply.text.contains("vous seul avez accès"));
+    assert!(
+        !reply.text.contains("nous traitons"),
+        "no date given, none shown"
+    );
+}
+
+#[test]
+fn instructions_carry_the_blank_form() {
+    let t = Templates::builtin();
+    let reply = answer(
+        &msg(),
+        &[],
+        &[Reason::NoAttachment],
+        Some(date(2024, 11, 20)),
+        &t,
+    )
+    .unwrap();
+    assert_eq!(reply.kind, ReplyKind::Instructions);
+    assert_eq!(reply.attachments.len(), 1);
+    assert!(reply.attachments[0].bytes.starts_with(b"%PDF"));
+    let bytes = rendered(&reply);
+    let mail = mailparse::parse_mail(&bytes).unwrap();
+    assert_eq!(mail.ctype.mimetype, "multipart/mixed");
+    let mut parts = vec![];
+    leaves(&mail, &mut parts);
+    let types: Vec<&str> = parts.iter().map(|p| p.ctype.mimetype.as_str()).collect();
+    assert_eq!(types, ["text/plain", "text/html", "application/pdf"]);
+    assert_eq!(parts[2].get_body_raw().unwrap(), t.blank_form());
+    assert_eq!(
+        parts[2]
+            .get_content_disposition()
+            .params
+            .get("filename")
+            .map(String::as_str),
+        Some("DA-100.pdf")
+    );
+}
+
+#[test]
+fn rendered_headers_follow_the_contract() {
+    let t = Templates::builtin();
+    let results = [result(
+        "formulaire.pdf",
+        Outcome::Queued,
+        &[],
+        Some("DA-2024-000123"),
+    )];
+    let reply = answer(&msg(), &results, &[], Some(date(2024, 11, 20)), &t).unwrap();
+    let bytes = rendered(&reply);
+    let mail = mailparse::parse_mail(&bytes).unwrap();
+    assert_eq!(
+        header(&mail, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header(&mail, "X-Auto-Response-Suppress").as_deref(),
+        Some("All")
+    );
+    assert_eq!(header(&mail, "X-Guichet-Kind").as_deref(), Some("ack"));
+    assert_eq!(
+        header(&mail, "In-Reply-To").as_deref(),
+        Some("<179569784651.22375.8952850495939862292@sympatico.ca>")
+    );
+    let references = header(&mail, "References").unwrap();
+    let ids: Vec<&str> = references.split_whitespace().collect();
+    assert_eq!(
+        ids,
+        [
+            "<earlier@sympatico.ca>",
+            "<179569784651.22375.8952850495939862292@sympatico.ca>"
+        ]
+    );
+    assert_eq!(
+        header(&mail, "To").as_deref(),
+        Some("annemariebouchard@sympatico.ca")
+    );
+    assert_eq!(
+        header(&mail, "From").as_deref(),
+        Some("acces@organisme.example")
+    );
+    assert_eq!(
+        header(&mail, "Message-ID").as_deref(),
+        Some("<r1@organisme.example>")
+    );
+    assert_eq!(
+        header(&mail, "Subject").as_deref(),
+        Some("Accusé de réception / Acknowledgement — DA-2024-000123")
+    );
+    assert!(header(&mail, "Date").unwrap().contains("18 Nov 2024"));
+    assert_eq!(mail.ctype.mimetype, "multipart/alternative");
+    let text = text_of(&bytes);
+    assert!(text.contains("20 novembre 2024"));
+}
+
+#[test]
+fn outside_text_never_reaches_a_header() {
+    let t = Templates::builtin();
+    let evil = "x.pdf\r\nBcc: x@y";
+    let results = [result(
+        evil,
+        Outcome::Correction,
+        &["same_email"],
+        Some("DA-2024-000001\r\nBcc: x@y"),
+    )];
+    let message = Answered {
+        from: "a@b.ca".into(),
+        message_id: "<m@b.ca>\r\nBcc: x@y".into(),
+        references: vec!["<r@b.ca>\r\nBcc: x@y".into(), "<ok@b.ca>".into()],
+    };
+    let reply = answer(&message, &results, &[], None, &t).unwrap();
+    assert!(!reply.subject.contains('\n') && !reply.subject.contains("Bcc"));
+    let bytes = rendered(&reply);
+    let mail = mailparse::parse_mail(&bytes).unwrap();
+    assert!(header(&mail, "Bcc").is_none());
+    for h in &mail.headers {
+        assert!(
+            !h.get_value().contains("x@y"),
+            "{}: {}",
+            h.get_key(),
+            h.get_value()
+        );
+    }
+    assert_eq!(header(&mail, "In-Reply-To"), None);
+    assert_eq!(header(&mail, "References").as_deref(), Some("<ok@b.ca>"));
+    // In the body, the file name is shown on one line.
+    let text = text_of(&bytes);
+    assert!(text.contains("x.pdf Bcc: x@y"));
+    assert!(
+        !text.contains("DA-2024-000001"),
+        "a malformed request id is not shown"
+    );
+
+    // A subject or recipient tampered with after composing is still caught.
+    let mut tampered = reply.clone();
+    tampered.subject = "Hi\r\nBcc: x@y".into();
+    let mail_bytes = rendered(&tampered);
+    let mail = mailparse::parse_mail(&mail_bytes).unwrap();
+    assert!(header(&mail, "Bcc").is_none());
+    tampered.to = "a@b.ca\r\nBcc: x@y".into();
+    let at = Utc.with_ymd_and_hms(2024, 11, 18, 0, 0, 0).unwrap();
+    assert!(matches!(
+        render(&tampered, "acces@organisme.example", "<r@o.example>", at),
+        Err(RenderError::Address(_))
+    ));
+    assert!(matches!(
+        render(&reply, "acces@organisme.example", "r@o.example", at),
+        Err(RenderError::MessageId(_))
+    ));
+}
+
+#[test]
+fn form_values_are_escaped_in_html() {
+    let t = Templates::builtin();
+    let results = [result(
+        "<script>alert(1)</script>.pdf",
+        Outcome::Rejected,
+        &["not_pdf"],
+        None,
+    )];
+    let reply = answer(&msg(), &results, &[], None, &t).unwrap();
+    assert!(!reply.html.contains("<script>"));
+    assert!(reply.html.contains("&lt;script&gt;"));
+    assert_eq!(
+        reply.attachments.len(),
+        1,
+        "a not_pdf rejection gets the blank form"
+    );
+}
+
+fn request() -> Request {
+    let mut fields = BTreeMap::new();
+    fields.insert(
+        "user.email".to_string(),
+        FieldReading {
+            value: "patrick.roy80@gmail.com".into(),
+            confidence: 0.62,
+        },
+    );
+    Request {
+        id: "DA-2024-000123".into(),
+        received_at: Utc.with_ymd_and_hms(2024, 11, 18, 8, 3, 11).unwrap(),
+        state: State::Review,
+        reasons: vec!["illegible:user.email".parse().unwrap()],
+        service: Some("PAIE".into()),
+        message_id: "<orig@sympatico.ca>".into(),
+        attachment: "formulaire.pdf".into(),
+        sender: "s.leblanc57@sympatico.ca".into(),
+        employer: Employer {
+            last_name: "Leblanc".into(),
+            first_name: "Sophie".into(),
+            licence: "679594".into(),
+            email: "s.leblanc57@sympatico.ca".into(),
+        },
+        user: User {
+            last_name: "Roy".into(),
+            first_name: "Patrick\r\nBcc: x@y".into(),
+            birth_date: "1962-08-22".into(),
+            email: "patrick.roy80@gmail.com".into(),
+        },
+        fields,
+        history: vec![],
+    }
+}
+
+#[test]
+fn every_notice_renders_with_its_kind() {
+    let t = Templates::builtin();
+    let r = request();
+    let crops = [Crop {
+        zone: "user.email".into(),
+        png: vec![0x89, b'P', b'N', b'G'],
+    }];
+    let notices = [
+        (
+            notices::approval_request(
+                &t,
+                &r,
+                &crops,
+                "agent@organisme.example",
+                "acces+tok@organisme.example",
+            ),
+            "agent@organisme.example",
+        ),
+        (notices::approved(&t, &r), "s.leblanc57@sympatico.ca"),
+        (
+            notices::refused(&t, &r, "Signature illisible\r\nBcc: x@y"),
+            "s.leblanc57@sympatico.ca",
+        ),
+        (
+            notices::username(&t, &r, "proy4821"),
+            "s.leblanc57@sympatico.ca",
+        ),
+        (
+            notices::temporary_password(&t, &r, "Kp7-wq2-Zr9"),
+            "patrick.roy80@gmail.com",
+        ),
+        (
+            notices::digest(
+                &t,
+                "agent@organisme.example",
+                std::slice::from_ref(&r),
+                Some(date(2024, 11, 20)),
+            ),
+            "agent@organisme.example",
+        ),
+    ];
+    for (reply, to) in &notices {
+        let bytes = rendered(reply);
+        let mail = mailparse::parse_mail(&bytes).unwrap();
+        let kind = reply.kind.as_str();
+        assert_eq!(header(&mail, "X-Guichet-Kind").as_deref(), Some(kind));
+        assert_eq!(
+            header(&mail, "Auto-Submitted").as_deref(),
+            Some("auto-generated"),
+            "{kind}"
+        );
+        assert_eq!(header(&mail, "To").as_deref(), Some(*to), "{kind}");
+        assert!(header(&mail, "Bcc").is_none(), "{kind}");
+        let text = text_of(&bytes);
+        assert!(
+            text.find("Bonjour").unwrap() < text.find("Hello").unwrap(),
+            "{kind}"
+        );
+        assert!(!text.contains("{{"), "{kind}: unfilled placeholder\n{text}");
+    }
+    let request_mail = rendered(&notices[0].0);
+    let mail = mailparse::parse_mail(&request_mail).unwrap();
+    assert_eq!(
+        header(&mail, "Reply-To").as_deref(),
+        Some("acces+tok@organisme.example")
+    );
+    let mut parts = vec![];
+    leaves(&mail, &mut parts);
+    let image = parts
+        .iter()
+        .find(|p| p.ctype.mimetype == "image/png")
+        .unwrap();
+    assert_eq!(
+        header(image, "Content-ID").as_deref(),
+        Some("<crop0@guichet>")
+    );
+    let html = parts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/html")
+        .unwrap();
+    assert!(html
+        .get_body()
+        .unwrap()
+        .contains("src=\"cid:crop0@guichet\""));
+    let text = text_of(&request_mail);
+    assert!(
+        text.contains("user.email: patrick.roy80@gmail.com (62 %)"),
+        "{text}"
+    );
+    assert!(text.contains("APPROUVER") && text.contains("REFUSE"));
+    // Approved and refused notices thread under the applicant's e-mail.
+    let approved_bytes = rendered(&notices[1].0);
+    let approved = mailparse::parse_mail(&approved_bytes).unwrap();
+    assert_eq!(
+        header(&approved, "In-Reply-To").as_deref(),
+        Some("<orig@sympatico.ca>")
+    );
+    assert!(text_of(&rendered(&notices[3].0)).contains("proy4821"));
+    assert!(text_of(&rendered(&notices[2].0)).contains("Signature illisible Bcc: x@y"));
+}
+
+#[test]
+fn operator_templates_change_the_words() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("phrases.fr.txt"),
+        "subject.ack = Bien reçu\n",
+    )
+    .unwrap();
+    let t = Templates::load(dir.path()).unwrap();
+    let results = [result(
+        "a.pdf",
+        Outcome::Queued,
+        &[],
+        Some("DA-2024-000001"),
+    )];
+    let reply = answer(&msg(), &results, &[], None, &t).unwrap();
+    assert_eq!(
+        reply.subject,
+        "Bien reçu / Acknowledgement — DA-2024-000001"
+    );
+}
+
+/// The names of the files of a raw message (parts that have one), in order.
+fn attachment_names(mail: &ParsedMail) -> Vec<String> {
+    let mut parts = vec![];
+    leaves(mail, &mut parts);
+    parts
+        .iter()
+        .filter_map(|p| {
+            let disposition = p.get_content_disposition();
+            disposition
+                .params
+                .get("filename")
+                .or_else(|| p.ctype.params.get("name"))
+                .cloned()
+        })
+        .collect()
+}
+
+/// Answers every message of the dev mail corpus as its truth says each
+/// attachment was decided, checks the kind and threading of each reply,
+/// and prints three whole (set `GUICHET_SHOW_REPLIES=1`).
+#[test]
+fn corpus_mail_gets_one_reply_each() {
+    let shared = [
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"),
+        std::path::PathBuf::from("/work/shared"),
+    ]
+    .into_iter()
+    .find(|d| d.join("corpus/mail").is_dir());
+    let Some(shared) = shared else {
+        eprintln!("note: ../shared/corpus not found; corpus replies skipped");
+        return;
+    };
+    let mail_dir = shared.join("corpus/mail");
+    let truth: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(mail_dir.join("truth.json")).unwrap())
+            .unwrap();
+    let t = Templates::builtin();
+    let show = std::env::var_os("GUICHET_SHOW_REPLIES").is_some();
+    let shown = ["1731918719.M3P1", "1731917635.M1P1", "1731917040.M0P1"];
+    let mut next_id = 0;
+    for entry in &truth {
+        let raw_name = entry["raw"].as_str().unwrap();
+        let bytes = std::fs::read(mail_dir.join("maildir/new").join(raw_name)).unwrap();
+        let incoming = mailparse::parse_mail(&bytes).unwrap();
+        let from =
+            mailparse::addrparse_header(incoming.headers.get_all_headers("From").first().unwrap())
+                .unwrap()
+                .extract_single_info()
+                .unwrap()
+                .addr;
+        let message = Answered {
+            from,
+            message_id: header(&incoming, "Message-ID").unwrap(),
+            references: vec![],
+        };
+        let requests = entry["requests"].as_array().unwrap();
+        let names = attachment_names(&incoming);
+        let due = entry["reply"].as_bool().unwrap();
+        if !due {
+            // Auto-replies and re-deliveries: the shell marks what they hold ignored.
+            let ignored: Vec<AttachmentResult> = names
+                .iter()
+                .map(|name| result(name, Outcome::Ignored, &[], None))
+                .collect();
+            let reply = answer(&message, &ignored, &[], Some(date(2024, 11, 20)), &t);
+            assert_eq!(reply, None, "{raw_name}");
+            continue;
+        }
+        assert_eq!(names.len(), requests.len(), "{raw_name}");
+        let results: Vec<AttachmentResult> = requests
+            .iter()
+            .zip(&names)
+            .map(|(req, name)| {
+                let outcome: Outcome = serde_json::from_value(req["outcome"].clone()).unwrap();
+                let has_id = outcome != Outcome::Rejected;
+                AttachmentResult {
+                    attachment: name.clone(),
+                    outcome,
+                    reasons: serde_json::from_value(req["reasons"].clone()).unwrap(),
+                    request_id: has_id.then(|| {
+                        next_id += 1;
+                        format!("DA-2024-{next_id:06}")
+                    }),
+                }
+            })
+            .collect();
+        let message_reasons = match entry["kind"].as_str() {
+            Some("noattach") => vec![Reason::NoAttachment],
+            _ => vec![],
+        };
+        let reply = answer(
+            &message,
+            &results,
+            &message_reasons,
+            Some(date(2024, 11, 20)),
+            &t,
+        )
+        .unwrap_or_else(|| panic!("{raw_name}: no reply"));
+        let outcomes: Vec<Outcome> = results.iter().map(|r| r.outcome).collect();
+        let expected = if outcomes.is_empty() {
+            ReplyKind::Instructions
+        } else if outcomes.iter().all(|o| *o == Outcome::Rejected) {
+            ReplyKind::Rejection
+        } else if outcomes.contains(&Outcome::Correction) {
+            ReplyKind::Correction
+        } else {
+            ReplyKind::Ack
+        };
+        assert_eq!(reply.kind, expected, "{raw_name}");
+        let stem = raw_name.split(".intake").next().unwrap_or(raw_name);
+        let at = Utc
+            .timestamp_opt(entry["date"].as_f64().unwrap() as i64 + 60, 0)
+            .unwrap();
+        let out = render(
+            &reply,
+            "acces@organisme.example",
+            &format!("<reply.{stem}@organisme.example>"),
+            at,
+        )
+        .unwrap();
+        let parsed = mailparse::parse_mail(&out).unwrap();
+        assert_eq!(
+            header(&parsed, "In-Reply-To"),
+            header(&incoming, "Message-ID")
+        );
+        for result in &results {
+            let shown_name = clean::line(&result.attachment, 120);
+            assert!(reply.text.contains(&shown_name), "{raw_name}: {shown_name}");
+        }
+        if show && shown.contains(&stem) {
+            println!(
+                "===== reply to {raw_name} =====\n{}",
+                String::from_utf8_lossy(&out)
+            );
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! The desk's memory, on sled, behind one small API.
+//!
+//! Trees:
+//! - `requests`: key `received_at (ms, big-endian) ‖ id` → `Request` (JSON), so
+//!   that a range scan yields requests oldest reception first;
+//! - `request_keys`: id → key in `requests`;
+//! - `processed`: message fingerprint → what it produced (makes re-reading harmless);
+//! - `answers`: Message-ID of a reply we sent → request ids it was about
+//!   (a correction that answers it resumes those requests);
+//! - `outbox`: sequence → `Queued` (an `Outgoing` with its retry state);
+//! - `failed`: sequence → messages the server refused for good;
+//! - `sent_log`: sender ‖ time → () for the per-sender reply limit;
+//! - `documents`: request id → the PDF; request id ‖ 0 ‖ zone → a crop (PNG),
+//!   raw bytes both, for the staff member who signs the request off;
+//! - `meta`: counters and cursors.
+//!
+//! All of one message's effects go in through `commit`, one transaction,
+//! followed by a flush: only then may the message leave the inbox.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::domain::{Outcome, Request, State};
+use crate::outbox::Outgoing;
+
+/// What one handled message leaves behind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Processed {
+    pub message_id: String,
+    pub at: DateTime<Utc>,
+    /// `None` for a message that was set aside without a decision.
+    pub outcome: Option<Outcome>,
+    pub requests: Vec<String>,
+}
+
+/// Every effect of one message, committed together.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    pub fingerprint: String,
+    pub processed: Option<Processed>,
+    /// New requests and requests whose state changed; keyed by id and date.
+    pub requests: Vec<Request>,
+    pub outgoing: Vec<Outgoing>,
+    /// Senders answered automatically now (for the daily limit).
+    pub answered: Vec<(String, DateTime<Utc>)>,
+    /// Our reply's Message-ID → the requests it is about.
+    pub answer_index: Vec<(String, Vec<String>)>,
+    /// The PDF and crops of each request, for the staff member who signs it off.
+    pub documents: Vec<(String, Document)>,
+}
+
+/// What staff need to see of a request besides its fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Document {
+    pub pdf: Vec<u8>,
+    pub crops: Vec<crate::domain::Crop>,
+}
+
+/// An outgoing message and its delivery attempts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub mail: Outgoing,
+    pub attempts: u32,
+    pub next_attempt: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// `guichet status` in numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub processing_date: Option<NaiveDate>,
+    pub depth: std::collections::BTreeMap<String, usize>,
+    pub outbox_pending: usize,
+    pub outbox_failed: usize,
+    pub messages_processed: usize,
+    pub last_poll: Option<DateTime<Utc>>,
+}
+
+pub struct Store {
+    db: sled::Db,
+    requests: sled::Tree,
+    request_keys: sled::Tree,
+    processed: sled::Tree,
+    answers: sled::Tree,
+    outbox: sled::Tree,
+    failed: sled::Tree,
+    sent_log: sled::Tree,
+    documents: sled::Tree,
+    meta: sled::Tree,
+}
+
+type TxResult<T> = std::result::Result<T, ConflictableTransactionError<anyhow::Error>>;
+
+fn abort<E: Into<anyhow::Error>>(e: E) -> ConflictableTransactionError<anyhow::Error> {
+    ConflictableTransactionError::Abort(e.into())
+}
+
+fn request_key(r: &Request) -> Vec<u8> {
+    // Offset so that dates before 1970 still sort (they should never occur).
+    let ms = (r.received_at.timestamp_millis() as i128 + (1i128 << 62)) as u64;
+    let mut key = ms.to_be_bytes().to_vec();
+    key.extend_from_slice(r.id.as_bytes());
+    key
+}
+
+fn crop_key(request_id: &str, zone: &str) -> Vec<u8> {
+    let mut key = request_id.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(zone.as_bytes());
+    key
+}
+
+/// sled refuses a second opener with an I/O error about its lock file.
+fn is_locked(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let text = c.to_string();
+        text.contains("lock")
+            || text.contains("WouldBlock")
+            || text.contains("temporarily unavailable")
+    })
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec(v)?)
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).context("corrupt record in the store")
+}
+
+impl Store {
+    /// Opens the store. The daemon holds it only while it works, so a
+    /// command run beside it (`status`, `queue list`) waits for its turn:
+    /// up to `patience` while another process holds sled's lock.
+    pub fn open_waiting(path: &Path, patience: std::time::Duration) -> Result<Store> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match Store::open(path) {
+                Err(e) if std::time::Instant::now() < deadline && is_locked(&e) => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub fn open(path: &Path) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .with_context(|| format!("cannot open the store at {}", path.display()))?;
+        let tree = |name: &str| db.open_tree(name);
+        Ok(Store {
+            requests: tree("requests")?,
+            request_keys: tree("request_keys")?,
+            processed: tree("processed")?,
+            answers: tree("answers")?,
+            outbox: tree("outbox")?,
+            failed: tree("failed")?,
+            sent_log: tree("sent_log")?,
+            documents: tree("documents")?,
+            meta: tree("meta")?,
+            db,
+        })
+    }
+
+    /// Has a message with this fingerprint already been handled?
+    pub fn was_processed(&self, fingerprint: &str) -> Result<bool> {
+        Ok(self.processed.contains_key(fingerprint)?)
+    }
+
+    /// Commits all effects of one message atomically, then flushes. Returns
+    /// false (and changes nothing) when the fingerprint was already handled.
+    pub fn commit(&self, c: &Commit) -> Result<bool> {
+        let trees = (
+            &self.requests,
+            &self.request_keys,
+            &self.processed,
+            &self.answers,
+            &self.outbox,
+            &self.sent_log,
+            &self.documents,
+        );
+        let encoded_requests: Vec<(Vec<u8>, Vec<u8>, String)> = c
+            .requests
+            .iter()
+            .map(|r| Ok((request_key(r), to_json(r)?, r.id.clone())))
+            .collect::<Result<_>>()?;
+        let processed = c.processed.as_ref().map(to_json).transpose()?;
+        let outgoing: Vec<(u64, Vec<u8>)> = c
+            .outgoing
+            .iter()
+            .map(|m| {
+                let q = Queued {
+                    mail: m.clone(),
+                    attempts: 0,
+                    next_attempt: Utc::now(),
+                    last_error: None,
+                };
+                Ok((self.db.generate_id()?, to_json(&q)?))
+            })
+            .collect::<Result<_>>()?;
+        let answers: Vec<(String, Vec<u8>)> = c
+            .answer_index
+            .iter()
+            .map(|(id, reqs)| Ok((id.clone(), to_json(reqs)?)))
+            .collect::<Result<_>>()?;
+
+        let mut documents: Vec<(Vec<u8>, &[u8])> = Vec::new();
+        for (id, d) in &c.documents {
+            documents.push((id.as_bytes().to_vec(), &d.pdf));
+            for crop in &d.crops {
+                documents.push((crop_key(id, &crop.zone), &crop.png));
+            }
+        }
+
+        let result = trees.transaction(
+            |(requests, keys, done, answer_tree, outbox, sent, docs)| -> TxResult<bool> {
+                if !c.fingerprint.is_empty() && done.get(c.fingerprint.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                for (key, value, id) in &encoded_requests {
+                    if let Some(old) = keys.get(id.as_bytes())? {
+                        if old.as_ref() != key.as_slice() {
+                            requests.remove(old)?;
+                        }
+                    }
+                    requests.insert(key.as_slice(), value.as_slice())?;
+                    keys.insert(id.as_bytes(), key.as_slice())?;
+                }
+                for (seq, value) in &outgoing {
+                    outbox.insert(&seq.to_be_bytes(), value.as_slice())?;
+                }
+                for (sender, at) in &c.answered {
+                    let mut key = sender.as_bytes().to_vec();
+                    key.push(0);
+                    key.extend_from_slice(&at.timestamp_millis().to_be_bytes());
+                    sent.insert(key, &[])?;
+                }
+                for (id, value) in &answers {
+                    answer_tree.insert(id.as_bytes(), value.as_slice())?;
+                }
+                for (key, value) in &documents {
+                    docs.insert(key.as_slice(), *value)?;
+                }
+                if let Some(p) = &processed {
+                    if c.fingerprint.is_empty() {
+                        return Err(abort(anyhow::anyhow!(
+                            "a processed mark needs a fingerprint"
+                        )));
+                    }
+                    done.insert(c.fingerprint.as_bytes(), p.as_slice())?;
+                }
+                Ok(true)
+            },
+        );
+        let fresh = match result {
+            Ok(v) => v,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(e.into()),
+        };
+        self.db.flush()?;
+        Ok(fresh)
+    }
+
+    /// Takes the next number of the year for a request id (`DA-2024-000123`).
+    /// Numbers are never reused; a crash may leave a gap, which is harmless.
+    pub fn next_request_id(&self, year: i32) -> Result<String> {
+        let key = format!("seq:{year}");
+        let n = self
+            .meta
+            .update_and_fetch(key.as_bytes(), |old| {
+                let cur = old
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                Some((cur + 1).to_be_bytes().to_vec())
+            })?
+            .and_then(|b| b.as_ref().try_into().ok().map(u64::from_be_bytes))
+            .unwrap_or(1);
+        Ok(format!("DA-{year}-{n:06}"))
+    }
+
+    /// Requests oldest reception first, optionally of one state.
+    pub fn requests(&self, state: Option<State>) -> Result<Vec<Request>> {
+        let mut out = Vec::new();
+        for item in self.requests.iter() {
+            let (_, v) = item?;
+            let r: Request = from_json(&v)?;
+            if state.is_none_or(|s| s == r.state) {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn request(&self, id: &str) -> Result<Option<Request>> {
+        let Some(key) = self.request_keys.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        self.requests.get(key)?.map(|v| from_json(&v)).transpose()
+    }
+
+    /// The PDF and crops kept for a request.
+    pub fn document(&self, request_id: &str) -> Result<Option<Document>> {
+        let Some(pdf) = self.documents.get(request_id.as_bytes())? else {
+            return Ok(None);
+        };
+        let prefix = crop_key(request_id, "");
+        let mut crops = Vec::new();
+        for item in self.documents.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            crops.push(crate::domain::Crop {
+                zone: String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
+                png: v.to_vec(),
+            });
+        }
+        Ok(Some(Document {
+            pdf: pdf.to_vec(),
+            crops,
+        }))
+    }
+
+    /// The requests one of our replies was about (a correction answering it
+    /// resumes them).
+    pub fn answered_requests(&self, reply_message_id: &str) -> Result<Vec<String>> {
+        match self.answers.get(reply_message_id.as_bytes())? {
+            Some(v) => from_json(&v),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The date shown to applicants: reception date of the oldest request
+    /// still waiting for staff.
+    pub fn processing_date(&self) -> Result<Option<NaiveDate>> {
+        for item in self.requests.iter() {
+            let (_, v) = item?;
+            let r: Request = from_json(&v)?;
+            if r.state.is_pending() {
+                return Ok(Some(r.received_at.date_naive()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Automatic replies sent to `sender` since `since`.
+    pub fn replies_since(&self, sender: &str, since: DateTime<Utc>) -> Result<usize> {
+        let mut prefix = sender.as_bytes().to_vec();
+        prefix.push(0);
+        let mut count = 0;
+        for item in self.sent_log.scan_prefix(&prefix) {
+            let (k, _) = item?;
+            let ms = k[prefix.len()..]
+                .try_into()
+                .map(i64::from_be_bytes)
+                .unwrap_or(0);
+            if ms >= since.timestamp_millis() {
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Outgoing messages due at `now`, oldest first.
+    pub fn due_outgoing(&self, now: DateTime<Utc>) -> Result<Vec<(u64, Queued)>> {
+        let mut out = Vec::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item?;
+            let q: Queued = from_json(&v)?;
+            if q.next_attempt <= now {
+                let seq = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
+                out.push((seq, q));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The server accepted it: gone from the outbox.
+    pub fn sent(&self, seq: u64) -> Result<()> {
+        self.outbox.remove(seq.to_be_bytes())?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A temporary failure: try again at `next`.
+    pub fn retry_later(
+        &self,
+        seq: u64,
+        mut q: Queued,
+        error: &str,
+        next: DateTime<Utc>,
+    ) -> Result<()> {
+        q.attempts += 1;
+        q.last_error = Some(error.to_string());
+        q.next_attempt = next;
+        self.outbox.insert(seq.to_be_bytes(), to_json(&q)?)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// A permanent failure: moved aside, shown by `status`.
+    pub fn give_up(&self, seq: u64, mut q: Queued, error: &str) -> Result<()> {
+        q.attempts += 1;
+        q.last_error = Some(error.to_string());
+        let value = to_json(&q)?;
+        (&self.outbox, &self.failed)
+            .transaction(|(outbox, failed)| -> TxResult<()> {
+                outbox.remove(&seq.to_be_bytes())?;
+                failed.insert(&seq.to_be_bytes(), value.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| anyhow::anyhow!("store: {e:?}"))?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Messages the server refused for good.
+    pub fn failed_outgoing(&self) -> Result<Vec<Queued>> {
+        self.failed.iter().map(|item| from_json(&item?.1)).collect()
+    }
+
+    pub fn set_last_poll(&self, at: DateTime<Utc>) -> Result<()> {
+        self.meta.insert("last_poll", at.to_rfc3339().as_bytes())?;
+        Ok(())
+    }
+
+    pub fn status(&self) -> Result<Status> {
+        let mut depth: std::collections::BTreeMap<String, usize> = State::ALL
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
+        for r in self.requests(None)? {
+            *depth.entry(r.state.as_str().to_string()).or_default() += 1;
+        }
+        let last_poll = self
+            .meta
+            .get("last_poll")?
+            .and_then(|v| std::str::from_utf8(&v).ok().map(str::to_string))
+            .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+            .map(|d| d.with_timezone(&Utc));
+        Ok(Status {
+            processing_date: self.processing_date()?,
+            depth,
+            outbox_pending: self.outbox.len(),
+            outbox_failed: self.failed.len(),
+            messages_processed: self.processed.len(),
+            last_poll,
+        })
+    }
+
+    /// A raw value under `meta`, for small cursors (IMAP UIDVALIDITY…).
+    pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta.get(key)?.map(|v| v.to_vec()))
+    }
+
+    pub fn meta_set(&self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta.insert(key, value)?;
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Employer, User};
+    use chrono::TimeZone;
+
+    fn request(id: &str, day: u32, state: State) -> Request {
+        Request {
+            id: id.to_string(),
+            received_at: Utc.with_ymd_and_hms(2024, 11, day, 8, 0, 0).unwrap(),
+            state,
+            reasons: vec![],
+            service: Some("FACT".into()),
+            message_id: format!("<{id}@x>"),
+            attachment: "f.pdf".into(),
+            sender: "a@b.example".into(),
+            employer: Employer::default(),
+            user: User::default(),
+            fields: Default::default(),
+            history: vec![],
+        }
+    }
+
+    #[test]
+    fn requests_come_back_oldest_first_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            for (fp, id, day) in [("m1", "DA-2024-000001", 20), ("m2", "DA-2024-000002", 18)] {
+                let c = Commit {
+                    fingerprint: fp.into(),
+                    requests: vec![request(id, day, State::Queued)],
+                    ..Default::default()
+                };
+                assert!(store.commit(&c).unwrap());
+            }
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let c = Commit {
+            fingerprint: "m3".into(),
+            requests: vec![request("DA-2024-000003", 19, State::Review)],
+            ..Default::default()
+        };
+        store.commit(&c).unwrap();
+        let ids: Vec<_> = store
+            .requests(None)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["DA-2024-000002", "DA-2024-000003", "DA-2024-000001"]);
+        assert_eq!(
+            store.processing_date().unwrap(),
+            NaiveDate::from_ymd_opt(2024, 11, 18)
+        );
+        let review = store.requests(Some(State::Review)).unwrap();
+        assert_eq!(review.len(), 1);
+    }
+
+    #[test]
+    fn a_second_commit_of_the_same_message_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let processed = Processed {
+            message_id: "<a@b>".into(),
+            at: Utc::now(),
+            outcome: Some(Outcome::Queued),
+            requests: vec!["DA-2024-000001".into()],
+        };
+        let mail = Outgoing {
+            id: "r1".into(),
+            envelope_from: "acces@organisme.example".into(),
+            to: vec!["a@b.example".into()],
+            raw: b"x".to_vec(),
+        };
+        let c = Commit {
+            fingerprint: "fp".into(),
+            processed: Some(processed),
+            requests: vec![request("DA-2024-000001", 18, State::Queued)],
+            outgoing: vec![mail],
+            ..Default::default()
+        };
+        assert!(store.commit(&c).unwrap());
+        assert!(!store.commit(&c).unwrap());
+        assert_eq!(store.requests(None).unwrap().len(), 1);
+        assert_eq!(store.due_outgoing(Utc::now()).unwrap().len(), 1);
+        assert!(store.was_processed("fp").unwrap());
+    }
+
+    #[test]
+    fn updating_a_request_keeps_its_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut r = request("DA-2024-000001", 18, State::Correction);
+        store
+            .commit(&Commit {
+                fingerprint: "a".into(),
+                requests: vec![r.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+        r.state = State::Queued;
+        store
+            .commit(&Commit {
+                fingerprint: "b".into(),
+                requests: vec![r],
+                ..Default::default()
+            })
+            .unwrap();
+        let all = store.requests(None).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].state, State::Queued);
+        assert_eq!(
+            store.request("DA-2024-000001").unwrap().unwrap().state,
+            State::Queued
+        );
+    }
+
+    #[test]
+    fn request_numbers_are_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.next_request_id(2024).unwrap(), "DA-2024-000001");
+        assert_eq!(store.next_request_id(2024).unwrap(), "DA-2024-000002");
+        assert_eq!(store.next_request_id(2025).unwrap(), "DA-2025-000001");
+    }
+}

@@ -1,0 +1,265 @@
+//! The whole desk on local folders (the built-in default): Maildir in,
+//! `.eml` files out, sled store, the real form reader.
+
+use std::path::{Path, PathBuf};
+
+use guichet::config::Settings;
+use guichet::daemon::Daemon;
+use guichet::domain::State;
+use guichet::intake::{maildir::Maildir, Disposition, Incoming, Mailbox};
+use guichet::outbox::file::FileTransport;
+use guichet::pipeline::Desk;
+use guichet::store::Store;
+
+fn corpus_mail() -> Option<PathBuf> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    [
+        here.join("../shared/corpus/mail"),
+        PathBuf::from("/work/shared/corpus/mail"),
+    ]
+    .into_iter()
+    .find(|p| p.join("truth.json").exists())
+}
+
+fn settings(dir: &Path) -> Settings {
+    let env = [
+        ("GUICHET__INTAKE__MAILDIR", dir.join("inbox")),
+        ("GUICHET__OUTBOX__DIR", dir.join("outbox")),
+        ("GUICHET__STORE__PATH", dir.join("db")),
+    ]
+    .map(|(k, v)| (k.to_string(), v.display().to_string()));
+    Settings::load_with_env(None, env).unwrap()
+}
+
+fn daemon(dir: &Path) -> Daemon<Maildir, FileTransport> {
+    let s = settings(dir);
+    Daemon {
+        desk: Desk::from_settings(&s).unwrap(),
+        mailbox: Maildir::open(&s.intake.maildir, s.intake.max_message_bytes).unwrap(),
+        transport: FileTransport::new(&s.outbox.dir).unwrap(),
+        settings: s,
+    }
+}
+
+/// The replies written so far, parsed: (kind, in-reply-to, to).
+fn replies(dir: &Path) -> Vec<(String, String, String)> {
+    let Ok(entries) = std::fs::read_dir(dir.join("outbox")) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let raw = std::fs::read(e.path()).unwrap();
+        let mail = mailparse::parse_mail(&raw).unwrap();
+        use mailparse::MailHeaderMap;
+        let h = |n: &str| mail.headers.get_first_value(n).unwrap_or_default();
+        out.push((h("X-Guichet-Kind"), h("In-Reply-To"), h("To")));
+    }
+    out
+}
+
+fn drop_in(dir: &Path, name: &str, bytes: &[u8]) {
+    let new = dir.join("inbox/new");
+    std::fs::create_dir_all(&new).unwrap();
+    std::fs::write(new.join(name), bytes).unwrap();
+}
+
+fn message_id(raw: &[u8]) -> String {
+    use mailparse::MailHeaderMap;
+    mailparse::parse_mail(raw)
+        .unwrap()
+        .headers
+        .get_first_value("Message-ID")
+        .unwrap()
+}
+
+fn store(dir: &Path) -> Store {
+    Store::open(&dir.join("db")).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_corpus_message_gets_its_message_level_result() {
+    let Some(corpus) = corpus_mail() else {
+        eprintln!("shared corpus not found: skipped");
+        return;
+    };
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("truth.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for m in truth.as_array().unwrap() {
+        let raw = m["raw"].as_str().unwrap();
+        drop_in(
+            dir.path(),
+            raw,
+            &std::fs::read(corpus.join("maildir/new").join(raw)).unwrap(),
+        );
+    }
+    let mut d = daemon(dir.path());
+    let report = d.tick().await.unwrap();
+    assert_eq!(report.handled, truth.as_array().unwrap().len());
+    drop(d);
+
+    let sent = replies(dir.path());
+    let requests = store(dir.path()).requests(None).unwrap();
+    for m in truth.as_array().unwrap() {
+        let raw =
+            std::fs::read(corpus.join("maildir/new").join(m["raw"].as_str().unwrap())).unwrap();
+        let id = message_id(&raw);
+        let answers: Vec<_> = sent.iter().filter(|r| r.1 == id).collect();
+        let expected_reply = m["reply"].as_bool().unwrap();
+        let kind = m["kind"].as_str().unwrap();
+        // One reply at most per message; none to auto-replies and re-deliveries.
+        assert_eq!(
+            answers.len(),
+            usize::from(expected_reply),
+            "{kind} {id}: replies {answers:?}"
+        );
+        let mine: Vec<_> = requests.iter().filter(|r| r.message_id == id).collect();
+        if kind == "redeliver" {
+            continue; // its requests are those of the message it repeats
+        }
+        let expected = m["requests"].as_array().unwrap();
+        assert_eq!(mine.len(), expected.len(), "{kind} {id}");
+        for (req, exp) in mine.iter().zip(expected) {
+            let exp_reasons: Vec<&str> = exp["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r.as_str().unwrap())
+                .collect();
+            let reasons: Vec<String> = req.reasons.iter().map(|r| r.to_string()).collect();
+            if matches!(kind, "encrypted" | "truncated" | "jpeg") {
+                assert_eq!(reasons, exp_reasons, "{kind} {id}");
+            }
+        }
+        match kind {
+            "noattach" => assert_eq!(answers[0].0, "instructions"),
+            "encrypted" | "truncated" | "jpeg" => assert_eq!(answers[0].0, "rejection"),
+            _ => {}
+        }
+    }
+}
+
+/// A mailbox that fails to move the first message, as a crash right after
+/// the commit would.
+struct CrashOnFirstSettle {
+    inner: Maildir,
+    crashed: bool,
+}
+
+impl Mailbox for CrashOnFirstSettle {
+    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>> {
+        self.inner.fetch().await
+    }
+    async fn settle(&mut self, key: &str, d: Disposition) -> anyhow::Result<()> {
+        if !self.crashed {
+            self.crashed = true;
+            anyhow::bail!("simulated crash between commit and move");
+        }
+        self.inner.settle(key, d).await
+    }
+    async fn wait(&mut self, max: std::time::Duration) -> anyhow::Result<()> {
+        self.inner.wait(max).await
+    }
+}
+
+const NO_ATTACHMENT: &[u8] = b"From: Lea Fortin <lea.fortin@clinique.example>\r\n\
+To: acces@organisme.example\r\nSubject: formulaire\r\nMessage-ID: <crash-1@clinique.example>\r\n\r\nBonjour, voici ma demande.\r\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_crash_between_commit_and_move_rereads_without_a_second_request_or_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    drop_in(dir.path(), "1700000000.M1.test", NO_ATTACHMENT);
+    let d = daemon(dir.path());
+    let mut crashing = Daemon {
+        mailbox: CrashOnFirstSettle {
+            inner: d.mailbox,
+            crashed: false,
+        },
+        settings: d.settings,
+        desk: d.desk,
+        transport: d.transport,
+    };
+    assert!(
+        crashing.tick().await.is_err(),
+        "the simulated crash must surface"
+    );
+    drop(crashing);
+    assert!(
+        dir.path().join("inbox/new/1700000000.M1.test").exists(),
+        "still in the inbox"
+    );
+
+    let mut restarted = daemon(dir.path());
+    restarted.tick().await.unwrap();
+    drop(restarted);
+    assert!(!dir.path().join("inbox/new/1700000000.M1.test").exists());
+    let sent = replies(dir.path());
+    assert_eq!(sent.len(), 1, "exactly one reply: {sent:?}");
+    assert_eq!(sent[0].0, "instructions");
+    assert_eq!(store(dir.path()).status().unwrap().messages_processed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_replies_bounces_and_redeliveries_get_no_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let auto = b"From: a@clinique.example\r\nTo: acces@organisme.example\r\nAuto-Submitted: auto-replied\r\n\
+Message-ID: <auto@c>\r\nSubject: Absence\r\n\r\nJe suis absente.\r\n";
+    let bounce = b"From: MAILER-DAEMON@mx.clinique.example\r\nTo: acces@organisme.example\r\n\
+Message-ID: <bounce@c>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nUndeliverable\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n\
+Status: 5.1.1\r\n--b--\r\n";
+    let list = b"From: news@lists.example\r\nTo: acces@organisme.example\r\nList-Id: <news.lists.example>\r\n\
+Message-ID: <list@c>\r\n\r\nNewsletter\r\n";
+    drop_in(dir.path(), "1700000001.M1.test", auto);
+    drop_in(dir.path(), "1700000002.M1.test", bounce);
+    drop_in(dir.path(), "1700000003.M1.test", list);
+    drop_in(dir.path(), "1700000004.M1.test", NO_ATTACHMENT);
+    let mut d = daemon(dir.path());
+    d.tick().await.unwrap();
+    // The same message again, with a trace header added on the way.
+    let again = [
+        b"Received: from relay by mx; Mon, 18 Nov 2024 09:00:00 -0000\r\n".as_slice(),
+        NO_ATTACHMENT,
+    ]
+    .concat();
+    drop_in(dir.path(), "1700000005.M1.test", &again);
+    d.tick().await.unwrap();
+    drop(d);
+    let sent = replies(dir.path());
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the real message is answered, once: {sent:?}"
+    );
+    assert_eq!(sent[0].1, "<crash-1@clinique.example>");
+    assert!(std::fs::read_dir(dir.path().join("inbox/new"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_per_sender_reply_limit_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..7 {
+        let raw = format!(
+            "From: same@clinique.example\r\nTo: acces@organisme.example\r\nMessage-ID: <n{i}@c>\r\n\r\nbonjour {i}\r\n"
+        );
+        drop_in(
+            dir.path(),
+            &format!("17000000{i:02}.M1.test"),
+            raw.as_bytes(),
+        );
+    }
+    let mut d = daemon(dir.path());
+    d.tick().await.unwrap();
+    drop(d);
+    assert_eq!(replies(dir.path()).len(), 5, "default limit: 5 a day");
+    assert_eq!(
+        store(dir.path())
+            .requests(Some(State::Queued))
+            .unwrap()
+            .len(),
+        0
+    );
+}
