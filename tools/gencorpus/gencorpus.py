@@ -60,7 +60,8 @@ def one(seed, index, args, layout, blank):
         pdf = render.concatenate([pdf, other])
     review_ok = False
     if production == "scan":
-        plan = scan.Plan(rng, dpi=args.dpi, wrapper=args.wrapper)
+        sheets = 4 if flaw == "multi_form" else 2
+        plan = scan.Plan(rng, sheets, dpi=args.dpi, wrapper=args.wrapper)
         plan.duplex = plan.duplex and not args.simplex
         with tempfile.TemporaryDirectory(prefix="gencorpus-") as work:
             pdf = scan.scan(pdf, plan, layout, filled.fields, work)

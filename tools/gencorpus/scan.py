@@ -37,7 +37,7 @@ _BILEVEL = {"tiff-g4", "pil-g4"}
 class Plan:
     """Every random choice of one scan, drawn up front from the form's rng."""
 
-    def __init__(self, rng, dpi=None, wrapper=None):
+    def __init__(self, rng, sheets=2, dpi=None, wrapper=None):
         names = list(WRAPPERS)
         self.wrapper = wrapper or rng.choices(names, [WRAPPERS[n][1] for n in names])[0]
         if self.wrapper in _BILEVEL:
@@ -54,8 +54,8 @@ class Plan:
             self.dpi = rng.choice([150, 200])
         else:
             self.dpi = rng.choices([150, 200, 300, 600], [15, 30, 45, 10])[0]
-        if self.wrapper == "magick":
-            self.dpi = min(self.dpi, 300)  # ImageMagick's cache policy, see _distort
+        if self.wrapper == "magick" or (sheets > 2 and self.mode != "bw" and not dpi):
+            self.dpi = min(self.dpi, 300)  # cache policy (see _distort); MAX_BYTES
         self.quality = rng.randint(40, 85) if self.dpi < 600 else rng.randint(35, 50)
         self.rotation = rng.uniform(-2.5, 2.5) if rng.random() < 0.65 else 0.0
         self.shift = (rng.uniform(-8, 8), rng.uniform(-8, 8)) if rng.random() < 0.5 else None
@@ -65,8 +65,8 @@ class Plan:
         self.threshold = rng.uniform(48, 62)
         self.upside = rng.random() < 0.08
         self.a4 = rng.random() < 0.12
-        self.swapped = rng.random() < 0.08
-        self.duplex = rng.random() < 0.1
+        self.swapped = rng.random() < 0.08 and sheets == 2
+        self.duplex = rng.random() < 0.1 and (self.mode == "bw" or self.dpi <= 300)
         self.ocr_layer = self.wrapper in ("img2pdf", "pil") and not self.upside and rng.random() < 0.15
         self.cm_units = self.wrapper == "magick" and rng.random() < 0.3
         self.seed = rng.randint(1, 2**31 - 1)
@@ -100,8 +100,11 @@ class Plan:
         return self.dpi <= 150 or (self.blur or 0) > 0.7 or self.quality < 45
 
 
-def _run(args, **kw):
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120, **kw)
+def _run(args):
+    """Runs one tool; its own error message is what a failure should show."""
+    done = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
 
 
 def _px(inches, dpi):
@@ -117,7 +120,7 @@ def scan(pdf, plan, layout, values, work):
     _run(["pdftoppm", "-r", str(plan.dpi), *colour, src, os.path.join(work, "pg")])
     fronts = sorted(f for f in os.listdir(work) if f.startswith("pg-"))
     sheets = [(os.path.join(work, f), i) for i, f in enumerate(fronts)]
-    if plan.swapped and len(sheets) == 2:
+    if plan.swapped:
         sheets.reverse()
     pages = []  # (image path, index of the form page or None for a blank back)
     for n, (path, index) in enumerate(sheets):
@@ -157,14 +160,19 @@ def _paper(plan):
 
 
 def _placement(plan):
-    """Canvas size and the page's top-left offset on it, in pixels."""
+    """Canvas size, and where the page's centre lies from the canvas's centre
+    (pixels). Placing by centre keeps a rotated page where it was."""
     dpi = plan.dpi
     if plan.a4:
+        # A4 is taller but 0.23 in narrower than Letter: the sheet lies near
+        # the glass's top edge and loses a little of each side.
         size = (_px(A4_IN[0], dpi), _px(A4_IN[1], dpi))
-        return size, (_px(0.02 + (plan.seed % 5) / 100, dpi), _px(0.03, dpi)), False
+        top = 0.03 + (plan.seed % 5) / 100
+        dx = ((plan.seed % 7) - 3) / 100
+        return size, (_px(dx, dpi), _px(top + (LETTER_IN[1] - A4_IN[1]) / 2, dpi))
     dx, dy = plan.shift or (0, 0)
     size = (_px(LETTER_IN[0], dpi), _px(LETTER_IN[1], dpi))
-    return size, (_px(dx / 72, dpi), _px(dy / 72, dpi)), True
+    return size, (_px(dx / 72, dpi), _px(dy / 72, dpi))
 
 
 def _distort_magick(path, out, plan, n, flip):
@@ -177,11 +185,8 @@ def _distort_magick(path, out, plan, n, flip):
         args += ["-rotate", f"{plan.rotation:.3f}"]
     if plan.scale:
         args += ["-resize", f"{plan.scale * 100:.2f}%"]
-    (w, h), (ox, oy), centred = _placement(plan)
-    if centred:
-        args += ["-gravity", "center", "-extent", f"{w}x{h}{-ox:+d}{-oy:+d}"]
-    else:
-        args += ["-gravity", "NorthWest", "-extent", f"{w}x{h}{-ox:+d}{-oy:+d}"]
+    (w, h), (dx, dy) = _placement(plan)
+    args += ["-gravity", "center", "-extent", f"{w}x{h}{-dx:+d}{-dy:+d}"]
     args += ["+level-colors", f"#1c1c1c,{paper}"]
     if plan.noise:
         args += ["-seed", str(plan.seed + n), "-attenuate", f"{plan.noise:.2f}", "+noise", "Gaussian"]
@@ -201,14 +206,13 @@ def _distort_pil(path, out, plan, n, flip):
     if flip:
         im = im.rotate(180)
     if plan.rotation:
-        im = im.rotate(plan.rotation, resample=Image.BILINEAR, expand=True, fillcolor=paper)
+        # Pillow turns counter-clockwise, ImageMagick clockwise: same label, same skew.
+        im = im.rotate(-plan.rotation, resample=Image.BILINEAR, expand=True, fillcolor=paper)
     if plan.scale:
         im = im.resize((int(im.width * plan.scale), int(im.height * plan.scale)), Image.BILINEAR)
-    (w, h), (ox, oy), centred = _placement(plan)
+    (w, h), (dx, dy) = _placement(plan)
     canvas_im = Image.new(im.mode, (w, h), paper)
-    if centred:
-        ox, oy = ox + (w - im.width) // 2, oy + (h - im.height) // 2
-    canvas_im.paste(im, (ox, oy))
+    canvas_im.paste(im, (dx + (w - im.width) // 2, dy + (h - im.height) // 2))
     pixels = numpy.asarray(canvas_im, dtype=numpy.float32)
     ink, light = 28.0, numpy.array(paper, dtype=numpy.float32)
     pixels = ink + pixels / 255.0 * (light - ink)
