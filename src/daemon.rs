@@ -7,6 +7,7 @@
 //! flush → move the message out of the inbox. A crash anywhere before the
 //! move re-reads the message, and the processed mark makes that harmless.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -15,8 +16,10 @@ use rand::Rng;
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
+use crate::domain::Reason;
 use crate::intake::{maildir::Maildir, Disposition, Incoming, Mailbox};
 use crate::message;
+use crate::ops::{self, notify, Hooks, Metrics, Signals};
 use crate::outbox::{file::FileTransport, Outgoing, SendError, Transport};
 use crate::pipeline::{self, Desk, Known};
 use crate::reply::{self, Reply};
@@ -29,7 +32,15 @@ const MAX_RETRY_DELAY: i64 = 3600;
 
 /// Runs the daemon with the mailbox and transport the settings name.
 pub async fn run(settings: Settings, once: bool) -> Result<()> {
-    let desk = Desk::from_settings(&settings)?;
+    // First, so that a signal during start-up is heard, not fatal.
+    let signals = Signals::install()?;
+    let hooks = Hooks {
+        metrics: Arc::new(Metrics::default()),
+        signals,
+    };
+    let mut desk = Desk::from_settings(&settings)?;
+    ops::desk::refit(&mut desk, &settings)?;
+    let desk = ops::desk::time_reader(desk, hooks.metrics.clone());
     let mailbox = Maildir::open(&settings.intake.maildir, settings.intake.max_message_bytes)?;
     let transport = FileTransport::new(&settings.outbox.dir)
         .with_context(|| format!("cannot create {}", settings.outbox.dir.display()))?;
@@ -39,40 +50,58 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
         mailbox,
         transport,
     };
+    // The store opens (and is let go again): with the mailbox reached, ready.
+    drop(Store::open_waiting(
+        &daemon.settings.store.path,
+        Duration::from_secs(60),
+    )?);
+    let metrics = daemon.settings.metrics.clone();
+    if let Some(addr) = metrics.as_ref().and_then(|m| m.listen) {
+        let bound = ops::http::serve(addr, hooks.metrics.clone()).await?;
+        info!(%bound, "metrics on http://{bound}/metrics");
+    }
     info!(
         inbox = %daemon.settings.intake.maildir.display(),
         outbox = %daemon.settings.outbox.dir.display(),
         store = %daemon.settings.store.path.display(),
         "guichet started"
     );
-    loop {
-        daemon.tick().await?;
-        if once {
-            return Ok(());
+    notify::ready();
+    // Pings come from this loop only, at least twice per watchdog period.
+    let wait = notify::watchdog_interval()
+        .map(|w| (w / 2).min(IDLE_WAIT))
+        .unwrap_or(IDLE_WAIT);
+    let result = loop {
+        if hooks.signals.take_reload() {
+            daemon.reload(&hooks);
+        }
+        if let Err(e) = daemon.tick_with(&hooks).await {
+            break Err(e);
+        }
+        if let Some(path) = metrics.as_ref().and_then(|m| m.textfile.as_deref()) {
+            if let Err(e) = ops::http::write_textfile(path, &hooks.metrics) {
+                warn!(error = format!("{e:#}"), "metrics textfile not written");
+            }
+        }
+        hooks.alive();
+        if once || hooks.stopping() {
+            break Ok(());
         }
         tokio::select! {
-            r = daemon.mailbox.wait(IDLE_WAIT) => r?,
-            _ = shutdown_signal() => {
-                info!("stopping on signal");
-                return Ok(());
-            }
+            r = daemon.mailbox.wait(wait) => if let Err(e) = r { break Err(e) },
+            _ = hooks.signals.arrived() => {}
         }
+    };
+    notify::stopping();
+    if let Err(e) = daemon.mailbox.logout().await {
+        warn!(error = format!("{e:#}"), "mailbox logout failed");
     }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
+    match &result {
+        Ok(()) if hooks.stopping() => info!("stopped on signal"),
+        Ok(()) => {}
+        Err(e) => error!(error = format!("{e:#}"), "stopping on error"),
     }
-    let _ = tokio::signal::ctrl_c().await;
+    result
 }
 
 /// What one round of work did, for tests and logs.
@@ -93,33 +122,82 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     /// One round: every message waiting, then the outbox. The store is open
     /// only during the round, so that commands run beside the daemon can read it.
     pub async fn tick(&mut self) -> Result<TickReport> {
+        self.tick_with(&Hooks::default()).await
+    }
+
+    /// A round that reports to `hooks` and ends after the message in hand
+    /// when the service is stopping (the outbox then waits for the next start).
+    pub async fn tick_with(&mut self, hooks: &Hooks) -> Result<TickReport> {
         let store = Store::open_waiting(&self.settings.store.path, Duration::from_secs(60))?;
         let mut report = TickReport::default();
-        for incoming in self.mailbox.fetch().await? {
-            self.take(&store, incoming).await?;
+        let waiting = self.mailbox.fetch().await;
+        hooks.metrics.mailbox_connected(waiting.is_ok());
+        for incoming in waiting? {
+            if hooks.stopping() {
+                break;
+            }
+            self.take(&store, incoming, &hooks.metrics).await?;
             report.handled += 1;
+            hooks.alive();
         }
-        report.sent = drain_outbox(&store, &self.transport, Utc::now()).await?;
-        store.set_last_poll(Utc::now())?;
+        let now = Utc::now();
+        if !hooks.stopping() {
+            report.sent = drain_outbox(&store, &self.transport, now, &hooks.metrics).await?;
+            if let Some(purged) = store.purge_if_due(now, self.settings.retention.days)? {
+                for p in &purged {
+                    info!(request_id = %p.request, state = %p.state, decided_at = %p.decided_at, pdf_bytes = p.pdf_bytes, "documents purged (retention)");
+                }
+                hooks.metrics.documents_purged(purged.len());
+            }
+            store.set_last_poll(now)?;
+        }
+        hooks.metrics.snapshot(ops::metrics::Snapshot {
+            status: store.status()?,
+            oldest_pending: store.oldest_pending()?,
+            at: now,
+        });
+        store.flush()?;
         Ok(report)
     }
 
-    /// Handles one message and settles it once its effects are safe.
-    async fn take(&mut self, store: &Store, incoming: Incoming) -> Result<()> {
-        let started = Instant::now();
-        if incoming.oversized {
-            warn!(key = %incoming.key, limit = self.settings.intake.max_message_bytes, "message over the size limit, set aside");
-            return self
-                .mailbox
-                .settle(
-                    &incoming.key,
-                    Disposition::Quarantine("over the size limit".into()),
-                )
-                .await;
+    /// Re-reads the operator's templates and role list (SIGHUP). On failure
+    /// the files in use stay, and the error is logged.
+    pub fn reload(&mut self, hooks: &Hooks) {
+        notify::reloading();
+        match ops::desk::refit(&mut self.desk, &self.settings) {
+            Ok(()) => {
+                hooks.metrics.reload(true);
+                info!(
+                    roles = self.desk.roles.len(),
+                    "templates and role list reloaded"
+                );
+            }
+            Err(e) => {
+                hooks.metrics.reload(false);
+                error!(
+                    error = format!("{e:#}"),
+                    "reload failed, previous templates and role list kept"
+                );
+            }
         }
+        notify::reloaded();
+    }
+
+    /// Handles one message and settles it once its effects are safe.
+    async fn take(&mut self, store: &Store, incoming: Incoming, metrics: &Metrics) -> Result<()> {
+        let started = Instant::now();
+        // An oversized message is read from its headers only, answered, and
+        // set aside for an operator.
+        let done = if incoming.oversized {
+            warn!(key = %incoming.key, limit = self.settings.intake.max_message_bytes, "message over the size limit, set aside");
+            Disposition::Quarantine("over the size limit".into())
+        } else {
+            Disposition::Processed
+        };
         let sub = match message::parse(&incoming.bytes, &self.settings.intake.address) {
             Ok(sub) => sub,
             Err(e) => {
+                metrics.message("set-aside", []);
                 warn!(key = %incoming.key, error = %e, "unparsable message, set aside");
                 return self
                     .mailbox
@@ -128,38 +206,42 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             }
         };
         if store.was_processed(&sub.fingerprint)? {
+            metrics.message("redelivered", []);
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
-            return self
-                .mailbox
-                .settle(&incoming.key, Disposition::Processed)
-                .await;
+            return self.mailbox.settle(&incoming.key, done).await;
         }
-        let commit = self.decide(store, &sub, incoming.received_at, Utc::now())?;
+        let (commit, reasons) = self.decide(store, &sub, &incoming, Utc::now())?;
+        let decided = started.elapsed();
         let fresh = store.commit(&commit)?;
         if let Some(p) = &commit.processed {
+            let outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside");
+            let codes: Vec<String> = reasons.iter().map(Reason::to_string).collect();
             info!(
                 message_id = %sub.message_id,
-                outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside"),
+                outcome,
                 requests = %p.requests.join(","),
+                reasons = %codes.join(","),
                 replies = commit.outgoing.len(),
                 fresh,
+                decide_ms = decided.as_millis() as u64,
+                commit_ms = (started.elapsed() - decided).as_millis() as u64,
                 ms = started.elapsed().as_millis() as u64,
                 "message handled"
             );
+            metrics.message(outcome, codes);
         }
-        self.mailbox
-            .settle(&incoming.key, Disposition::Processed)
-            .await
+        self.mailbox.settle(&incoming.key, done).await
     }
 
-    /// Runs the pure pipeline and turns its result into one store commit.
+    /// Runs the pure pipeline and turns its result into one store commit,
+    /// with every reason given (the message's and its requests').
     fn decide(
         &self,
         store: &Store,
         sub: &message::Submission,
-        received_at: DateTime<Utc>,
+        incoming: &Incoming,
         now: DateTime<Utc>,
-    ) -> Result<Commit> {
+    ) -> Result<(Commit, Vec<Reason>)> {
         let mut answered = Vec::new();
         for id in &sub.answers {
             for req in store.answered_requests(id)? {
@@ -174,9 +256,20 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             processing_date: store.processing_date()?,
         };
         let mut next_id = |year| store.next_request_id(year);
-        let handled = tokio::task::block_in_place(|| {
-            pipeline::handle(&self.desk, sub, &known, received_at, now, &mut next_id)
-        })?;
+        let handled = if incoming.oversized {
+            pipeline::too_large(&self.desk, sub, &known)
+        } else {
+            tokio::task::block_in_place(|| {
+                pipeline::handle(
+                    &self.desk,
+                    sub,
+                    &known,
+                    incoming.received_at,
+                    now,
+                    &mut next_id,
+                )
+            })?
+        };
 
         let mut commit = Commit {
             fingerprint: sub.fingerprint.clone(),
@@ -228,7 +321,13 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 }
             }
         }
-        Ok(commit)
+        let reasons = handled
+            .message_reasons
+            .iter()
+            .chain(handled.requests.iter().flat_map(|r| &r.reasons))
+            .cloned()
+            .collect();
+        Ok((commit, reasons))
     }
 
     /// Renders a reply into an outgoing message with a fresh Message-ID.
@@ -268,21 +367,25 @@ pub async fn drain_outbox<T: Transport>(
     store: &Store,
     transport: &T,
     now: DateTime<Utc>,
+    metrics: &Metrics,
 ) -> Result<usize> {
     let mut sent = 0;
     for (seq, queued) in store.due_outgoing(now)? {
         match transport.send(&queued.mail).await {
             Ok(()) => {
                 store.sent(seq)?;
+                metrics.sent(1);
                 sent += 1;
             }
             Err(SendError::Transient(e)) => {
                 let delay = (30i64 << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
                 warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %e, retry_in_s = delay, "send failed, will retry");
+                metrics.send_retry();
                 store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
             }
             Err(SendError::Permanent(e)) => {
                 error!(outgoing = %queued.mail.id, error = %e, "send refused for good");
+                metrics.send_refused();
                 store.give_up(seq, queued, &e)?;
             }
         }

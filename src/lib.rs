@@ -12,6 +12,8 @@ pub mod domain;
 pub mod intake;
 pub mod logging;
 pub mod message;
+pub mod net;
+pub mod ops;
 pub mod outbox;
 pub mod pipeline;
 pub mod reader;

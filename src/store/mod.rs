@@ -28,6 +28,9 @@ use sled::Transactional;
 use crate::domain::{Outcome, Request, State};
 use crate::outbox::Outgoing;
 
+mod admin;
+pub use admin::Purge;
+
 /// What one handled message leaves behind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Processed {
