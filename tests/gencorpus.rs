@@ -1,0 +1,157 @@
+//! The synthetic corpus generator (`tools/gencorpus`) is what the reader's
+//! accuracy and speed are measured on, so its output must be trustworthy:
+//! PDFs that open with the page count the truth implies, a truth file in the
+//! shared corpus's format whose outcome follows from its reasons, and the same
+//! forms for the same seed. Scans are pinned to 200 dpi to keep this quick.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Map, Value};
+
+const PYTHON: &str = "/usr/bin/python3";
+const KEYS: [&str; 10] = [
+    "file",
+    "forms",
+    "outcome",
+    "reasons",
+    "service",
+    "signatures",
+    "review_ok",
+    "flaw",
+    "produced_by",
+    "fields",
+];
+
+fn generate(seed: u32, count: u32, out: &Path) -> Vec<Map<String, Value>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/gencorpus/gencorpus.py");
+    let run = Command::new(PYTHON)
+        .arg(script)
+        .args(["--seed", &seed.to_string(), "--count", &count.to_string()])
+        .args(["--dpi", "200", "--out"])
+        .arg(out)
+        .output()
+        .expect("run /usr/bin/python3 (Debian python3 with reportlab, pypdf, pil, numpy)");
+    assert!(
+        run.status.success(),
+        "gencorpus.py failed: {}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(out.join("truth.json")).expect("truth.json written");
+    let truth: Value = serde_json::from_str(&text).expect("truth.json is JSON");
+    truth
+        .as_array()
+        .expect("truth.json is an array")
+        .iter()
+        .map(|e| e.as_object().expect("each entry is an object").clone())
+        .collect()
+}
+
+fn pdf_pages(path: &Path) -> u64 {
+    let out = Command::new("pdfinfo")
+        .arg(path)
+        .output()
+        .expect("run pdfinfo");
+    assert!(
+        out.status.success(),
+        "pdfinfo cannot open {}",
+        path.display()
+    );
+    let info = String::from_utf8_lossy(&out.stdout);
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pages:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no page count for {}", path.display()))
+}
+
+fn expected_outcome(reasons: &[Value]) -> &'static str {
+    let codes: Vec<&str> = reasons.iter().filter_map(Value::as_str).collect();
+    if codes.contains(&"multi_form") {
+        "rejected"
+    } else if codes.iter().any(|c| !c.starts_with("illegible:")) {
+        "correction"
+    } else if codes.is_empty() {
+        "queued"
+    } else {
+        "review"
+    }
+}
+
+fn check_fields(fields: &Map<String, Value>) {
+    for (id, value) in fields {
+        let v = value.as_str().expect("field values are strings");
+        assert_eq!(v, v.trim(), "{id} is trimmed");
+        assert!(!v.contains("  "), "{id} has single spaces");
+        if id.ends_with(".email") {
+            assert_eq!(v, v.to_lowercase(), "{id} is lower-cased");
+        }
+        if id.ends_with("date") {
+            let ok = v.len() == 10
+                && v.chars()
+                    .enumerate()
+                    .all(|(i, c)| (i == 4 || i == 7) == (c == '-'));
+            assert!(ok, "{id} is YYYY-MM-DD: {v}");
+        }
+        if id == "employer.licence" {
+            assert!(
+                v.len() == 6 && v.chars().all(|c| c.is_ascii_digit()),
+                "licence: {v}"
+            );
+        }
+    }
+}
+
+#[test]
+fn generated_forms_open_and_their_truth_is_consistent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let truth = generate(20240, 4, dir.path());
+    assert_eq!(truth.len(), 4);
+    for entry in &truth {
+        let keys: Vec<&str> = entry.keys().map(String::as_str).collect();
+        for key in KEYS {
+            assert!(keys.contains(&key), "missing {key} in {entry:?}");
+        }
+        assert_eq!(keys.len(), KEYS.len(), "unexpected keys in {entry:?}");
+
+        let file = dir.path().join(entry["file"].as_str().expect("file name"));
+        let size = std::fs::metadata(&file).expect("PDF written").len();
+        assert!(size < 1_600_000, "{} is {size} bytes", file.display());
+        let forms = entry["forms"].as_u64().expect("forms count");
+        let duplex = entry["produced_by"]
+            .as_str()
+            .is_some_and(|p| p.contains("+duplex"));
+        let sheets = 2 * forms * if duplex { 2 } else { 1 };
+        assert_eq!(pdf_pages(&file), sheets, "pages of {}", file.display());
+
+        let reasons = entry["reasons"].as_array().expect("reasons array");
+        assert_eq!(entry["outcome"], expected_outcome(reasons), "{entry:?}");
+        assert_eq!(forms == 2, entry["flaw"] == "multi_form");
+        if entry["flaw"] == "none" {
+            assert!(reasons.is_empty());
+            assert!(
+                entry["service"].is_string(),
+                "a complete form names its service"
+            );
+        }
+        check_fields(entry["fields"].as_object().expect("fields object"));
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_forms() {
+    let (a, b) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let first = generate(77, 2, a.path());
+    let again = generate(77, 1, b.path());
+    assert_eq!(
+        first[0], again[0],
+        "form 0 of seed 77 does not depend on --count"
+    );
+    assert_ne!(
+        first[0]["fields"], first[1]["fields"],
+        "each form has its own people"
+    );
+}
