@@ -6,6 +6,8 @@
 
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+# Tesseract's OpenMP threads only burn CPU on small field crops (see src/reader/ocr.rs).
+export OMP_THREAD_LIMIT := 1
 
 .PHONY: run test deps test-deps build lint bench fmt clean deb
 

@@ -103,6 +103,11 @@ fn man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // Tesseract's OpenMP threads must be capped before the library loads.
+    if let Err(e) = guichet::reader::reexec_with_single_thread_ocr() {
+        eprintln!("guichet: cannot restart with OMP_THREAD_LIMIT=1: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run { once } => commands::run(cli.config.as_deref(), once),
