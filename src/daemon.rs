@@ -6,6 +6,9 @@
 //! one store transaction with requests, replies and the processed mark →
 //! flush → move the message out of the inbox. A crash anywhere before the
 //! move re-reads the message, and the processed mark makes that harmless.
+//! A staff reply (addressed to a token plus-address) takes the same path
+//! through [`signoff::take_reply`] instead of the applicant pipeline; after
+//! the inbox, [`signoff::step`] sends approval requests and the digest.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +23,8 @@ use crate::message;
 use crate::outbox::{file::FileTransport, Outgoing, SendError, Transport};
 use crate::pipeline::{self, Desk, Known};
 use crate::reply::{self, Reply};
+use crate::signoff;
+use crate::staff::StaffReply;
 use crate::store::{Commit, Document, Processed, Store};
 
 /// How long the daemon waits for new mail before looking again anyway.
@@ -99,6 +104,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             self.take(&store, incoming).await?;
             report.handled += 1;
         }
+        signoff::step(&store, &self.settings, &self.desk.templates, Utc::now()).await?;
         report.sent = drain_outbox(&store, &self.transport, Utc::now()).await?;
         store.set_last_poll(Utc::now())?;
         Ok(report)
@@ -129,6 +135,19 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         };
         if store.was_processed(&sub.fingerprint)? {
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
+            return self
+                .mailbox
+                .settle(&incoming.key, Disposition::Processed)
+                .await;
+        }
+        // A reply to an approval request is staff's, never an applicant's.
+        let (intake, authserv_id) = (
+            &self.settings.intake.address,
+            &self.settings.staff.authserv_id,
+        );
+        if let Some(reply) = StaffReply::read(&incoming.bytes, intake, authserv_id) {
+            let templates = &self.desk.templates;
+            signoff::take_reply(store, &self.settings, templates, &sub, &reply, Utc::now())?;
             return self
                 .mailbox
                 .settle(&incoming.key, Disposition::Processed)
@@ -210,7 +229,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             if sent_today >= limit {
                 warn!(message_id = %sub.message_id, limit, "reply limit reached for this sender, no reply");
             } else {
-                match self.outgoing(&reply, now) {
+                match outgoing(&reply, &self.settings.intake.address, now) {
                     Ok((outgoing, reply_id)) => {
                         let about = commit
                             .processed
@@ -230,36 +249,36 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         }
         Ok(commit)
     }
+}
 
-    /// Renders a reply into an outgoing message with a fresh Message-ID.
-    fn outgoing(
-        &self,
-        reply: &Reply,
-        now: DateTime<Utc>,
-    ) -> Result<(Outgoing, String), reply::RenderError> {
-        let from = &self.settings.intake.address;
-        let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-        let token: u64 = rand::rng().random();
-        let message_id = format!(
-            "<{}.{token:016x}.guichet@{domain}>",
-            now.format("%Y%m%d%H%M%S")
-        );
-        let raw = reply::render(reply, from, &message_id, now)?;
-        let id = format!(
-            "{}-{token:016x}-{}",
-            now.format("%Y%m%dT%H%M%S%3f"),
-            reply.kind.as_str()
-        );
-        Ok((
-            Outgoing {
-                id,
-                envelope_from: from.clone(),
-                to: vec![reply.to.clone()],
-                raw,
-            },
-            message_id,
-        ))
-    }
+/// Renders a reply sent from `from` (the intake address) into an outgoing
+/// message with a fresh Message-ID; returns it with that Message-ID.
+pub fn outgoing(
+    reply: &Reply,
+    from: &str,
+    now: DateTime<Utc>,
+) -> Result<(Outgoing, String), reply::RenderError> {
+    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let token: u64 = rand::rng().random();
+    let message_id = format!(
+        "<{}.{token:016x}.guichet@{domain}>",
+        now.format("%Y%m%d%H%M%S")
+    );
+    let raw = reply::render(reply, from, &message_id, now)?;
+    let id = format!(
+        "{}-{token:016x}-{}",
+        now.format("%Y%m%dT%H%M%S%3f"),
+        reply.kind.as_str()
+    );
+    Ok((
+        Outgoing {
+            id,
+            envelope_from: from.to_string(),
+            to: vec![reply.to.clone()],
+            raw,
+        },
+        message_id,
+    ))
 }
 
 /// Sends what is due. A message leaves the outbox only when the transport

@@ -17,5 +17,6 @@ pub mod pipeline;
 pub mod reader;
 pub mod reply;
 pub mod rules;
+pub mod signoff;
 pub mod staff;
 pub mod store;

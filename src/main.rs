@@ -57,6 +57,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Accounts created by staff approvals.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// List accounts: username, request, state, hand-off result.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close an account, e.g. when its credentials are used by someone else.
+    Deactivate {
+        username: String,
+        /// Why, for the record.
+        #[arg(long, required = true)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +112,12 @@ fn main() -> ExitCode {
             command: QueueCommand::Show { id, json },
         } => commands::queue_show(cli.config.as_deref(), &id, json),
         Command::Status { json } => commands::status(cli.config.as_deref(), json),
+        Command::Accounts {
+            command: AccountsCommand::List { json },
+        } => commands::accounts_list(cli.config.as_deref(), json),
+        Command::Accounts {
+            command: AccountsCommand::Deactivate { username, reason },
+        } => commands::accounts_deactivate(cli.config.as_deref(), &username, &reason),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
