@@ -1,6 +1,56 @@
 //! The form reader: from the bytes of one PDF to a `FormReport`.
+//!
+//! # How a page is read
+//!
+//! 1. **Structure** (`pdf`): `lopdf` opens the file, tells encrypted from
+//!    damaged, lists the pages and the values of filled AcroForm fields, and
+//!    replays each page's content to see whether it is a bare scan (one image
+//!    covering the page, nothing else painted except an invisible OCR layer).
+//! 2. **Pixels**: a bare scan's image is decoded directly (`decode`: JPEG,
+//!    Flate and friends, CCITT G4) and turned as its placement matrix and
+//!    `/Rotate` show it (`geometry::orient`). Every other page — typed
+//!    vector PDFs, AcroForms, pasted signature images, and scans in JBIG2
+//!    or JPEG 2000 — is rendered by poppler's `pdftoppm` (`render`).
+//!    *Why pdftoppm*: it is the renderer Debian already ships and maintains
+//!    for hostile input, it handles every font, shading and image codec,
+//!    and running it as a child process under `prlimit` and a watchdog
+//!    keeps a crash, a memory bomb or an endless loop out of the daemon.
+//!    Scans skip it because decoding one image ourselves costs a fraction
+//!    of a full render at the same resolution.
+//! 3. **Registration** (`register`): the four filled corner squares give a
+//!    layout→pixel affine map (shift, scale, a few degrees of skew, an A4
+//!    glass around a Letter page); the QR code (`identify`) says which way
+//!    up the sheet is and which page it is, with the header text as fallback.
+//! 4. **Zones**: each field is sampled upright through that map at a fixed
+//!    resolution (`geometry::sample`), so OCR only ever sees small crops.
+//!    Text is read by Tesseract (`ocr`) with per-kind whitelists; ticks and
+//!    signatures are judged from the ink itself (`ink`).
+//!
+//! Blank pages are skipped, pages may come in any order, and a second
+//! page 1 counts as a second form.
+
+mod decode;
+mod geometry;
+mod identify;
+mod ink;
+mod layout;
+mod normalise;
+mod ocr;
+mod pdf;
+mod register;
+mod render;
+mod zones;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Instant;
+
+use image::GrayImage;
 
 use crate::domain::{FormReport, ReadError};
+use decode::{decode_image, DecodeError};
+use layout::Layout;
+use pdf::{Page, PageSource, PdfFile};
+use register::{register, Overview};
 
 /// Reads DA-100 forms. A trait so that the pipeline can be tested on
 /// reports without running OCR.
@@ -8,12 +58,146 @@ pub trait FormReader {
     fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError>;
 }
 
-/// The reader until the real one lands: it opens nothing and says so.
-/// It never invents field values.
-pub struct NoReader;
+/// Bounds that keep one hostile file from taking the desk down.
+pub(crate) mod limits {
+    use std::time::Duration;
 
-impl FormReader for NoReader {
-    fn read(&self, _pdf: &[u8]) -> Result<FormReport, ReadError> {
-        Err(ReadError::UnknownForm)
+    /// Pages in one file; a DA-100 has two, a few forms or blank backs more.
+    pub const MAX_PAGES: usize = 20;
+    /// Pixels in one page image (a Letter page at 600 dpi is 33.7 M).
+    pub const MAX_PAGE_PIXELS: u64 = 40_000_000;
+    /// Longest side of a JPEG we agree to decode.
+    pub const MAX_IMAGE_SIDE: usize = 12_000;
+    /// Decompressed bytes of one stream.
+    pub const MAX_STREAM_BYTES: usize = 64 * 1024 * 1024;
+    /// Nesting of page trees and field hierarchies.
+    pub const MAX_TREE_DEPTH: usize = 32;
+    /// Wall-clock time for one page render.
+    pub const RENDER_TIME: Duration = Duration::from_secs(20);
+    /// Address space for the renderer process.
+    pub const RENDER_MEMORY_BYTES: u64 = 1024 * 1024 * 1024;
+    /// Time for a whole file, checked between pages.
+    pub const FILE_TIME: Duration = Duration::from_secs(60);
+}
+
+/// Resolution at which pages that are not bare scans are rendered.
+const RENDER_DPI: u32 = 200;
+
+/// The DA-100 reader. Cheap to share: engines live per thread.
+pub struct Da100Reader {
+    layout: Layout,
+}
+
+impl Da100Reader {
+    /// Loads the embedded layout and checks that Tesseract starts with its
+    /// French and English data.
+    pub fn new() -> anyhow::Result<Self> {
+        let layout = Layout::embedded()?;
+        ocr::check_engine()?;
+        Ok(Da100Reader { layout })
     }
+}
+
+impl FormReader for Da100Reader {
+    fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError> {
+        // Every decoder used is checked code, but a panic in a dependency
+        // on hostile bytes must still end as an unreadable file.
+        catch_unwind(AssertUnwindSafe(|| self.read_file(pdf)))
+            .unwrap_or_else(|_| Err(ReadError::Unreadable("the reader failed on this file".into())))
+    }
+}
+
+/// A page image with its nominal resolution.
+struct PageImage {
+    pixels: GrayImage,
+    /// Pixels per layout point if the image holds one Letter page; only a
+    /// first guess for registration, since PDF page sizes of scans lie.
+    px_per_pt: f64,
+    /// For rendered pages: the crop box rendered and pixels per PDF point,
+    /// to place AcroForm widgets.
+    rendered_from: Option<([f64; 4], f64)>,
+}
+
+/// Letter, in points: the page the layout describes.
+const LETTER_PT: (f64, f64) = (612.0, 792.0);
+
+fn nominal_px_per_pt(image: &GrayImage) -> f64 {
+    (image.width() as f64 * image.height() as f64 / (LETTER_PT.0 * LETTER_PT.1)).sqrt()
+}
+
+impl Da100Reader {
+    fn read_file(&self, bytes: &[u8]) -> Result<FormReport, ReadError> {
+        let started = Instant::now();
+        let file = PdfFile::open(bytes)?;
+        let pages = file.pages()?;
+        let mut report = FormReport {
+            pages: pages.len() as u32,
+            ..FormReport::default()
+        };
+        let mut seen = vec![0u32; self.layout.pages as usize];
+        for page in &pages {
+            if started.elapsed() > limits::FILE_TIME {
+                return Err(ReadError::Unreadable("reading took too long".into()));
+            }
+            let image = page_image(&file, bytes, page)?;
+            let overview = Overview::of(&image.pixels, image.px_per_pt);
+            if overview.is_blank() {
+                continue;
+            }
+            let Some(candidates) = register(&self.layout, &image.pixels, &overview, image.px_per_pt) else {
+                continue;
+            };
+            let Some(found) = identify::identify(&self.layout, &image.pixels, &candidates) else {
+                continue;
+            };
+            let Some(count) = seen.get_mut(usize::from(found.page) - 1) else {
+                continue;
+            };
+            *count += 1;
+            if *count == 1 {
+                let widgets = zones::widget_values(&self.layout, found.page, &found.to_pixel, page, &image);
+                zones::read_page(&self.layout, found.page, &image.pixels, &found.to_pixel, &widgets, &mut report);
+            }
+        }
+        report.forms = seen.iter().copied().max().unwrap_or(0);
+        if report.forms == 0 {
+            return Err(ReadError::UnknownForm);
+        }
+        report.ticked.sort_by_key(|code| self.layout.fields.iter().position(|z| z.service_code() == Some(code)));
+        Ok(report)
+    }
+}
+
+/// The pixels of a page: its scan decoded directly, or a render.
+fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage, ReadError> {
+    if let PageSource::Scanned(placed) = &page.source {
+        match decode_image(file, placed.stream) {
+            Ok(raw) => {
+                let pixels = geometry::orient(raw, &placed.matrix, page.rotate);
+                return Ok(PageImage {
+                    px_per_pt: nominal_px_per_pt(&pixels),
+                    pixels,
+                    rendered_from: None,
+                });
+            }
+            Err(DecodeError::Unsupported(what)) => {
+                tracing::debug!("page {}: {what}, rendering instead", page.number);
+            }
+            Err(DecodeError::Corrupt(why)) => {
+                return Err(ReadError::Unreadable(format!("page {}: {why}", page.number)));
+            }
+        }
+    }
+    // Render as many pixels as a Letter page at RENDER_DPI would have,
+    // whatever size the PDF says its page is.
+    let [x0, y0, x1, y1] = page.crop_box;
+    let area = ((x1 - x0) * (y1 - y0)).abs().max(1.0);
+    let dpi = (f64::from(RENDER_DPI) * (LETTER_PT.0 * LETTER_PT.1 / area).sqrt()).clamp(36.0, 1200.0);
+    let pixels = render::render_page(bytes, page.number, dpi.round() as u32)
+        .map_err(|e| ReadError::Unreadable(format!("page {}: {e}", page.number)))?;
+    Ok(PageImage {
+        px_per_pt: nominal_px_per_pt(&pixels),
+        pixels,
+        rendered_from: (page.rotate == 0).then_some((page.crop_box, dpi.round() / 72.0)),
+    })
 }

@@ -1,0 +1,311 @@
+//! Ink on paper: what is dark, how it clusters, and what that says about
+//! a checkbox or a signature box. Works on small upright crops.
+
+use image::GrayImage;
+
+/// Grey levels below this are ink. Scanners put paper near 230–255 and pen
+/// or toner below 100; the light grey of form backgrounds (≈220) is paper.
+pub const INK_BELOW: u8 = 150;
+
+/// A binary image: `true` is ink.
+pub struct Bitmap {
+    pub width: usize,
+    pub height: usize,
+    pub bits: Vec<bool>,
+}
+
+impl Bitmap {
+    pub fn of(image: &GrayImage) -> Bitmap {
+        Bitmap {
+            width: image.width() as usize,
+            height: image.height() as usize,
+            bits: image.as_raw().iter().map(|&v| v < INK_BELOW).collect(),
+        }
+    }
+
+    pub fn ink(&self) -> usize {
+        self.bits.iter().filter(|&&b| b).count()
+    }
+
+    /// Erases the long straight lines of a box border that a crop may catch
+    /// along its edges (a row or column mostly inked, in the outer quarter).
+    pub fn strip_border_lines(&mut self) {
+        let (w, h) = (self.width, self.height);
+        for y in (0..h).filter(|&y| y < h / 4 || y >= h - h / 4) {
+            let row = &mut self.bits[y * w..(y + 1) * w];
+            if row.iter().filter(|&&b| b).count() * 2 > w {
+                row.iter_mut().for_each(|b| *b = false);
+            }
+        }
+        for x in (0..w).filter(|&x| x < w / 8 || x >= w - w / 8) {
+            let inked = (0..h).filter(|&y| self.bits[y * w + x]).count();
+            if inked * 3 > h * 2 {
+                (0..h).for_each(|y| self.bits[y * w + x] = false);
+            }
+        }
+    }
+
+    /// 8-connected blobs of ink.
+    pub fn components(&self) -> Vec<Blob> {
+        let (w, h) = (self.width, self.height);
+        let mut seen = vec![false; self.bits.len()];
+        let mut blobs = Vec::new();
+        let mut stack = Vec::new();
+        for start in 0..self.bits.len() {
+            if !self.bits[start] || seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            stack.push(start);
+            let mut blob = Blob {
+                area: 0,
+                edge: 0,
+                x0: w,
+                y0: h,
+                x1: 0,
+                y1: 0,
+            };
+            while let Some(i) = stack.pop() {
+                let (x, y) = (i % w, i / w);
+                blob.area += 1;
+                blob.x0 = blob.x0.min(x);
+                blob.y0 = blob.y0.min(y);
+                blob.x1 = blob.x1.max(x);
+                blob.y1 = blob.y1.max(y);
+                let mut border = false;
+                for dy in -1i64..=1 {
+                    for dx in -1i64..=1 {
+                        if dx == 0 && dy == 0 {
+                            continue;
+                        }
+                        let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                        if nx < 0 || ny < 0 || nx >= w as i64 || ny >= h as i64 {
+                            border = true;
+                            continue;
+                        }
+                        let j = ny as usize * w + nx as usize;
+                        if !self.bits[j] {
+                            border |= dx == 0 || dy == 0;
+                        } else if !seen[j] {
+                            seen[j] = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+                if border {
+                    blob.edge += 1;
+                }
+            }
+            blobs.push(blob);
+        }
+        blobs
+    }
+}
+
+/// One connected blob of ink, in crop pixels.
+#[derive(Debug, Clone, Copy)]
+pub struct Blob {
+    pub area: usize,
+    /// Pixels on the blob's outline.
+    pub edge: usize,
+    pub x0: usize,
+    pub y0: usize,
+    pub x1: usize,
+    pub y1: usize,
+}
+
+impl Blob {
+    pub fn width(&self) -> usize {
+        self.x1 - self.x0 + 1
+    }
+
+    pub fn height(&self) -> usize {
+        self.y1 - self.y0 + 1
+    }
+
+    /// Mean stroke thickness in pixels: area over half the outline length.
+    /// A pen line is a few pixels thick; a smudge or a blot is thick.
+    pub fn thickness(&self) -> f64 {
+        2.0 * self.area as f64 / self.edge.max(1) as f64
+    }
+}
+
+/// The blobs that are more than scanner dust: at least `min_area` pixels.
+pub fn marks(bitmap: &Bitmap, min_area: usize) -> Vec<Blob> {
+    bitmap
+        .components()
+        .into_iter()
+        .filter(|b| b.area >= min_area)
+        .collect()
+}
+
+/// What the ink in a signature box looks like, in points.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Strokes {
+    /// Horizontal extent of all the strokes together.
+    pub span: f64,
+    /// Vertical extent of all the strokes together.
+    pub rise: f64,
+    /// Ink area in square points.
+    pub area: f64,
+    /// Area-weighted mean stroke thickness.
+    pub thickness: f64,
+    /// The largest blob's share of the whole bounding box diagonal.
+    pub longest: f64,
+}
+
+/// Measures the strokes in a signature crop sampled at `px_per_pt`.
+pub fn strokes(crop: &GrayImage, px_per_pt: f64) -> Strokes {
+    let mut bitmap = Bitmap::of(crop);
+    bitmap.strip_border_lines();
+    let min_area = (0.8 * px_per_pt * px_per_pt).ceil() as usize;
+    let blobs = marks(&bitmap, min_area.max(2));
+    if blobs.is_empty() {
+        return Strokes {
+            span: 0.0,
+            rise: 0.0,
+            area: 0.0,
+            thickness: 0.0,
+            longest: 0.0,
+        };
+    }
+    let x0 = blobs.iter().map(|b| b.x0).min().unwrap_or(0);
+    let x1 = blobs.iter().map(|b| b.x1).max().unwrap_or(0);
+    let y0 = blobs.iter().map(|b| b.y0).min().unwrap_or(0);
+    let y1 = blobs.iter().map(|b| b.y1).max().unwrap_or(0);
+    let area: usize = blobs.iter().map(|b| b.area).sum();
+    let thickness = blobs.iter().map(|b| b.thickness() * b.area as f64).sum::<f64>() / area as f64;
+    let longest = blobs
+        .iter()
+        .map(|b| (b.width().pow(2) + b.height().pow(2)) as f64)
+        .fold(0.0, f64::max)
+        .sqrt();
+    Strokes {
+        span: (x1 - x0 + 1) as f64 / px_per_pt,
+        rise: (y1 - y0 + 1) as f64 / px_per_pt,
+        area: area as f64 / (px_per_pt * px_per_pt),
+        thickness: thickness / px_per_pt,
+        longest: longest / px_per_pt,
+    }
+}
+
+impl Strokes {
+    /// Enough connected, thin, spread-out ink to be a signature: not empty,
+    /// not a dot, not a blot.
+    pub fn look_signed(&self) -> bool {
+        self.span >= 30.0 && self.longest >= 12.0 && self.area >= 12.0 && self.thickness <= 4.0
+    }
+}
+
+/// Share of a checkbox interior covered by ink.
+pub fn coverage(crop: &GrayImage) -> f64 {
+    let bitmap = Bitmap::of(crop);
+    bitmap.ink() as f64 / bitmap.bits.len().max(1) as f64
+}
+
+/// Whether a text field crop holds writing: blobs bigger than dust whose
+/// total is at least a short character's worth of ink.
+pub fn holds_writing(crop: &GrayImage, px_per_pt: f64) -> bool {
+    let mut bitmap = Bitmap::of(crop);
+    bitmap.strip_border_lines();
+    let min_area = (0.6 * px_per_pt * px_per_pt).ceil() as usize;
+    let blobs = marks(&bitmap, min_area.max(2));
+    let tall = blobs.iter().any(|b| b.height() as f64 >= 4.0 * px_per_pt);
+    let area: usize = blobs.iter().map(|b| b.area).sum();
+    tall && area as f64 >= 4.0 * px_per_pt * px_per_pt
+}
+
+/// A crop made ready for OCR: border lines and specks turned to paper,
+/// cut to the writing with a white margin. `None` when no writing is left.
+pub fn clean_for_ocr(crop: &GrayImage, px_per_pt: f64) -> Option<GrayImage> {
+    let mut bitmap = Bitmap::of(crop);
+    bitmap.strip_border_lines();
+    let min_area = (0.3 * px_per_pt * px_per_pt).ceil() as usize;
+    let blobs = marks(&bitmap, min_area.max(2));
+    let x0 = blobs.iter().map(|b| b.x0).min()?;
+    let y0 = blobs.iter().map(|b| b.y0).min()?;
+    let x1 = blobs.iter().map(|b| b.x1).max()?;
+    let y1 = blobs.iter().map(|b| b.y1).max()?;
+    let margin = (3.0 * px_per_pt).round() as usize;
+    let (w, h) = (x1 - x0 + 1 + 2 * margin, y1 - y0 + 1 + 2 * margin);
+    let mut out = GrayImage::from_pixel(w as u32, h as u32, image::Luma([255]));
+    // Keep the grey levels of the ink itself (antialiasing helps the engine)
+    // and of its immediate neighbours; everything else becomes paper.
+    let keep = dilate(&bitmap);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            let i = y * bitmap.width + x;
+            if keep[i] {
+                let v = crop.as_raw()[i];
+                out.put_pixel((x - x0 + margin) as u32, (y - y0 + margin) as u32, image::Luma([v]));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Ink grown by one pixel in each direction.
+fn dilate(bitmap: &Bitmap) -> Vec<bool> {
+    let (w, h) = (bitmap.width, bitmap.height);
+    let mut out = bitmap.bits.clone();
+    for y in 0..h {
+        for x in 0..w {
+            if bitmap.bits[y * w + x] {
+                for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
+                    if nx < w && ny < h {
+                        out[ny * w + nx] = true;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canvas(w: u32, h: u32) -> GrayImage {
+        GrayImage::from_pixel(w, h, image::Luma([255]))
+    }
+
+    #[test]
+    fn a_thin_long_stroke_is_signed_but_a_blot_is_not() {
+        let px = 2.0;
+        let mut sig = canvas(500, 100);
+        for x in 20..420u32 {
+            let y = 50 + ((x as f64 / 15.0).sin() * 20.0) as u32;
+            for t in 0..3 {
+                sig.put_pixel(x, y + t, image::Luma([0]));
+            }
+        }
+        assert!(strokes(&sig, px).look_signed());
+
+        let mut blot = canvas(500, 100);
+        for x in 200..240 {
+            for y in 30..70 {
+                blot.put_pixel(x, y, image::Luma([20]));
+            }
+        }
+        let s = strokes(&blot, px);
+        assert!(!s.look_signed(), "{s:?}");
+        assert!(!strokes(&canvas(500, 100), px).look_signed());
+    }
+
+    #[test]
+    fn border_lines_are_not_writing() {
+        let mut field = canvas(400, 40);
+        for x in 0..400 {
+            field.put_pixel(x, 0, image::Luma([0]));
+            field.put_pixel(x, 39, image::Luma([0]));
+        }
+        assert!(!holds_writing(&field, 4.0));
+        for y in 10..32 {
+            for x in 20..24 {
+                field.put_pixel(x, y, image::Luma([0]));
+            }
+        }
+        assert!(holds_writing(&field, 4.0));
+    }
+}

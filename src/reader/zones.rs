@@ -1,0 +1,232 @@
+//! Reading the zones of one registered page into the report: text fields
+//! by OCR (or from AcroForm values), ticks and signatures from their ink.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+
+use image::GrayImage;
+use tesseract::PageSegMode;
+
+use super::geometry::{sample, Affine};
+use super::ink;
+use super::layout::{Kind, Layout, Rect, Zone};
+use super::normalise::normalise;
+use super::ocr::{self, Word};
+use super::pdf::{Page, WidgetValue};
+use super::PageImage;
+use crate::domain::{Crop, FieldReading, FormReport, Party};
+
+/// Resolution of field crops for OCR (≈ 288 dpi: Tesseract reads 10–12 pt
+/// text best with capitals 25–35 pixels high).
+const OCR_PX_PER_PT: f64 = 4.0;
+/// Resolution of signature crops, for judging ink and for the staff e-mail.
+const SIGNATURE_PX_PER_PT: f64 = 3.0;
+/// A field read with less confidence than this is illegible.
+pub const MIN_CONFIDENCE: f32 = 0.60;
+/// Share of a checkbox interior that must be inked to count as ticked.
+const TICK_COVERAGE: f64 = 0.06;
+/// Typed text in a signature box: Tesseract reads every word of it at
+/// least this confidently (≈0.95 on print fonts), while it stays below on
+/// handwriting, even on handwriting-like fonts (seen up to ≈0.93 for one
+/// word, never for all of them).
+const TYPED_CONFIDENCE: f32 = 0.90;
+
+/// AcroForm values of this page, by zone id: each widget goes to the zone
+/// it covers most. Only for rendered pages, whose pixel geometry is known.
+pub fn widget_values(
+    layout: &Layout,
+    page_no: u8,
+    to_pixel: &Affine,
+    page: &Page<'_>,
+    image: &PageImage,
+) -> HashMap<String, WidgetValue> {
+    let Some((cb, s)) = image.rendered_from else {
+        return HashMap::new();
+    };
+    let mut values = HashMap::new();
+    for widget in &page.widgets {
+        let [x0, y0, x1, y1] = widget.rect;
+        let px = Rect {
+            x0: (x0 - cb[0]) * s,
+            y0: (cb[3] - y1) * s,
+            x1: (x1 - cb[0]) * s,
+            y1: (cb[3] - y0) * s,
+        };
+        let best = layout
+            .zones_of(page_no)
+            .map(|z| {
+                let zone_px = to_pixel.bounds(&z.rect);
+                let share = zone_px.overlap(&px) / (zone_px.width() * zone_px.height()).max(1.0);
+                (z, share)
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((zone, share)) = best {
+            if share >= 0.5 {
+                values.insert(zone.id.clone(), widget.value.clone());
+            }
+        }
+    }
+    values
+}
+
+/// Reads every zone of page `page_no` into `report`.
+pub fn read_page(
+    layout: &Layout,
+    page_no: u8,
+    page: &GrayImage,
+    to_pixel: &Affine,
+    widgets: &HashMap<String, WidgetValue>,
+    report: &mut FormReport,
+) {
+    for zone in layout.zones_of(page_no) {
+        let widget = widgets.get(&zone.id);
+        match zone.kind {
+            Kind::Checkbox => {
+                let ticked = match widget {
+                    Some(WidgetValue::Checked(on)) => *on,
+                    _ => {
+                        let crop = sample(page, to_pixel, &zone.rect.inset(2.5), OCR_PX_PER_PT);
+                        ink::coverage(&crop) >= TICK_COVERAGE
+                    }
+                };
+                if let (true, Some(code)) = (ticked, zone.service_code()) {
+                    report.ticked.push(code.to_string());
+                }
+            }
+            Kind::Signature => {
+                let crop = sample(page, to_pixel, &zone.rect.inset(2.0), SIGNATURE_PX_PER_PT);
+                let signed = is_signed(&crop);
+                if let Some(party) = party_of(zone) {
+                    match party {
+                        Party::Employer => report.signatures.employer = signed,
+                        Party::User => report.signatures.user = signed,
+                    }
+                }
+                push_crop(report, zone, &crop);
+            }
+            Kind::Text | Kind::Digits | Kind::Date | Kind::Email => match widget {
+                Some(WidgetValue::Text(value)) => match normalise(zone.kind, value) {
+                    Some(value) => {
+                        report.fields.insert(zone.id.clone(), FieldReading { value, confidence: 1.0 });
+                    }
+                    None if value.trim().is_empty() => {}
+                    None => mark_illegible(report, zone, &sample(page, to_pixel, &zone.rect, OCR_PX_PER_PT)),
+                },
+                _ => read_field(page, to_pixel, zone, report),
+            },
+        }
+    }
+}
+
+/// The party a signature zone belongs to (`employer.signature` → employer).
+fn party_of(zone: &Zone) -> Option<Party> {
+    zone.id.split('.').next()?.parse().ok()
+}
+
+fn read_field(page: &GrayImage, to_pixel: &Affine, zone: &Zone, report: &mut FormReport) {
+    let crop = sample(page, to_pixel, &zone.rect.inset(1.5), OCR_PX_PER_PT);
+    if !ink::holds_writing(&crop, OCR_PX_PER_PT) {
+        return;
+    }
+    let Some(clean) = ink::clean_for_ocr(&crop, OCR_PX_PER_PT) else {
+        return mark_illegible(report, zone, &crop);
+    };
+    let first = recognise(&clean, zone, settings(zone.kind));
+    let reading = match first {
+        Some(r) if r.confidence >= MIN_CONFIDENCE => Some(r),
+        // Tesseract now and then scores a clean word near zero. A second
+        // reading without the whitelist that agrees on the value confirms it.
+        Some(r) => {
+            let free = ocr::Settings {
+                whitelist: "",
+                ..settings(zone.kind)
+            };
+            recognise(&clean, zone, free).and_then(|second| {
+                (second.value == r.value).then(|| FieldReading {
+                    confidence: r.confidence.max(second.confidence).max(MIN_CONFIDENCE),
+                    value: r.value,
+                })
+            })
+        }
+        None => None,
+    };
+    match reading {
+        Some(r) if r.confidence >= MIN_CONFIDENCE => {
+            report.fields.insert(zone.id.clone(), r);
+        }
+        _ => mark_illegible(report, zone, &crop),
+    }
+}
+
+/// One OCR pass over a cleaned field crop, normalised to the field's kind.
+fn recognise(clean: &GrayImage, zone: &Zone, settings: ocr::Settings) -> Option<FieldReading> {
+    let words = ocr::read(clean, settings).ok()?;
+    tracing::debug!("{}: {words:?}", zone.id);
+    let confidence = field_confidence(&words)?;
+    let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
+    let value = normalise(zone.kind, &text.join(" "))?;
+    Some(FieldReading { value, confidence })
+}
+
+/// A field is as sure as its least sure word.
+fn field_confidence(words: &[Word]) -> Option<f32> {
+    words.iter().map(|w| w.confidence).reduce(f32::min)
+}
+
+fn settings(kind: Kind) -> ocr::Settings {
+    let whitelist = match kind {
+        Kind::Digits => "0123456789",
+        Kind::Date => "0123456789-/.",
+        Kind::Email => "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@._-+'",
+        _ => "",
+    };
+    ocr::Settings {
+        whitelist,
+        mode: PageSegMode::PsmSingleLine,
+        dpi: (OCR_PX_PER_PT * 72.0) as u32,
+    }
+}
+
+/// Enough stroke-like ink, and not a name typed in a font.
+fn is_signed(crop: &GrayImage) -> bool {
+    let strokes = ink::strokes(crop, SIGNATURE_PX_PER_PT);
+    strokes.look_signed() && !is_typed(crop)
+}
+
+/// Typed text reads cleanly; handwriting does not.
+fn is_typed(crop: &GrayImage) -> bool {
+    let Some(clean) = ink::clean_for_ocr(crop, SIGNATURE_PX_PER_PT) else {
+        return false;
+    };
+    let settings = ocr::Settings {
+        whitelist: "",
+        mode: PageSegMode::PsmSingleLine,
+        dpi: (SIGNATURE_PX_PER_PT * 72.0) as u32,
+    };
+    let Ok(words) = ocr::read(&clean, settings) else {
+        return false;
+    };
+    tracing::debug!("signature OCR: {words:?}");
+    // Flourishes read as dashes or underscores say nothing either way.
+    let lettered: Vec<&Word> = words.iter().filter(|w| w.text.chars().any(char::is_alphabetic)).collect();
+    let letters: usize = lettered
+        .iter()
+        .map(|w| w.text.chars().filter(|c| c.is_alphabetic()).count())
+        .sum();
+    letters >= 3 && lettered.iter().all(|w| w.confidence >= TYPED_CONFIDENCE)
+}
+
+fn mark_illegible(report: &mut FormReport, zone: &Zone, crop: &GrayImage) {
+    report.illegible.push(zone.id.clone());
+    push_crop(report, zone, crop);
+}
+
+fn push_crop(report: &mut FormReport, zone: &Zone, crop: &GrayImage) {
+    let mut png = Vec::new();
+    if crop.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).is_ok() {
+        report.crops.push(Crop {
+            zone: zone.id.clone(),
+            png,
+        });
+    }
+}
