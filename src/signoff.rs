@@ -592,10 +592,198 @@ async fn run_handoff(program: &Path, input: &[u8]) -> (bool, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{Employer, User};
+    use crate::reply::ReplyKind;
+    use crate::staff::auth::{AuthFailure, AuthPass};
     use chrono::TimeZone;
+
+    const STAFF: &str = "agent@organisme.example";
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2024, 11, day, hour, 0, 0).unwrap()
+    }
+
+    fn request(id: &str, day: u32, state: State) -> Request {
+        Request {
+            id: id.into(),
+            received_at: at(day, 8),
+            state,
+            reasons: vec![],
+            service: Some("FACT".into()),
+            message_id: format!("<{id}@clinique.example>"),
+            attachment: "da100.pdf".into(),
+            sender: "secretariat.fortin@clinique.example".into(),
+            employer: Employer {
+                last_name: "Fortin".into(),
+                first_name: "Léa".into(),
+                licence: "397937".into(),
+                email: "lea.fortin@clinique.example".into(),
+            },
+            user: User {
+                last_name: "Martel".into(),
+                first_name: "Valérie".into(),
+                birth_date: "1974-11-22".into(),
+                email: "valerie.martel@clinique.example".into(),
+            },
+            fields: Default::default(),
+            history: vec![],
+        }
+    }
+
+    fn token() -> Token {
+        Token::in_address(
+            "acces+00aa11bb@organisme.example",
+            "acces@organisme.example",
+        )
+        .unwrap()
+    }
+
+    fn reply(decision: Decision) -> StaffReply {
+        StaffReply {
+            token: token(),
+            from: Some(STAFF.into()),
+            auth: Ok(AuthPass::Dmarc),
+            decision,
+        }
+    }
+
+    fn record() -> TokenRecord {
+        TokenRecord::new(
+            &token(),
+            "DA-2024-000001",
+            STAFF,
+            at(18, 9),
+            TimeDelta::days(14),
+        )
+    }
+
+    fn run(
+        reply: &StaffReply,
+        request: Option<&Request>,
+        automatic: bool,
+    ) -> Result<Verdict, NoAction> {
+        let record = record();
+        let taken = |name: &str| name == "vmartel";
+        judge(
+            &Templates::builtin(),
+            reply,
+            Some(&record),
+            request,
+            automatic,
+            &taken,
+            at(19, 10),
+        )
+    }
+
+    #[test]
+    fn an_approval_issues_a_fresh_username_and_a_password_kept_only_hashed() {
+        let pending = request("DA-2024-000001", 18, State::Queued);
+        let Ok(Verdict::Approved {
+            request,
+            account,
+            messages,
+        }) = run(&reply(Decision::Approve), Some(&pending), false)
+        else {
+            panic!("not approved");
+        };
+        assert_eq!(request.state, State::Approved);
+        assert_eq!(account.username, "vmartel2", "vmartel is taken");
+        assert_eq!(account.approved_by, STAFF);
+        let kinds: Vec<(ReplyKind, &str)> =
+            messages.iter().map(|m| (m.kind, m.to.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (ReplyKind::Username, "lea.fortin@clinique.example"),
+                (
+                    ReplyKind::TemporaryPassword,
+                    "valerie.martel@clinique.example"
+                ),
+                (ReplyKind::Approved, "secretariat.fortin@clinique.example"),
+            ]
+        );
+        let password = messages[1]
+            .text
+            .split_whitespace()
+            .find(|w| credentials::verify(w, &account.password_hash))
+            .expect("the password message holds the hashed password");
+        assert!(!messages[0].text.contains(password));
+        assert!(!messages[2].text.contains(password));
+        assert!(!messages[1].text.contains("vmartel2"));
+    }
+
+    #[test]
+    fn a_refusal_records_its_reason() {
+        let pending = request("DA-2024-000001", 18, State::Review);
+        let reason = "licence inconnue".to_string();
+        let Ok(Verdict::Refused { request, notice }) =
+            run(&reply(Decision::Refuse(reason)), Some(&pending), false)
+        else {
+            panic!("not refused");
+        };
+        assert_eq!(request.state, State::Refused);
+        assert!(request.history[0].note.contains("licence inconnue"));
+        assert!(notice.text.contains("licence inconnue"));
+    }
+
+    #[test]
+    fn replies_that_cannot_act_say_why() {
+        let pending = request("DA-2024-000001", 18, State::Queued);
+        let done = request("DA-2024-000001", 18, State::Approved);
+        let mut no_user_address = pending.clone();
+        no_user_address.user.email = "valerie.martel@".into();
+        let mut unauthenticated = reply(Decision::Approve);
+        unauthenticated.auth = Err(AuthFailure::NoTrustedResults);
+        let cases: Vec<(StaffReply, Option<&Request>, bool, &str)> = vec![
+            (reply(Decision::Unclear), Some(&pending), false, "Unclear"),
+            (reply(Decision::Approve), Some(&pending), true, "AutoReply"),
+            (reply(Decision::Approve), Some(&done), false, "NotPending"),
+            (reply(Decision::Approve), None, false, "NoRequest"),
+            (
+                reply(Decision::Approve),
+                Some(&no_user_address),
+                false,
+                "NoAddress(User)",
+            ),
+            (unauthenticated, Some(&pending), false, "Refused(Auth"),
+        ];
+        for (reply, request, automatic, expected) in cases {
+            match run(&reply, request, automatic) {
+                Err(why) => assert!(format!("{why:?}").starts_with(expected), "{why:?}"),
+                Ok(v) => panic!("{expected}: acted on {}", v.request().id),
+            }
+        }
+    }
+
+    #[test]
+    fn an_expired_approval_request_frees_its_slot_and_goes_out_again() {
+        let staff = vec![STAFF.to_string()];
+        let policy = Policy {
+            intake: "acces@organisme.example",
+            staff: &staff,
+            max_outstanding: 1,
+            validity: TimeDelta::days(14),
+        };
+        let requests = vec![
+            request("DA-2024-000002", 17, State::Queued),
+            request("DA-2024-000001", 18, State::Review),
+            request("DA-2024-000003", 16, State::Approved),
+        ];
+        let out = |id: &str, expires_at| Approval {
+            request_id: id.into(),
+            staff: STAFF.into(),
+            token_hash: "h".into(),
+            sent_at: at(1, 9),
+            expires_at,
+        };
+        let live = [out("DA-2024-000001", at(30, 0))];
+        assert!(due_assignments(&policy, &requests, &live, at(19, 9)).is_empty());
+        let expired = [out("DA-2024-000001", at(19, 0))];
+        let due = due_assignments(&policy, &requests, &expired, at(19, 9));
+        let ids: Vec<&str> = due.iter().map(|a| a.request_id.as_str()).collect();
+        assert_eq!(ids, ["DA-2024-000002"], "oldest first, one slot");
+        let decided = [out("DA-2024-000003", at(30, 0))];
+        assert_eq!(stale_approvals(&requests, &decided), ["DA-2024-000003"]);
     }
 
     #[test]

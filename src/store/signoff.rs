@@ -257,3 +257,119 @@ impl Store {
         Ok(account)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::State;
+    use chrono::TimeZone;
+
+    fn request(state: State) -> Request {
+        Request {
+            id: "DA-2024-000001".into(),
+            received_at: Utc.with_ymd_and_hms(2024, 11, 18, 8, 0, 0).unwrap(),
+            state,
+            reasons: vec![],
+            service: Some("FACT".into()),
+            message_id: "<m@x>".into(),
+            attachment: "f.pdf".into(),
+            sender: "a@b.example".into(),
+            employer: Employer::default(),
+            user: User::default(),
+            fields: Default::default(),
+            history: vec![],
+        }
+    }
+
+    fn account(username: &str) -> Account {
+        Account {
+            username: username.into(),
+            request_id: "DA-2024-000001".into(),
+            service: None,
+            employer: Employer::default(),
+            user: User::default(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created_at: Utc::now(),
+            approved_by: "agent@organisme.example".into(),
+            active: true,
+            deactivated: None,
+            handoff: None,
+        }
+    }
+
+    fn decision(fingerprint: &str, username: &str) -> SignoffCommit {
+        SignoffCommit {
+            fingerprint: fingerprint.into(),
+            processed: Some(Processed {
+                message_id: format!("<{fingerprint}@x>"),
+                at: Utc::now(),
+                outcome: None,
+                requests: vec!["DA-2024-000001".into()],
+            }),
+            requests: vec![request(State::Approved)],
+            accounts: vec![account(username)],
+            closed: vec!["DA-2024-000001".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_decision_commits_once_and_a_taken_username_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit_signoff(&SignoffCommit {
+                requests: vec![request(State::Queued)],
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(store.commit_signoff(&decision("fp1", "vmartel")).unwrap());
+        assert!(!store.commit_signoff(&decision("fp1", "vmartel")).unwrap());
+        assert_eq!(store.accounts().unwrap().len(), 1);
+
+        // Another reply would reuse the username: the whole commit aborts,
+        // its processed mark included.
+        let mut clash = decision("fp2", "vmartel");
+        clash.requests = vec![request(State::Refused)];
+        assert!(store.commit_signoff(&clash).is_err());
+        assert!(!store.was_processed("fp2").unwrap());
+        let r = store.request("DA-2024-000001").unwrap().unwrap();
+        assert_eq!(r.state, State::Approved);
+    }
+
+    #[test]
+    fn the_digest_day_and_hand_off_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.last_digest().unwrap(), None);
+        let day = NaiveDate::from_ymd_opt(2024, 11, 18);
+        store
+            .commit_signoff(&SignoffCommit {
+                digest_sent: day,
+                accounts: vec![account("vmartel")],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(store.last_digest().unwrap(), day);
+        let handoff = Handoff {
+            at: Utc::now(),
+            ok: true,
+            detail: "exit status: 0".into(),
+        };
+        store.record_handoff("vmartel", handoff.clone()).unwrap();
+        assert_eq!(
+            store.account("vmartel").unwrap().unwrap().handoff,
+            Some(handoff)
+        );
+        assert!(store
+            .record_handoff(
+                "nobody",
+                Handoff {
+                    at: Utc::now(),
+                    ok: false,
+                    detail: String::new()
+                }
+            )
+            .is_err());
+    }
+}
