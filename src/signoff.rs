@@ -119,7 +119,9 @@ pub fn stale_approvals(requests: &[Request], approvals: &[Approval]) -> Vec<Stri
 }
 
 /// The approval request for one request: the staff notice (fields, crops
-/// inline) with the applicant's PDF attached when the store kept it.
+/// inline) with the reception date after the request number in the
+/// subject, so a clerk sorting a mailbox sees the queue's order, and the
+/// applicant's PDF attached when the store kept it.
 pub fn approval_request(
     templates: &Templates,
     request: &Request,
@@ -129,6 +131,11 @@ pub fn approval_request(
 ) -> Reply {
     let crops = document.map(|d| d.crops.as_slice()).unwrap_or_default();
     let mut reply = notices::approval_request(templates, request, crops, staff, reply_to);
+    reply.subject = format!(
+        "{} ({})",
+        reply.subject,
+        request.received_at.format("%Y-%m-%d")
+    );
     if let Some(d) = document.filter(|d| !d.pdf.is_empty()) {
         let filename = if request.attachment.to_ascii_lowercase().ends_with(".pdf") {
             request.attachment.clone()

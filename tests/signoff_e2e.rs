@@ -343,7 +343,11 @@ async fn an_approval_by_reply_issues_credentials_and_nothing_else_acts() {
     let approval = &approvals[0];
     assert_eq!(approval.header("To"), AGENT);
     let id = request_ids_of(&desk.store(), State::Queued).pop().unwrap();
-    assert!(approval.header("Subject").contains(&id));
+    let subject = approval.header("Subject");
+    assert!(
+        subject.ends_with(&format!("{id} (2024-11-18)")),
+        "number and reception date: {subject}"
+    );
     let token_address = approval.reply_to();
     let token = token_address
         .strip_prefix("acces+")
@@ -606,7 +610,8 @@ fn approval_order(desk: &Desktop) -> Vec<String> {
         .iter()
         .map(|m| {
             let subject = m.header("Subject");
-            subject.rsplit(' ').next().unwrap().to_string()
+            let id = subject.split(' ').find(|w| w.starts_with("DA-"));
+            id.unwrap().to_string()
         })
         .collect()
 }
