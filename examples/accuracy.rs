@@ -78,7 +78,10 @@ fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name in parentheses; utime is field 14.
     let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let f: Vec<f64> = rest.split_whitespace().map(|v| v.parse().unwrap_or(0.0)).collect();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
     let ticks: f64 = f.get(11..15).map(|s| s.iter().sum()).unwrap_or(0.0);
     ticks / 100.0
 }
@@ -105,8 +108,12 @@ fn main() -> anyhow::Result<()> {
         let cpu = cpu_seconds();
         let result = reader.read(&bytes);
         let spent = cpu_seconds() - cpu;
-        let mut miss = |what: String| mismatches.push(format!("{} [{}]: {what}", t.file, t.produced_by));
-        let mut tally = Tally { files: 1, ..Tally::default() };
+        let mut miss =
+            |what: String| mismatches.push(format!("{} [{}]: {what}", t.file, t.produced_by));
+        let mut tally = Tally {
+            files: 1,
+            ..Tally::default()
+        };
         match &result {
             Err(e) => miss(format!("read error: {e}")),
             Ok(r) => {
@@ -122,15 +129,23 @@ fn main() -> anyhow::Result<()> {
                 }
                 tally.signatures_right = u32::from(r.signatures == t.signatures);
                 if r.signatures != t.signatures {
-                    miss(format!("signatures {:?} (truth {:?})", r.signatures, t.signatures));
+                    miss(format!(
+                        "signatures {:?} (truth {:?})",
+                        r.signatures, t.signatures
+                    ));
                 }
                 if t.flaw == "none" {
                     for (id, want) in &t.fields {
                         tally.fields += 1;
                         match r.fields.get(id) {
                             Some(got) if &got.value == want => tally.fields_right += 1,
-                            Some(got) => miss(format!("{id} = {:?} ({:.2}) (truth {want:?})", got.value, got.confidence)),
-                            None if r.illegible.contains(id) => miss(format!("{id} illegible (truth {want:?})")),
+                            Some(got) => miss(format!(
+                                "{id} = {:?} ({:.2}) (truth {want:?})",
+                                got.value, got.confidence
+                            )),
+                            None if r.illegible.contains(id) => {
+                                miss(format!("{id} illegible (truth {want:?})"))
+                            }
                             None => miss(format!("{id} absent (truth {want:?})")),
                         }
                     }

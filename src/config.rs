@@ -118,6 +118,12 @@ pub struct Imap {
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
     pub ca_file: Option<PathBuf>,
+    /// Where handled messages go (UTF-8; sent in modified UTF-7); created if missing.
+    #[serde(default = "default_processed_folder")]
+    pub processed_folder: String,
+    /// Where messages that could not be handled go, for an operator.
+    #[serde(default = "default_quarantine_folder")]
+    pub quarantine_folder: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -134,6 +140,14 @@ pub struct Smtp {
 
 fn default_mailbox() -> String {
     "INBOX".to_string()
+}
+
+fn default_processed_folder() -> String {
+    "Traité".to_string()
+}
+
+fn default_quarantine_folder() -> String {
+    "Quarantaine".to_string()
 }
 
 /// Reads a secret given either inline or as a file path (systemd credentials:

@@ -113,16 +113,14 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     /// Handles one message and settles it once its effects are safe.
     async fn take(&mut self, store: &Store, incoming: Incoming) -> Result<()> {
         let started = Instant::now();
-        if incoming.oversized {
+        // An oversized message is read from its headers only, answered, and
+        // set aside for an operator.
+        let done = if incoming.oversized {
             warn!(key = %incoming.key, limit = self.settings.intake.max_message_bytes, "message over the size limit, set aside");
-            return self
-                .mailbox
-                .settle(
-                    &incoming.key,
-                    Disposition::Quarantine("over the size limit".into()),
-                )
-                .await;
-        }
+            Disposition::Quarantine("over the size limit".into())
+        } else {
+            Disposition::Processed
+        };
         let sub = match message::parse(&incoming.bytes, &self.settings.intake.address) {
             Ok(sub) => sub,
             Err(e) => {
@@ -135,10 +133,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         };
         if store.was_processed(&sub.fingerprint)? {
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
-            return self
-                .mailbox
-                .settle(&incoming.key, Disposition::Processed)
-                .await;
+            return self.mailbox.settle(&incoming.key, done).await;
         }
         // A reply to an approval request is staff's, never an applicant's.
         let (intake, authserv_id) = (
@@ -148,12 +143,9 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         if let Some(reply) = StaffReply::read(&incoming.bytes, intake, authserv_id) {
             let templates = &self.desk.templates;
             signoff::take_reply(store, &self.settings, templates, &sub, &reply, Utc::now())?;
-            return self
-                .mailbox
-                .settle(&incoming.key, Disposition::Processed)
-                .await;
+            return self.mailbox.settle(&incoming.key, done).await;
         }
-        let commit = self.decide(store, &sub, incoming.received_at, Utc::now())?;
+        let commit = self.decide(store, &sub, &incoming, Utc::now())?;
         let fresh = store.commit(&commit)?;
         if let Some(p) = &commit.processed {
             info!(
@@ -166,9 +158,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 "message handled"
             );
         }
-        self.mailbox
-            .settle(&incoming.key, Disposition::Processed)
-            .await
+        self.mailbox.settle(&incoming.key, done).await
     }
 
     /// Runs the pure pipeline and turns its result into one store commit.
@@ -176,7 +166,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         &self,
         store: &Store,
         sub: &message::Submission,
-        received_at: DateTime<Utc>,
+        incoming: &Incoming,
         now: DateTime<Utc>,
     ) -> Result<Commit> {
         let mut answered = Vec::new();
@@ -193,9 +183,20 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             processing_date: store.processing_date()?,
         };
         let mut next_id = |year| store.next_request_id(year);
-        let handled = tokio::task::block_in_place(|| {
-            pipeline::handle(&self.desk, sub, &known, received_at, now, &mut next_id)
-        })?;
+        let handled = if incoming.oversized {
+            pipeline::too_large(&self.desk, sub, &known)
+        } else {
+            tokio::task::block_in_place(|| {
+                pipeline::handle(
+                    &self.desk,
+                    sub,
+                    &known,
+                    incoming.received_at,
+                    now,
+                    &mut next_id,
+                )
+            })?
+        };
 
         let mut commit = Commit {
             fingerprint: sub.fingerprint.clone(),

@@ -84,6 +84,9 @@ pub struct UnknownCode(pub String);
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     NoAttachment,
+    /// The e-mail is over the size limit: set aside unread. (Not in the
+    /// contract's table, which has no code for it; message-level only.)
+    TooLarge,
     NotPdf,
     EncryptedPdf,
     UnreadablePdf,
@@ -105,8 +108,8 @@ impl Reason {
     pub fn outcome(&self) -> Outcome {
         use Reason::*;
         match self {
-            NoAttachment | NotPdf | EncryptedPdf | UnreadablePdf | UnknownForm | MultiForm
-            | Duplicate => Outcome::Rejected,
+            NoAttachment | TooLarge | NotPdf | EncryptedPdf | UnreadablePdf | UnknownForm
+            | MultiForm | Duplicate => Outcome::Rejected,
             MissingSignature(_) | MissingField(_) | InvalidEmail(_) | SameEmail
             | SharedEmail(_) | EmailInUse(_) | ServiceCount => Outcome::Correction,
             Illegible(_) => Outcome::Review,
@@ -128,6 +131,7 @@ impl fmt::Display for Reason {
         use Reason::*;
         match self {
             NoAttachment => f.write_str("no_attachment"),
+            TooLarge => f.write_str("too_large"),
             NotPdf => f.write_str("not_pdf"),
             EncryptedPdf => f.write_str("encrypted_pdf"),
             UnreadablePdf => f.write_str("unreadable_pdf"),
@@ -165,6 +169,7 @@ impl FromStr for Reason {
         };
         Ok(match head {
             "no_attachment" if arg.is_none() => NoAttachment,
+            "too_large" if arg.is_none() => TooLarge,
             "not_pdf" if arg.is_none() => NotPdf,
             "encrypted_pdf" if arg.is_none() => EncryptedPdf,
             "unreadable_pdf" if arg.is_none() => UnreadablePdf,
@@ -425,6 +430,7 @@ mod tests {
     fn every_reason_code_round_trips() {
         let codes = [
             "no_attachment",
+            "too_large",
             "not_pdf",
             "encrypted_pdf",
             "unreadable_pdf",

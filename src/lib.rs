@@ -12,6 +12,7 @@ pub mod domain;
 pub mod intake;
 pub mod logging;
 pub mod message;
+pub mod net;
 pub mod outbox;
 pub mod pipeline;
 pub mod reader;

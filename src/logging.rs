@@ -9,10 +9,13 @@ use std::io::IsTerminal;
 use tracing_subscriber::{fmt, EnvFilter};
 
 /// Installs the global subscriber. `format` is `auto`, `text` or `json`.
+/// lopdf's own warnings about a damaged file are noise: guichet reports
+/// the outcome (`unreadable_pdf`…) itself.
 /// Logs go to standard error, so that command output on standard out stays
 /// clean for scripts (`queue list --json | jq`).
 pub fn init(format: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,lopdf=error"));
     let json = match format {
         "json" => true,
         "text" => false,

@@ -68,15 +68,7 @@ pub fn handle(
     next_id: &mut dyn FnMut(i32) -> anyhow::Result<String>,
 ) -> anyhow::Result<Handled> {
     if let Some(silence) = sub.silence {
-        return Ok(Handled {
-            outcome: Outcome::Ignored,
-            silence: Some(silence),
-            message_reasons: vec![],
-            results: vec![],
-            forms: vec![],
-            requests: vec![],
-            reply: None,
-        });
+        return Ok(silent(silence));
     }
     let today = received_at.date_naive();
     let mut resumable: Vec<Request> = known
@@ -151,14 +143,60 @@ pub fn handle(
     } else {
         vec![]
     };
-    let outcome = results
+    let effects = Effects {
+        message_reasons,
+        results,
+        forms,
+        requests,
+    };
+    Ok(conclude(desk, sub, known, effects))
+}
+
+/// A message over the size limit: only its headers were read. It is
+/// answered (unless it must not be) and set aside by the caller.
+pub fn too_large(desk: &Desk, sub: &Submission, known: &Known) -> Handled {
+    if let Some(silence) = sub.silence {
+        return silent(silence);
+    }
+    let effects = Effects {
+        message_reasons: vec![Reason::TooLarge],
+        ..Default::default()
+    };
+    conclude(desk, sub, known, effects)
+}
+
+fn silent(silence: Silence) -> Handled {
+    Handled {
+        outcome: Outcome::Ignored,
+        silence: Some(silence),
+        message_reasons: vec![],
+        results: vec![],
+        forms: vec![],
+        requests: vec![],
+        reply: None,
+    }
+}
+
+/// What the attachments of one message gave, before the reply.
+#[derive(Default)]
+struct Effects {
+    message_reasons: Vec<Reason>,
+    results: Vec<AttachmentResult>,
+    forms: Vec<Option<FormReport>>,
+    requests: Vec<Request>,
+}
+
+/// The message's outcome and the one reply that covers everything.
+fn conclude(desk: &Desk, sub: &Submission, known: &Known, e: Effects) -> Handled {
+    let outcome = e
+        .results
         .iter()
         .map(|r| r.outcome)
-        .chain(message_reasons.iter().map(Reason::outcome))
+        .chain(e.message_reasons.iter().map(Reason::outcome))
         .max()
         .unwrap_or(Outcome::Rejected);
     let processing_date = known.processing_date.or_else(|| {
-        requests
+        e.requests
             .iter()
             .filter(|r| r.state.is_pending())
             .map(|r| r.received_at.date_naive())
@@ -171,20 +209,20 @@ pub fn handle(
     };
     let reply = reply::answer(
         &answered,
-        &results,
-        &message_reasons,
+        &e.results,
+        &e.message_reasons,
         processing_date,
         &desk.templates,
     );
-    Ok(Handled {
+    Handled {
         outcome,
         silence: None,
-        message_reasons,
-        results,
-        forms,
-        requests,
+        message_reasons: e.message_reasons,
+        results: e.results,
+        forms: e.forms,
+        requests: e.requests,
         reply,
-    })
+    }
 }
 
 /// Reads one attachment and applies the rules against the requests on file:
@@ -208,7 +246,14 @@ pub fn examine(
     }
     match desk.reader.read(&attachment.bytes) {
         Err(e) => (None, vec![e.reason()]),
-        Ok(report) => {
+        Ok(mut report) => {
+            // A file of several forms is refused whole: what its first form
+            // says is no request of anyone's.
+            if report.forms >= 2 {
+                report.fields.clear();
+                report.ticked.clear();
+                report.illegible.clear();
+            }
             let reasons = rules::decide(&report, &OnFile(on_file), &desk.roles, today);
             (Some(report), reasons)
         }

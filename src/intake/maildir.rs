@@ -45,6 +45,27 @@ impl Maildir {
     }
 }
 
+/// The header section of a message file, at most `HEADER_BYTES` long:
+/// enough to answer the sender of a message too large to read.
+fn header_section(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)?
+        .take(HEADER_BYTES)
+        .read_to_end(&mut head)?;
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .or_else(|| head.windows(2).position(|w| w == b"\n\n").map(|p| p + 2))
+        .unwrap_or(head.len());
+    head.truncate(end);
+    Ok(head)
+}
+
+/// Longest header section read from an oversized message.
+const HEADER_BYTES: u64 = 64 * 1024;
+
 /// A Maildir name starts with the delivery time in seconds
 /// (`1731917040.M0P1.host`); failing that, the file's modification time.
 fn delivery_time(name: &str, path: &Path) -> DateTime<Utc> {
@@ -79,7 +100,7 @@ impl Mailbox for Maildir {
             let size = std::fs::metadata(&path)?.len();
             let oversized = size > self.max_bytes;
             let bytes = if oversized {
-                Vec::new()
+                header_section(&path)?
             } else {
                 std::fs::read(&path)?
             };
@@ -129,12 +150,17 @@ mod tests {
         let mut md = Maildir::open(dir.path(), 10).unwrap();
         std::fs::write(dir.path().join("new/200.M1.h"), b"second").unwrap();
         std::fs::write(dir.path().join("new/100.M1.h:2,"), b"first").unwrap();
-        std::fs::write(dir.path().join("new/300.M1.h"), b"far too large").unwrap();
+        std::fs::write(
+            dir.path().join("new/300.M1.h"),
+            b"From: a@b.example\n\nfar too large",
+        )
+        .unwrap();
         let got = md.fetch().await.unwrap();
         let keys: Vec<_> = got.iter().map(|m| m.key.as_str()).collect();
         assert_eq!(keys, ["100.M1.h:2,", "200.M1.h", "300.M1.h"]);
         assert_eq!(got[0].bytes, b"first");
-        assert!(got[2].oversized && got[2].bytes.is_empty());
+        assert!(got[2].oversized);
+        assert_eq!(got[2].bytes, b"From: a@b.example\n\n");
         assert_eq!(got[0].received_at.timestamp(), 100);
         md.settle("100.M1.h:2,", Disposition::Processed)
             .await

@@ -5,16 +5,19 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub mod imap;
 pub mod maildir;
 
 /// One raw message waiting in the mailbox.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    /// The mailbox's own handle on it (Maildir file name, IMAP UID).
+    /// The mailbox's own handle on it (Maildir file name, IMAP `uidvalidity:uid`).
     pub key: String,
-    /// The whole message; empty when `oversized`.
+    /// The whole message; only its header section when `oversized`.
     pub bytes: Vec<u8>,
-    /// Larger than the configured limit: not loaded, to be answered and set aside.
+    /// Larger than `intake.max_message_bytes`: never downloaded whole;
+    /// `bytes` holds just the header section (at most 64 KiB), enough to
+    /// answer the sender before the message is quarantined.
     pub oversized: bool,
     /// When the mailbox received it (Maildir delivery time, IMAP INTERNALDATE):
     /// the request's place in the queue, even if the desk was down that day.
@@ -34,7 +37,7 @@ pub enum Disposition {
 #[allow(async_fn_in_trait)]
 pub trait Mailbox {
     /// Messages waiting, in arrival order. Oversized messages are not loaded:
-    /// they come back with empty `bytes` and `oversized` set.
+    /// they come back with only their header section and `oversized` set.
     async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>>;
 
     /// Takes a handled message out of the inbox. Called only after the

@@ -2,6 +2,7 @@
 //! wait in the store's outbox until a `Transport` has accepted them.
 
 pub mod file;
+pub mod smtp;
 
 /// One message ready to go: envelope and the RFC 5322 bytes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -43,7 +43,9 @@ pub fn decode_image(pdf: &PdfFile, stream: &Stream) -> Result<GrayImage, DecodeE
         Some(b"DCTDecode") if filters.len() == 1 => decode_jpeg(&stream.content, w, h)?,
         Some(b"CCITTFaxDecode") if filters.len() == 1 => decode_ccitt(&stream.content, dict, w, h)?,
         Some(f @ (b"JBIG2Decode" | b"JPXDecode" | b"DCTDecode" | b"CCITTFaxDecode")) => {
-            return Err(DecodeError::Unsupported(String::from_utf8_lossy(f).into_owned()))
+            return Err(DecodeError::Unsupported(
+                String::from_utf8_lossy(f).into_owned(),
+            ))
         }
         _ => {
             let samples = stream
@@ -140,7 +142,11 @@ fn decode_samples(
 ) -> Result<GrayImage, DecodeError> {
     let bits = int(dict, b"BitsPerComponent").unwrap_or(8);
     let mask = matches!(dict.get(b"ImageMask"), Ok(Object::Boolean(true)));
-    let components = if mask { 1 } else { colour_components(pdf, dict)? };
+    let components = if mask {
+        1
+    } else {
+        colour_components(pdf, dict)?
+    };
     let bits = if mask { 1 } else { bits };
     if !matches!(bits, 1 | 2 | 4 | 8 | 16) {
         return Err(corrupt(format!("{bits} bits per component")));
@@ -169,7 +175,10 @@ fn decode_samples(
             let grey = match components {
                 1 => sample(0),
                 3 => 0.299 * sample(0) + 0.587 * sample(1) + 0.114 * sample(2),
-                _ => (1.0 - sample(3)) * (1.0 - (0.3 * sample(0) + 0.59 * sample(1) + 0.11 * sample(2))),
+                _ => {
+                    (1.0 - sample(3))
+                        * (1.0 - (0.3 * sample(0) + 0.59 * sample(1) + 0.11 * sample(2)))
+                }
             };
             out.push((grey * 255.0).round().clamp(0.0, 255.0) as u8);
         }

@@ -65,7 +65,8 @@ impl Affine {
 
     /// The pixel bounding box of a layout rectangle.
     pub fn bounds(&self, r: &Rect) -> Rect {
-        let corners = [(r.x0, r.y0), (r.x1, r.y0), (r.x0, r.y1), (r.x1, r.y1)].map(|p| self.apply(p));
+        let corners =
+            [(r.x0, r.y0), (r.x1, r.y0), (r.x0, r.y1), (r.x1, r.y1)].map(|p| self.apply(p));
         let xs = corners.map(|p| p.0);
         let ys = corners.map(|p| p.1);
         Rect {
@@ -80,7 +81,8 @@ impl Affine {
 /// Cramer's rule; `None` when the points are degenerate.
 fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
     let det = |m: &[[f64; 3]; 3]| {
-        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
             + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
     };
     let d = det(&m);
@@ -184,7 +186,14 @@ mod tests {
 
     #[test]
     fn fit_recovers_a_rotation_and_shift() {
-        let truth = Affine { a: 0.0, b: -2.0, c: 100.0, d: 2.0, e: 0.0, f: 5.0 };
+        let truth = Affine {
+            a: 0.0,
+            b: -2.0,
+            c: 100.0,
+            d: 2.0,
+            e: 0.0,
+            f: 5.0,
+        };
         let from = [(0.0, 0.0), (10.0, 0.0), (0.0, 10.0), (10.0, 10.0)];
         let to: Vec<_> = from.iter().map(|&p| truth.apply(p)).collect();
         let fitted = Affine::fit(&from, &to).unwrap();
@@ -208,6 +217,9 @@ mod tests {
         // Upright placement is left alone.
         assert_eq!(orient(img.clone(), &[2.0, 0.0, 0.0, 1.0, 0.0, 0.0], 0), img);
         // The page shown upside down.
-        assert_eq!(orient(img, &[2.0, 0.0, 0.0, 1.0, 0.0, 0.0], 180).as_raw(), &vec![255, 0]);
+        assert_eq!(
+            orient(img, &[2.0, 0.0, 0.0, 1.0, 0.0, 0.0], 180).as_raw(),
+            &vec![255, 0]
+        );
     }
 }

@@ -41,7 +41,8 @@ pub fn identify(layout: &Layout, page: &GrayImage, candidates: &Candidates) -> O
 fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u8> {
     let crop = sample(page, to_pixel, &layout.qr_code.rect.inset(-8.0), PX_PER_PT);
     let (w, h) = crop.dimensions();
-    let result = rxing::helpers::detect_in_luma(crop.into_raw(), w, h, Some(BarcodeFormat::QR_CODE)).ok()?;
+    let result =
+        rxing::helpers::detect_in_luma(crop.into_raw(), w, h, Some(BarcodeFormat::QR_CODE)).ok()?;
     parse_payload(layout, result.getText())
 }
 
@@ -53,7 +54,10 @@ fn parse_payload(layout: &Layout, payload: &str) -> Option<u8> {
         return None;
     }
     if version != layout.version {
-        tracing::warn!("DA-100 version {version}, reading it with the layout of {}", layout.version);
+        tracing::warn!(
+            "DA-100 version {version}, reading it with the layout of {}",
+            layout.version
+        );
     }
     let (p, _) = pages.split_once('/')?;
     let p: u8 = p.parse().ok()?;

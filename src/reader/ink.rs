@@ -174,7 +174,11 @@ pub fn strokes(crop: &GrayImage, px_per_pt: f64) -> Strokes {
     let y0 = blobs.iter().map(|b| b.y0).min().unwrap_or(0);
     let y1 = blobs.iter().map(|b| b.y1).max().unwrap_or(0);
     let area: usize = blobs.iter().map(|b| b.area).sum();
-    let thickness = blobs.iter().map(|b| b.thickness() * b.area as f64).sum::<f64>() / area as f64;
+    let thickness = blobs
+        .iter()
+        .map(|b| b.thickness() * b.area as f64)
+        .sum::<f64>()
+        / area as f64;
     let longest = blobs
         .iter()
         .map(|b| (b.width().pow(2) + b.height().pow(2)) as f64)
@@ -237,7 +241,11 @@ pub fn clean_for_ocr(crop: &GrayImage, px_per_pt: f64) -> Option<GrayImage> {
             let i = y * bitmap.width + x;
             if keep[i] {
                 let v = crop.as_raw()[i];
-                out.put_pixel((x - x0 + margin) as u32, (y - y0 + margin) as u32, image::Luma([v]));
+                out.put_pixel(
+                    (x - x0 + margin) as u32,
+                    (y - y0 + margin) as u32,
+                    image::Luma([v]),
+                );
             }
         }
     }
@@ -251,7 +259,12 @@ fn dilate(bitmap: &Bitmap) -> Vec<bool> {
     for y in 0..h {
         for x in 0..w {
             if bitmap.bits[y * w + x] {
-                for (nx, ny) in [(x.wrapping_sub(1), y), (x + 1, y), (x, y.wrapping_sub(1)), (x, y + 1)] {
+                for (nx, ny) in [
+                    (x.wrapping_sub(1), y),
+                    (x + 1, y),
+                    (x, y.wrapping_sub(1)),
+                    (x, y + 1),
+                ] {
                     if nx < w && ny < h {
                         out[ny * w + nx] = true;
                     }

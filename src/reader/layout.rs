@@ -155,7 +155,11 @@ mod tests {
         let layout = Layout::embedded().unwrap();
         assert_eq!(layout.form, "DA-100");
         assert_eq!(layout.pages, 2);
-        let services: Vec<_> = layout.fields.iter().filter_map(Zone::service_code).collect();
+        let services: Vec<_> = layout
+            .fields
+            .iter()
+            .filter_map(Zone::service_code)
+            .collect();
         assert_eq!(services, ["FACT", "INSC", "PAIE", "DOSS"]);
         assert_eq!(layout.zones_of(2).count(), 7);
         assert_eq!(layout.mark_centres()[3], (583.0, 763.0));

@@ -102,8 +102,11 @@ impl FormReader for Da100Reader {
     fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError> {
         // Every decoder used is checked code, but a panic in a dependency
         // on hostile bytes must still end as an unreadable file.
-        catch_unwind(AssertUnwindSafe(|| self.read_file(pdf)))
-            .unwrap_or_else(|_| Err(ReadError::Unreadable("the reader failed on this file".into())))
+        catch_unwind(AssertUnwindSafe(|| self.read_file(pdf))).unwrap_or_else(|_| {
+            Err(ReadError::Unreadable(
+                "the reader failed on this file".into(),
+            ))
+        })
     }
 }
 
@@ -144,7 +147,9 @@ impl Da100Reader {
             if overview.is_blank() {
                 continue;
             }
-            let Some(candidates) = register(&self.layout, &image.pixels, &overview, image.px_per_pt) else {
+            let Some(candidates) =
+                register(&self.layout, &image.pixels, &overview, image.px_per_pt)
+            else {
                 continue;
             };
             let Some(found) = identify::identify(&self.layout, &image.pixels, &candidates) else {
@@ -155,15 +160,28 @@ impl Da100Reader {
             };
             *count += 1;
             if *count == 1 {
-                let widgets = zones::widget_values(&self.layout, found.page, &found.to_pixel, page, &image);
-                zones::read_page(&self.layout, found.page, &image.pixels, &found.to_pixel, &widgets, &mut report);
+                let widgets =
+                    zones::widget_values(&self.layout, found.page, &found.to_pixel, page, &image);
+                zones::read_page(
+                    &self.layout,
+                    found.page,
+                    &image.pixels,
+                    &found.to_pixel,
+                    &widgets,
+                    &mut report,
+                );
             }
         }
         report.forms = seen.iter().copied().max().unwrap_or(0);
         if report.forms == 0 {
             return Err(ReadError::UnknownForm);
         }
-        report.ticked.sort_by_key(|code| self.layout.fields.iter().position(|z| z.service_code() == Some(code)));
+        report.ticked.sort_by_key(|code| {
+            self.layout
+                .fields
+                .iter()
+                .position(|z| z.service_code() == Some(code))
+        });
         Ok(report)
     }
 }
@@ -184,7 +202,10 @@ fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage
                 tracing::debug!("page {}: {what}, rendering instead", page.number);
             }
             Err(DecodeError::Corrupt(why)) => {
-                return Err(ReadError::Unreadable(format!("page {}: {why}", page.number)));
+                return Err(ReadError::Unreadable(format!(
+                    "page {}: {why}",
+                    page.number
+                )));
             }
         }
     }
@@ -192,7 +213,8 @@ fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage
     // whatever size the PDF says its page is.
     let [x0, y0, x1, y1] = page.crop_box;
     let area = ((x1 - x0) * (y1 - y0)).abs().max(1.0);
-    let dpi = (f64::from(RENDER_DPI) * (LETTER_PT.0 * LETTER_PT.1 / area).sqrt()).clamp(36.0, 1200.0);
+    let dpi =
+        (f64::from(RENDER_DPI) * (LETTER_PT.0 * LETTER_PT.1 / area).sqrt()).clamp(36.0, 1200.0);
     let pixels = render::render_page(bytes, page.number, dpi.round() as u32)
         .map_err(|e| ReadError::Unreadable(format!("page {}: {e}", page.number)))?;
     Ok(PageImage {

@@ -22,7 +22,8 @@ pub fn normalise(kind: Kind, raw: &str) -> Option<String> {
         Kind::Text => Some(text),
         Kind::Digits => {
             let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-            (digits.len() == LICENCE_DIGITS && digits.chars().all(|c| c.is_ascii_digit())).then_some(digits)
+            (digits.len() == LICENCE_DIGITS && digits.chars().all(|c| c.is_ascii_digit()))
+                .then_some(digits)
         }
         Kind::Date => date(&text),
         Kind::Email => Some(text.replace(' ', "").to_lowercase()),
@@ -53,15 +54,33 @@ mod tests {
 
     #[test]
     fn values_take_their_kind_shape() {
-        assert_eq!(normalise(Kind::Text, "  Anne-Marie \t Hébert ").as_deref(), Some("Anne-Marie Hébert"));
+        assert_eq!(
+            normalise(Kind::Text, "  Anne-Marie \t Hébert ").as_deref(),
+            Some("Anne-Marie Hébert")
+        );
         // NFD "é" becomes NFC.
-        assert_eq!(normalise(Kind::Text, "He\u{301}bert").as_deref(), Some("Hébert"));
-        assert_eq!(normalise(Kind::Digits, "462 329").as_deref(), Some("462329"));
+        assert_eq!(
+            normalise(Kind::Text, "He\u{301}bert").as_deref(),
+            Some("Hébert")
+        );
+        assert_eq!(
+            normalise(Kind::Digits, "462 329").as_deref(),
+            Some("462329")
+        );
         assert_eq!(normalise(Kind::Digits, "46232"), None);
-        assert_eq!(normalise(Kind::Date, "2024-11-07").as_deref(), Some("2024-11-07"));
-        assert_eq!(normalise(Kind::Date, "07/11/2024").as_deref(), Some("2024-11-07"));
+        assert_eq!(
+            normalise(Kind::Date, "2024-11-07").as_deref(),
+            Some("2024-11-07")
+        );
+        assert_eq!(
+            normalise(Kind::Date, "07/11/2024").as_deref(),
+            Some("2024-11-07")
+        );
         assert_eq!(normalise(Kind::Date, "2024-02-30"), None);
-        assert_eq!(normalise(Kind::Email, "Benoit.OBrien7@Videotron.ca").as_deref(), Some("benoit.obrien7@videotron.ca"));
+        assert_eq!(
+            normalise(Kind::Email, "Benoit.OBrien7@Videotron.ca").as_deref(),
+            Some("benoit.obrien7@videotron.ca")
+        );
         assert_eq!(normalise(Kind::Text, "   "), None);
     }
 }

@@ -59,7 +59,11 @@ pub fn read(crop: &GrayImage, settings: Settings) -> Result<Vec<Word>, OcrError>
     })
 }
 
-fn run(engine: Tesseract, crop: &GrayImage, settings: Settings) -> Result<(Tesseract, String), OcrError> {
+fn run(
+    engine: Tesseract,
+    crop: &GrayImage,
+    settings: Settings,
+) -> Result<(Tesseract, String), OcrError> {
     let err = |e: &dyn std::fmt::Display| OcrError(e.to_string());
     let (w, h) = (crop.width() as i32, crop.height() as i32);
     let mut engine = engine

@@ -79,7 +79,9 @@ impl PdfFile {
     /// Opens a PDF, telling a password-protected file from a damaged one.
     pub fn open(bytes: &[u8]) -> Result<PdfFile, ReadError> {
         if !looks_complete(bytes) {
-            return Err(ReadError::Unreadable("no %%EOF: the file is truncated".into()));
+            return Err(ReadError::Unreadable(
+                "no %%EOF: the file is truncated".into(),
+            ));
         }
         let options = LoadOptions {
             max_decompressed_size: Some(limits::MAX_STREAM_BYTES),
@@ -179,7 +181,8 @@ impl PdfFile {
             .doc
             .get_page_resources(id)
             .map_err(|e| ReadError::Unreadable(format!("page resources: {e}")))?;
-        let xobjects = resources.and_then(|r| r.get_deref(b"XObject", &self.doc).ok()?.as_dict().ok());
+        let xobjects =
+            resources.and_then(|r| r.get_deref(b"XObject", &self.doc).ok()?.as_dict().ok());
 
         let mut ctm = IDENTITY;
         let mut stack = Vec::new();
@@ -196,7 +199,11 @@ impl PdfFile {
                     }
                 }
                 "Tr" => {
-                    text_mode = op.operands.first().and_then(|o| o.as_i64().ok()).unwrap_or(0);
+                    text_mode = op
+                        .operands
+                        .first()
+                        .and_then(|o| o.as_i64().ok())
+                        .unwrap_or(0);
                 }
                 "Tj" | "TJ" | "'" | "\"" if text_mode != 3 => paints_other = true,
                 "S" | "s" | "f" | "F" | "f*" | "B" | "B*" | "b" | "b*" | "sh" | "BI" => {
@@ -210,8 +217,14 @@ impl PdfFile {
                         .and_then(|name| xobjects?.get_deref(name, &self.doc).ok())
                         .and_then(|o| o.as_stream().ok());
                     match stream {
-                        Some(s) if s.dict.get(b"Subtype").and_then(Object::as_name).ok() == Some(b"Image") => {
-                            images.push(PlacedImage { stream: s, matrix: ctm })
+                        Some(s)
+                            if s.dict.get(b"Subtype").and_then(Object::as_name).ok()
+                                == Some(b"Image") =>
+                        {
+                            images.push(PlacedImage {
+                                stream: s,
+                                matrix: ctm,
+                            })
                         }
                         _ => paints_other = true,
                     }

@@ -47,7 +47,12 @@ impl Overview {
 
     /// A page with next to no ink: the back of a duplex scan.
     pub fn is_blank(&self) -> bool {
-        let dark = self.image.as_raw().iter().filter(|&&v| v < INK_BELOW).count();
+        let dark = self
+            .image
+            .as_raw()
+            .iter()
+            .filter(|&&v| v < INK_BELOW)
+            .count();
         (dark as f64) < 0.001 * self.image.as_raw().len() as f64
     }
 }
@@ -60,7 +65,12 @@ pub struct Candidates {
 
 /// Finds the registration squares and fits layout→pixel maps for both
 /// orientations. `None` when the page shows no such squares.
-pub fn register(layout: &Layout, page: &GrayImage, overview: &Overview, px_per_pt: f64) -> Option<Candidates> {
+pub fn register(
+    layout: &Layout,
+    page: &GrayImage,
+    overview: &Overview,
+    px_per_pt: f64,
+) -> Option<Candidates> {
     let side = layout.registration_marks.size_pt * px_per_pt / overview.factor as f64;
     let bitmap = Bitmap::of(&overview.image);
     let squares: Vec<(f64, f64)> = bitmap
@@ -71,15 +81,24 @@ pub fn register(layout: &Layout, page: &GrayImage, overview: &Overview, px_per_p
             let fill = b.area as f64 / (w * h);
             w >= 0.6 * side && w <= 1.6 * side && h >= 0.6 * side && h <= 1.6 * side && fill >= 0.7
         })
-        .map(|b| ((b.x0 + b.x1 + 1) as f64 / 2.0, (b.y0 + b.y1 + 1) as f64 / 2.0))
+        .map(|b| {
+            (
+                (b.x0 + b.x1 + 1) as f64 / 2.0,
+                (b.y0 + b.y1 + 1) as f64 / 2.0,
+            )
+        })
         .collect();
-    let (w, h) = (overview.image.width() as f64, overview.image.height() as f64);
+    let (w, h) = (
+        overview.image.width() as f64,
+        overview.image.height() as f64,
+    );
     // The square nearest each corner of the image, in layout order
     // (top-left, top-right, bottom-left, bottom-right).
     let corners = [(0.0, 0.0), (w, 0.0), (0.0, h), (w, h)];
     let mut found = Vec::new();
     for (i, &(cx, cy)) in corners.iter().enumerate() {
-        let in_quadrant = |&&(x, y): &&(f64, f64)| (x < w / 2.0) == (cx == 0.0) && (y < h / 2.0) == (cy == 0.0);
+        let in_quadrant =
+            |&&(x, y): &&(f64, f64)| (x < w / 2.0) == (cx == 0.0) && (y < h / 2.0) == (cy == 0.0);
         let nearest = squares
             .iter()
             .filter(in_quadrant)

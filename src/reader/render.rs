@@ -22,7 +22,15 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
     let dpi_arg = dpi.to_string();
     let memory = format!("--as={}", limits::RENDER_MEMORY_BYTES);
     let mut child = Command::new("prlimit")
-        .args([memory.as_str(), "--", "pdftoppm", "-q", "-gray", "-r", &dpi_arg])
+        .args([
+            memory.as_str(),
+            "--",
+            "pdftoppm",
+            "-q",
+            "-gray",
+            "-r",
+            &dpi_arg,
+        ])
         .args(["-f", &page, "-l", &page, "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -30,8 +38,14 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
         .spawn()
         .map_err(|e| RenderError(format!("cannot run pdftoppm: {e}")))?;
 
-    let mut stdin = child.stdin.take().ok_or_else(|| RenderError("no stdin".into()))?;
-    let mut stdout = child.stdout.take().ok_or_else(|| RenderError("no stdout".into()))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| RenderError("no stdin".into()))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| RenderError("no stdout".into()))?;
     let input = pdf.to_vec();
     let writer = std::thread::spawn(move || {
         // A renderer that stops reading early is fine: its output decides.
@@ -39,8 +53,12 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
     });
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
-        let cap = limits::MAX_PAGE_PIXELS as u64 + 64;
-        stdout.by_ref().take(cap + 1).read_to_end(&mut out).map(|_| out)
+        let cap = limits::MAX_PAGE_PIXELS + 64;
+        stdout
+            .by_ref()
+            .take(cap + 1)
+            .read_to_end(&mut out)
+            .map(|_| out)
     });
 
     let deadline = Instant::now() + limits::RENDER_TIME;
@@ -61,7 +79,10 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
         .map_err(|_| RenderError("reader thread failed".into()))?
         .map_err(|e| RenderError(e.to_string()))?;
     match status {
-        None => Err(RenderError(format!("pdftoppm took over {:?}", limits::RENDER_TIME))),
+        None => Err(RenderError(format!(
+            "pdftoppm took over {:?}",
+            limits::RENDER_TIME
+        ))),
         Some(s) if !s.success() => Err(RenderError(format!("pdftoppm failed: {s}"))),
         Some(_) => parse_pgm(&output),
     }

@@ -107,10 +107,20 @@ pub fn read_page(
             Kind::Text | Kind::Digits | Kind::Date | Kind::Email => match widget {
                 Some(WidgetValue::Text(value)) => match normalise(zone.kind, value) {
                     Some(value) => {
-                        report.fields.insert(zone.id.clone(), FieldReading { value, confidence: 1.0 });
+                        report.fields.insert(
+                            zone.id.clone(),
+                            FieldReading {
+                                value,
+                                confidence: 1.0,
+                            },
+                        );
                     }
                     None if value.trim().is_empty() => {}
-                    None => mark_illegible(report, zone, &sample(page, to_pixel, &zone.rect, OCR_PX_PER_PT)),
+                    None => mark_illegible(
+                        report,
+                        zone,
+                        &sample(page, to_pixel, &zone.rect, OCR_PX_PER_PT),
+                    ),
                 },
                 _ => read_field(page, to_pixel, zone, report),
             },
@@ -208,7 +218,10 @@ fn is_typed(crop: &GrayImage) -> bool {
     };
     tracing::debug!("signature OCR: {words:?}");
     // Flourishes read as dashes or underscores say nothing either way.
-    let lettered: Vec<&Word> = words.iter().filter(|w| w.text.chars().any(char::is_alphabetic)).collect();
+    let lettered: Vec<&Word> = words
+        .iter()
+        .filter(|w| w.text.chars().any(char::is_alphabetic))
+        .collect();
     let letters: usize = lettered
         .iter()
         .map(|w| w.text.chars().filter(|c| c.is_alphabetic()).count())
@@ -223,7 +236,10 @@ fn mark_illegible(report: &mut FormReport, zone: &Zone, crop: &GrayImage) {
 
 fn push_crop(report: &mut FormReport, zone: &Zone, crop: &GrayImage) {
     let mut png = Vec::new();
-    if crop.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).is_ok() {
+    if crop
+        .write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .is_ok()
+    {
         report.crops.push(Crop {
             zone: zone.id.clone(),
             png,

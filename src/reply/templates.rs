@@ -350,6 +350,7 @@ mod tests {
         let t = Templates::builtin();
         let codes = [
             "no_attachment",
+            "too_large",
             "not_pdf",
             "encrypted_pdf",
             "unreadable_pdf",

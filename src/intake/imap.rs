@@ -1,0 +1,567 @@
+//! The intake mailbox over IMAP: messages are taken by UID, waited for with
+//! IDLE (polling where the server lacks it), and moved to the processed or
+//! quarantine folder once their effects are committed.
+//!
+//! The position of the intake (UIDVALIDITY and the last settled UID) is kept
+//! by the caller's store through [`UidCursor`], so that a restart neither
+//! loses nor repeats work. When the server renumbers the mailbox (a new
+//! UIDVALIDITY), every message still there is handed out again: the
+//! pipeline recognises those it already handled by Message-ID and content.
+//!
+//! Outages are this adapter's business: it reconnects with exponential
+//! backoff and jitter, and logs each change of state once. While the server
+//! is unreachable `fetch` returns nothing and `wait` sleeps until the next
+//! attempt, so the daemon's loop needs no special case:
+//!
+//! ```text
+//! loop {
+//!     for message in mailbox.fetch().await? {
+//!         // read, decide, commit to the store (idempotent: a message not
+//!         // settled is handed out again by the next fetch) …
+//!         mailbox.settle(&message.key, disposition).await?;
+//!     }
+//!     mailbox.wait(Duration::from_secs(300)).await?;
+//! }
+//! ```
+
+mod ledger;
+mod session;
+mod utf7;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::time::Instant;
+
+use ledger::Ledger;
+pub use ledger::{MessageKey, UidMark};
+use session::{Failure, Link, Part, Server};
+
+use super::{Disposition, Incoming, Mailbox};
+use crate::config;
+use crate::net::backoff::Backoff;
+use crate::net::tls::client_config;
+
+/// Where the caller's store keeps the intake's position in the mailbox.
+pub trait UidCursor: Send {
+    fn load(&self) -> Result<Option<UidMark>>;
+    /// Called when the mark advances or the mailbox was renumbered; must be
+    /// durable when it returns.
+    fn save(&self, mark: UidMark) -> Result<()>;
+}
+
+/// A cursor in memory, for tests and one-off runs. Clones share the mark, so
+/// that a test can read it or hand it to a second mailbox (a restart).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryCursor(Arc<Mutex<Option<UidMark>>>);
+
+impl MemoryCursor {
+    pub fn get(&self) -> Option<UidMark> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl UidCursor for MemoryCursor {
+    fn load(&self) -> Result<Option<UidMark>> {
+        Ok(self.get())
+    }
+
+    fn save(&self, mark: UidMark) -> Result<()> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(mark);
+        Ok(())
+    }
+}
+
+/// How long things may take; the defaults suit a real server, tests shorten them.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Any one command (a whole-message fetch gets more, by size).
+    pub command: Duration,
+    /// An IDLE is ended and re-issued after this (RFC 2177: under 29 minutes).
+    pub idle_renewal: Duration,
+    /// Without IDLE, how often the mailbox is looked at.
+    pub poll: Duration,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            command: Duration::from_secs(30),
+            idle_renewal: Duration::from_secs(28 * 60),
+            poll: Duration::from_secs(60),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// At most this many messages are handed out by one `fetch`; the rest
+/// come with the next (and `wait` does not wait while some remain).
+const BATCH_MESSAGES: usize = 50;
+/// At most this many bytes of messages (beyond the first) per `fetch`.
+const BATCH_BYTES: u64 = 64 * 1024 * 1024;
+/// UIDs per MOVE command, to keep command lines short.
+const MOVE_CHUNK: usize = 100;
+
+/// The intake mailbox on an IMAP server.
+pub struct ImapMailbox {
+    server: Server,
+    processed_folder: String,
+    quarantine_folder: String,
+    max_message_bytes: u64,
+    timing: Timing,
+    cursor: Box<dyn UidCursor>,
+    link: Option<Link>,
+    /// Known once connected: the mark for the current UIDVALIDITY.
+    ledger: Option<Ledger>,
+    /// Settled messages still to be moved (retried after a reconnection).
+    moves: Vec<(u32, Disposition)>,
+    backlog: bool,
+    backoff: Backoff,
+    retry_at: Option<Instant>,
+    /// The outage being reported, so that it is logged once.
+    outage: Option<String>,
+    /// Whether messages left below the mark by an earlier run were looked for.
+    leftovers_checked: bool,
+}
+
+impl ImapMailbox {
+    /// Prepares the mailbox; the connection is made by the first `fetch` or
+    /// `wait`. Fails on what no retry would fix: unreadable password file or
+    /// CA file.
+    pub fn new(
+        cfg: &config::Imap,
+        max_message_bytes: u64,
+        cursor: Box<dyn UidCursor>,
+    ) -> Result<ImapMailbox> {
+        Self::with_timing(cfg, max_message_bytes, cursor, Timing::default())
+    }
+
+    pub fn with_timing(
+        cfg: &config::Imap,
+        max_message_bytes: u64,
+        cursor: Box<dyn UidCursor>,
+        timing: Timing,
+    ) -> Result<ImapMailbox> {
+        let password = config::secret(&cfg.password, &cfg.password_file, "imap.password")?
+            .context("imap: `password` or `password_file` is required")?;
+        let tls_config = client_config(cfg.ca_file.as_deref()).context("imap")?;
+        if cfg.processed_folder == cfg.quarantine_folder {
+            bail!("imap: processed_folder and quarantine_folder must differ");
+        }
+        let server = Server {
+            host: cfg.host.clone(),
+            port: cfg.port,
+            tls: cfg.tls,
+            tls_config,
+            username: cfg.username.clone(),
+            password,
+            mailbox: utf7::encode(&cfg.mailbox),
+            command_timeout: timing.command,
+        };
+        Ok(ImapMailbox {
+            server,
+            processed_folder: utf7::encode(&cfg.processed_folder),
+            quarantine_folder: utf7::encode(&cfg.quarantine_folder),
+            max_message_bytes,
+            backoff: Backoff::new(timing.backoff_min, timing.backoff_max),
+            timing,
+            cursor,
+            link: None,
+            ledger: None,
+            moves: Vec::new(),
+            backlog: false,
+            retry_at: None,
+            outage: None,
+            leftovers_checked: false,
+        })
+    }
+
+    /// Whether a connection is up (for status reports and tests).
+    pub fn is_connected(&self) -> bool {
+        self.link.is_some()
+    }
+
+    /// Ends the session politely (LOGOUT).
+    pub async fn close(&mut self) {
+        if let Some(link) = self.link.take() {
+            link.close().await;
+        }
+    }
+
+    /// Makes sure a connection is up, unless the backoff says not yet.
+    async fn connect(&mut self) -> Result<bool> {
+        if self.link.is_some() {
+            return Ok(true);
+        }
+        if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            return Ok(false);
+        }
+        let folders = [
+            self.processed_folder.as_str(),
+            self.quarantine_folder.as_str(),
+        ];
+        match self.server.open(&folders).await {
+            Ok(link) => {
+                self.adopt(link.uidvalidity)?;
+                self.link = Some(link);
+                self.report_leftovers().await;
+                self.backoff.reset();
+                self.retry_at = None;
+                match self.outage.take() {
+                    Some(_) => tracing::info!(host = %self.server.host, "IMAP connection restored"),
+                    None => tracing::info!(host = %self.server.host, "IMAP connected"),
+                }
+                Ok(true)
+            }
+            Err(failure) => {
+                self.lost(failure);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Once per run, warns about handled messages still in the intake
+    /// mailbox: an earlier run committed them, then stopped before moving
+    /// them. They are not handed out again; an operator may file them.
+    async fn report_leftovers(&mut self) {
+        if self.leftovers_checked {
+            return;
+        }
+        let (Some(link), Some(ledger)) = (self.link.as_mut(), self.ledger.as_ref()) else {
+            return;
+        };
+        self.leftovers_checked = true;
+        let last = ledger.mark().last_uid;
+        if last == 0 {
+            return;
+        }
+        match link.count_up_to(last).await {
+            Ok(0) => {}
+            Ok(count) => tracing::warn!(
+                count,
+                last_uid = last,
+                "handled messages are still in the IMAP intake mailbox (their move was interrupted); \
+                 they are not taken again"
+            ),
+            Err(failure) => self.failed(failure),
+        }
+    }
+
+    /// Takes the mailbox generation `uidvalidity`: the stored mark when it
+    /// matches, else a fresh start (and queued moves, whose UIDs no longer
+    /// mean anything, are dropped: those messages are handed out again).
+    fn adopt(&mut self, uidvalidity: u32) -> Result<()> {
+        if self
+            .ledger
+            .as_ref()
+            .is_some_and(|l| l.mark().uidvalidity == uidvalidity)
+        {
+            return Ok(());
+        }
+        let stored = self.cursor.load().context("loading the IMAP cursor")?;
+        let mark = match stored {
+            Some(mark) if mark.uidvalidity == uidvalidity => mark,
+            previous => {
+                let fresh = UidMark {
+                    uidvalidity,
+                    last_uid: 0,
+                };
+                if let Some(old) = previous {
+                    tracing::warn!(
+                        old = old.uidvalidity,
+                        new = uidvalidity,
+                        dropped_moves = self.moves.len(),
+                        "IMAP UIDVALIDITY changed: rescanning the whole mailbox"
+                    );
+                }
+                self.cursor.save(fresh).context("saving the IMAP cursor")?;
+                self.moves.clear();
+                fresh
+            }
+        };
+        self.ledger = Some(Ledger::new(mark));
+        Ok(())
+    }
+
+    /// Handles a failed command: a lost connection is dropped and retried
+    /// later; a refusal is only reported.
+    fn failed(&mut self, failure: Failure) {
+        match failure {
+            Failure::Refused(why) => tracing::warn!(%why, "IMAP command refused"),
+            link => {
+                self.link = None;
+                self.lost(link);
+            }
+        }
+    }
+
+    /// Schedules the next attempt and logs the outage if it is news.
+    fn lost(&mut self, failure: Failure) {
+        let delay = self.backoff.next_delay();
+        self.retry_at = Some(Instant::now() + delay);
+        let why = failure.to_string();
+        if self.outage.as_deref() != Some(why.as_str()) {
+            tracing::warn!(host = %self.server.host, %why, "IMAP unavailable; reconnecting with backoff");
+            self.outage = Some(why);
+        }
+    }
+
+    /// Moves settled messages to their folders; what cannot be moved for
+    /// lack of a connection stays queued, what the server refuses is logged
+    /// and left in the intake mailbox (below the mark: not handed out again).
+    async fn flush_moves(&mut self) {
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
+        let mut pending = std::mem::take(&mut self.moves);
+        while let Some((_, first)) = pending.first() {
+            let quarantine = matches!(first, Disposition::Quarantine(_));
+            let (mut chunk, rest): (Vec<_>, Vec<_>) =
+                pending.into_iter().enumerate().partition(|(i, (_, d))| {
+                    *i < MOVE_CHUNK && matches!(d, Disposition::Quarantine(_)) == quarantine
+                });
+            pending = rest.into_iter().map(|(_, m)| m).collect();
+            let folder = if quarantine {
+                &self.quarantine_folder
+            } else {
+                &self.processed_folder
+            };
+            let set = chunk
+                .iter()
+                .map(|(_, (uid, _))| uid.to_string())
+                .collect::<Vec<_>>()
+                .join(",");
+            match link.move_to(&set, folder).await {
+                Ok(()) => tracing::debug!(uids = %set, folder = %folder, "IMAP messages moved"),
+                Err(Failure::Refused(why)) => tracing::error!(
+                    uids = %set, folder = %folder, %why,
+                    "IMAP refused to move handled messages; they stay in the intake mailbox"
+                ),
+                Err(lost) => {
+                    self.moves = chunk.drain(..).map(|(_, m)| m).chain(pending).collect();
+                    self.failed(lost);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The next batch of waiting messages.
+    async fn take_batch(&mut self) -> Result<Vec<Incoming>, Failure> {
+        let (Some(link), Some(ledger)) = (self.link.as_mut(), self.ledger.as_mut()) else {
+            return Ok(Vec::new());
+        };
+        let first = ledger.mark().last_uid.saturating_add(1);
+        // A session sees messages delivered since its last command only
+        // once the server has told it (Dovecot: at the end of a command),
+        // so `n:*` would miss them: NOOP first to bring the view up to date.
+        link.noop().await?;
+        let sizes = link.sizes_from(first).await?;
+        let waiting: Vec<(u32, u64)> = sizes
+            .into_iter()
+            .filter(|(uid, _)| ledger.wanted(*uid))
+            .collect();
+        let mut taken = Vec::new();
+        let mut bytes = 0u64;
+        for &(uid, size) in &waiting {
+            if taken.len() == BATCH_MESSAGES
+                || (!taken.is_empty() && bytes + size.min(self.max_message_bytes) > BATCH_BYTES)
+            {
+                break;
+            }
+            let oversized = size > self.max_message_bytes;
+            let part = if oversized { Part::Header } else { Part::Whole };
+            let download = if oversized {
+                session::HEADER_BYTES_AT_MOST
+            } else {
+                size
+            };
+            bytes += download;
+            let body = link.part(uid, part, download).await?;
+            // Gone meanwhile (another client moved it): nothing to hand out.
+            let Some(body) = body else { continue };
+            ledger.handed_out([uid]);
+            taken.push(Incoming {
+                key: MessageKey {
+                    uidvalidity: ledger.mark().uidvalidity,
+                    uid,
+                }
+                .to_string(),
+                bytes: body,
+                oversized,
+                // Seen within one IDLE round of its delivery.
+                received_at: chrono::Utc::now(),
+            });
+        }
+        self.backlog = taken.len() < waiting.len();
+        Ok(taken)
+    }
+}
+
+impl Mailbox for ImapMailbox {
+    /// Messages above the mark, in UID order, at most one batch; a message
+    /// handed out but not settled is handed out again by the next call.
+    async fn fetch(&mut self) -> Result<Vec<Incoming>> {
+        if !self.connect().await? {
+            return Ok(Vec::new());
+        }
+        self.flush_moves().await;
+        if let Some(link) = self.link.as_mut() {
+            link.announced_mail();
+        }
+        match self.take_batch().await {
+            Ok(batch) => Ok(batch),
+            Err(failure) => {
+                self.failed(failure);
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    /// Advances the stored mark, then moves the message (now, or after a
+    /// reconnection). Fails only on a key this mailbox did not hand out or
+    /// when the cursor cannot be saved.
+    async fn settle(&mut self, key: &str, disposition: Disposition) -> Result<()> {
+        let key: MessageKey = key.parse()?;
+        let Some(ledger) = self.ledger.as_mut() else {
+            bail!("IMAP message {key} settled before any fetch");
+        };
+        if let Disposition::Quarantine(reason) = &disposition {
+            tracing::warn!(%key, %reason, "IMAP message quarantined");
+        }
+        if key.uidvalidity != ledger.mark().uidvalidity {
+            // Its UID may now name another message: leave it; the rescan
+            // hands it out again and the pipeline recognises it.
+            tracing::info!(%key, "IMAP message settled after a UIDVALIDITY change: left for the rescan");
+            return Ok(());
+        }
+        let uid = key.uid;
+        if let Some(mark) = ledger.settle(uid) {
+            self.cursor.save(mark).context("saving the IMAP cursor")?;
+        }
+        self.moves.push((uid, disposition));
+        if self.connect().await? {
+            self.flush_moves().await;
+        }
+        Ok(())
+    }
+
+    /// Returns at once when messages are known to wait; otherwise IDLE (or
+    /// a poll) up to `max`, or sleeps until the next reconnection attempt.
+    async fn wait(&mut self, max: Duration) -> Result<()> {
+        let deadline = Instant::now() + max;
+        if !self.connect().await? {
+            let until = self.retry_at.map_or(deadline, |at| at.min(deadline));
+            tokio::time::sleep_until(until).await;
+            return Ok(());
+        }
+        let Some(mut link) = self.link.take() else {
+            return Ok(());
+        };
+        if self.backlog || link.announced_mail() {
+            self.link = Some(link);
+            return Ok(());
+        }
+        let outcome = if link.offers.idle {
+            link.idle(max.min(self.timing.idle_renewal))
+                .await
+                .map(|(link, wake)| {
+                    tracing::debug!(?wake, "IMAP IDLE ended");
+                    link
+                })
+        } else {
+            tokio::time::sleep_until(deadline.min(Instant::now() + self.timing.poll)).await;
+            link.noop().await.map(|()| link)
+        };
+        match outcome {
+            Ok(link) => self.link = Some(link),
+            // The session went into IDLE or NOOP and did not come back.
+            Err(failure) => self.lost(failure),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> config::Imap {
+        config::Imap {
+            host: "127.0.0.1".into(),
+            port: 1,
+            tls: config::Tls::None,
+            username: "acces@organisme.example".into(),
+            password: Some("secret".into()),
+            password_file: None,
+            mailbox: "INBOX".into(),
+            ca_file: None,
+            processed_folder: "Traité".into(),
+            quarantine_folder: "Quarantaine".into(),
+        }
+    }
+
+    #[test]
+    fn folders_go_out_in_modified_utf7() {
+        let mailbox = ImapMailbox::new(&cfg(), 1 << 20, Box::new(MemoryCursor::default())).unwrap();
+        assert_eq!(mailbox.processed_folder, "Trait&AOk-");
+        assert_eq!(mailbox.quarantine_folder, "Quarantaine");
+    }
+
+    #[test]
+    fn a_missing_password_or_same_folders_are_refused() {
+        let mut c = cfg();
+        c.password = None;
+        assert!(ImapMailbox::new(&c, 1 << 20, Box::new(MemoryCursor::default())).is_err());
+        let mut c = cfg();
+        c.quarantine_folder = c.processed_folder.clone();
+        assert!(ImapMailbox::new(&c, 1 << 20, Box::new(MemoryCursor::default())).is_err());
+    }
+
+    /// The daemon may run the intake on a spawned task.
+    #[test]
+    fn futures_are_send() {
+        fn send<T: Send>(_: &T) {}
+        let mut mailbox =
+            ImapMailbox::new(&cfg(), 1 << 20, Box::new(MemoryCursor::default())).unwrap();
+        send(&mailbox.fetch());
+        send(&mailbox.wait(Duration::from_secs(1)));
+        send(&mailbox.settle("1:1", Disposition::Processed));
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_server_yields_nothing_and_backs_off() {
+        let mut c = cfg();
+        // A port nobody listens on: bind one, then free it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        c.port = port;
+        let timing = Timing {
+            backoff_min: Duration::from_millis(200),
+            ..Timing::default()
+        };
+        let mut mailbox =
+            ImapMailbox::with_timing(&c, 1 << 20, Box::new(MemoryCursor::default()), timing)
+                .unwrap();
+        assert!(mailbox.fetch().await.unwrap().is_empty());
+        assert!(!mailbox.is_connected());
+        let retry = mailbox.retry_at.expect("a retry is scheduled");
+        let started = Instant::now();
+        mailbox.wait(Duration::from_secs(5)).await.unwrap();
+        assert!(Instant::now() >= retry, "wait sleeps until the retry time");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}

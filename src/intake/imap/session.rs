@@ -1,0 +1,421 @@
+//! One IMAP connection to the intake mailbox: connect, secure, log in,
+//! select, and the few commands the intake needs, each under a timeout
+//! (async-imap itself has none besides IDLE's).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use async_imap::imap_proto::{MailboxDatum, Response, Status};
+use async_imap::types::UnsolicitedResponse;
+use async_imap::{Client, Session};
+use futures::TryStreamExt;
+use rustls::ClientConfig;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_rustls::TlsConnector;
+
+use crate::config::Tls;
+use crate::net::stream::MailStream;
+use crate::net::tls::server_name;
+
+/// Why a command did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The connection is unusable (I/O error, timeout, closed, garbled):
+    /// drop it and reconnect.
+    Link(String),
+    /// The server answered NO or BAD: the connection is still good.
+    Refused(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Link(why) => write!(f, "connection: {why}"),
+            Failure::Refused(why) => write!(f, "refused by the server: {why}"),
+        }
+    }
+}
+
+impl From<async_imap::error::Error> for Failure {
+    fn from(e: async_imap::error::Error) -> Failure {
+        use async_imap::error::Error;
+        match e {
+            Error::No(why) | Error::Bad(why) => Failure::Refused(why),
+            other => Failure::Link(other.to_string()),
+        }
+    }
+}
+
+/// Runs one command step, giving up after `limit`.
+async fn timed<T, E: Into<Failure>>(
+    limit: Duration,
+    what: &str,
+    step: impl Future<Output = Result<T, E>>,
+) -> Result<T, Failure> {
+    match timeout(limit, step).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => Err(Failure::Link(format!(
+            "{what}: no answer within {}s",
+            limit.as_secs_f32()
+        ))),
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Link(e.to_string())
+    }
+}
+
+/// Where and how to log in; built once from the configuration.
+#[derive(Clone)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub tls: Tls,
+    pub tls_config: Arc<ClientConfig>,
+    pub username: String,
+    pub password: String,
+    /// Modified UTF-7.
+    pub mailbox: String,
+    pub command_timeout: Duration,
+}
+
+/// What the server offers that changes how the intake works.
+#[derive(Debug, Clone, Copy)]
+pub struct Offers {
+    pub idle: bool,
+    pub moves: bool,
+    pub uid_expunge: bool,
+}
+
+/// A logged-in session with the intake mailbox selected.
+pub struct Link {
+    session: Session<MailStream>,
+    pub offers: Offers,
+    pub uidvalidity: u32,
+    command_timeout: Duration,
+}
+
+/// Which part of a message to download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    /// The header section only, cut at `HEADER_BYTES_AT_MOST`: enough to
+    /// answer a message too large to download.
+    Header,
+}
+
+/// The most of a header section downloaded for an oversized message.
+pub const HEADER_BYTES_AT_MOST: u64 = 64 * 1024;
+
+/// Why an IDLE ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// The server announced new messages.
+    NewMail,
+    /// The time allowed passed quietly.
+    Quiet,
+}
+
+impl Server {
+    /// Connects, secures, logs in, selects the mailbox and makes sure the
+    /// `folders` exist.
+    pub async fn open(&self, folders: &[&str]) -> Result<Link, Failure> {
+        let limit = self.command_timeout;
+        let addr = (self.host.as_str(), self.port);
+        let tcp = timed(limit, "connect", TcpStream::connect(addr)).await?;
+        let stream = match self.tls {
+            Tls::None => greeted(MailStream::Plain(tcp), limit).await?,
+            Tls::Implicit => greeted(self.secure(tcp).await?, limit).await?,
+            Tls::Starttls => {
+                let mut client = greeted(MailStream::Plain(tcp), limit).await?;
+                timed(
+                    limit,
+                    "STARTTLS",
+                    client.run_command_and_check_ok("STARTTLS", None),
+                )
+                .await?;
+                let MailStream::Plain(tcp) = client.into_inner() else {
+                    return Err(Failure::Link(
+                        "STARTTLS on an already secured stream".into(),
+                    ));
+                };
+                Client::new(self.secure(tcp).await?)
+            }
+        };
+        let mut session = timed(limit, "LOGIN", async {
+            stream
+                .login(&self.username, &self.password)
+                .await
+                .map_err(|(e, _)| e)
+        })
+        .await?;
+        let caps = timed(limit, "CAPABILITY", session.capabilities()).await?;
+        let offers = Offers {
+            idle: caps.has_str("IDLE"),
+            moves: caps.has_str("MOVE"),
+            uid_expunge: caps.has_str("UIDPLUS"),
+        };
+        for folder in folders {
+            ensure_folder(&mut session, folder, limit).await?;
+        }
+        let selected = timed(limit, "SELECT", session.select(&self.mailbox)).await?;
+        let uidvalidity = selected
+            .uid_validity
+            .ok_or_else(|| Failure::Link("SELECT gave no UIDVALIDITY".into()))?;
+        Ok(Link {
+            session,
+            offers,
+            uidvalidity,
+            command_timeout: limit,
+        })
+    }
+
+    async fn secure(&self, tcp: TcpStream) -> Result<MailStream, Failure> {
+        let name = server_name(&self.host).map_err(|e| Failure::Link(e.to_string()))?;
+        let connector = TlsConnector::from(Arc::clone(&self.tls_config));
+        let tls = timed(
+            self.command_timeout,
+            "TLS handshake",
+            connector.connect(name, tcp),
+        )
+        .await?;
+        Ok(MailStream::Tls(Box::new(tls)))
+    }
+}
+
+/// Wraps the stream in a client once the server's greeting is read.
+async fn greeted(stream: MailStream, limit: Duration) -> Result<Client<MailStream>, Failure> {
+    let mut client = Client::new(stream);
+    let greeting = timed(limit, "greeting", client.read_response()).await?;
+    match greeting.as_ref().map(|g| g.parsed()) {
+        Some(Response::Data {
+            status: Status::Ok, ..
+        }) => Ok(client),
+        Some(other) => Err(Failure::Link(format!("unexpected greeting {other:?}"))),
+        None => Err(Failure::Link("closed before the greeting".into())),
+    }
+}
+
+/// Creates (and subscribes, so mail clients show it) a missing folder.
+async fn ensure_folder(
+    session: &mut Session<MailStream>,
+    folder: &str,
+    limit: Duration,
+) -> Result<(), Failure> {
+    let pattern = quoted(folder);
+    let found = timed(limit, "LIST", async {
+        let names = session.list(Some(""), Some(&pattern)).await?;
+        names.try_collect::<Vec<_>>().await
+    })
+    .await?;
+    if found.is_empty() {
+        timed(limit, "CREATE", session.create(folder)).await?;
+        timed(limit, "SUBSCRIBE", session.subscribe(folder)).await?;
+        tracing::info!(folder, "created the IMAP folder");
+    }
+    Ok(())
+}
+
+/// A quoted IMAP string (LIST patterns are passed to the server unquoted).
+fn quoted(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl Link {
+    /// UIDs and sizes of the messages from `first` on, in UID order. The
+    /// server answers `n:*` with the last message even when its UID is
+    /// below `n`: such answers are left out.
+    pub async fn sizes_from(&mut self, first: u32) -> Result<Vec<(u32, u64)>, Failure> {
+        let limit = self.command_timeout;
+        let session = &mut self.session;
+        let fetches = timed(limit, "UID FETCH (RFC822.SIZE)", async {
+            let stream = session
+                .uid_fetch(format!("{first}:*"), "(UID RFC822.SIZE)")
+                .await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        let mut sizes: Vec<(u32, u64)> = fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+            .filter(|(uid, _)| *uid >= first)
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup_by_key(|(uid, _)| *uid);
+        Ok(sizes)
+    }
+
+    /// How many messages with a UID up to `last` the mailbox holds.
+    pub async fn count_up_to(&mut self, last: u32) -> Result<usize, Failure> {
+        let found = timed(
+            self.command_timeout,
+            "UID SEARCH",
+            self.session.uid_search(format!("UID 1:{last}")),
+        )
+        .await?;
+        Ok(found.into_iter().filter(|uid| *uid <= last).count())
+    }
+
+    /// A part of message `uid`, without setting `\Seen`, or `None` when the
+    /// message is gone. The time allowed grows with the announced size.
+    pub async fn part(
+        &mut self,
+        uid: u32,
+        part: Part,
+        size: u64,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let limit = self.command_timeout + Duration::from_secs(size / BYTES_PER_SECOND_AT_LEAST);
+        let query = match part {
+            Part::Whole => "(UID BODY.PEEK[])".to_string(),
+            Part::Header => format!("(UID BODY.PEEK[HEADER]<0.{HEADER_BYTES_AT_MOST}>)"),
+        };
+        let session = &mut self.session;
+        let fetches = timed(limit, "UID FETCH (BODY.PEEK)", async {
+            let stream = session.uid_fetch(uid.to_string(), &query).await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        let found = fetches.iter().find(|f| f.uid == Some(uid));
+        let bytes = match part {
+            Part::Whole => found.and_then(|f| f.body()),
+            Part::Header => found.and_then(|f| f.header()),
+        };
+        Ok(bytes.map(<[u8]>::to_vec))
+    }
+
+    /// Moves the messages `uids` (a UID set, `1,5,7`) to `folder`: UID MOVE,
+    /// or where the server lacks it COPY, flag `\Deleted`, and expunge
+    /// (UID EXPUNGE with UIDPLUS, plain EXPUNGE otherwise, which also
+    /// removes any other message flagged `\Deleted` in the intake mailbox).
+    pub async fn move_to(&mut self, uids: &str, folder: &str) -> Result<(), Failure> {
+        let limit = self.command_timeout;
+        let session = &mut self.session;
+        if self.offers.moves {
+            return timed(limit, "UID MOVE", session.uid_mv(uids, folder)).await;
+        }
+        timed(limit, "UID COPY", session.uid_copy(uids, folder)).await?;
+        timed(limit, "UID STORE", async {
+            let stream = session.uid_store(uids, "+FLAGS.SILENT (\\Deleted)").await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        if self.offers.uid_expunge {
+            timed(limit, "UID EXPUNGE", async {
+                let stream = session.uid_expunge(uids).await?;
+                stream.try_collect::<Vec<_>>().await
+            })
+            .await?;
+        } else {
+            timed(limit, "EXPUNGE", async {
+                let stream = session.expunge().await?;
+                stream.try_collect::<Vec<_>>().await
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the server announced new messages since the last look,
+    /// emptying what it sent besides answers to commands.
+    pub fn announced_mail(&mut self) -> bool {
+        let mut news = false;
+        while let Ok(note) = self.session.unsolicited_responses.try_recv() {
+            news |= matches!(
+                note,
+                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+            );
+        }
+        news
+    }
+
+    /// Keeps the connection alive and lets the server report changes.
+    pub async fn noop(&mut self) -> Result<(), Failure> {
+        timed(self.command_timeout, "NOOP", self.session.noop()).await
+    }
+
+    /// Waits in IDLE up to `limit` for new messages, then ends the IDLE.
+    /// On failure the connection is gone.
+    pub async fn idle(self, limit: Duration) -> Result<(Link, Wake), Failure> {
+        let Link {
+            session,
+            offers,
+            uidvalidity,
+            command_timeout,
+        } = self;
+        let mut handle = session.idle();
+        timed(command_timeout, "IDLE", handle.init()).await?;
+        let deadline = tokio::time::Instant::now() + limit;
+        let wake = loop {
+            let (answer, _stop) = handle.wait_with_timeout(limit);
+            let answer = match tokio::time::timeout_at(deadline, answer).await {
+                Err(_) => break Wake::Quiet,
+                Ok(answer) => answer?,
+            };
+            match answer {
+                IdleResponse::Timeout => break Wake::Quiet,
+                IdleResponse::ManualInterrupt => {
+                    return Err(Failure::Link("closed during IDLE".into()))
+                }
+                IdleResponse::NewData(data) => match data.parsed() {
+                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => {
+                        break Wake::NewMail
+                    }
+                    Response::Data {
+                        status: Status::Bye,
+                        information,
+                        ..
+                    } => {
+                        return Err(Failure::Link(format!(
+                            "server said BYE: {}",
+                            information.as_deref().unwrap_or("")
+                        )))
+                    }
+                    _ => continue,
+                },
+            }
+        };
+        let session = timed(command_timeout, "DONE", handle.done()).await?;
+        Ok((
+            Link {
+                session,
+                offers,
+                uidvalidity,
+                command_timeout,
+            },
+            wake,
+        ))
+    }
+
+    /// Ends the session politely; errors do not matter any more.
+    pub async fn close(mut self) {
+        let _ = timed(self.command_timeout, "LOGOUT", self.session.logout()).await;
+    }
+}
+
+/// The slowest transfer rate tolerated when fetching a large message.
+const BYTES_PER_SECOND_AT_LEAST: u64 = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_and_bad_answers_keep_the_connection() {
+        let refused: Failure =
+            async_imap::error::Error::No("[TRYCREATE] no such mailbox".into()).into();
+        assert!(matches!(refused, Failure::Refused(_)));
+        let lost: Failure = async_imap::error::Error::ConnectionLost.into();
+        assert!(matches!(lost, Failure::Link(_)));
+    }
+
+    #[test]
+    fn list_patterns_are_quoted() {
+        assert_eq!(quoted("Trait&AOk-"), "\"Trait&AOk-\"");
+        assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+}
