@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages guichet needs, only those missing.
-# Usage: scripts/install-deps.sh build|test
+# Usage: scripts/install-deps.sh build|test|deb
 # Every package the project needs is named here, so that a fresh Debian 12
 # machine (a developer's or CI's) gets the same tools.
 set -euo pipefail
@@ -11,6 +11,10 @@ build=(
   tesseract-ocr-fra tesseract-ocr-eng      # its French and English data
   poppler-utils                            # pdftoppm: renders vector pages
   jbig2dec                                 # decodes JBIG2 scans
+)
+deb=(
+  "${build[@]}"
+  dpkg-dev                                 # dpkg-shlibdeps: the package's library dependencies
 )
 test=(
   "${build[@]}"
@@ -24,7 +28,8 @@ test=(
 case "${1:-build}" in
   build) wanted=("${build[@]}") ;;
   test) wanted=("${test[@]}") ;;
-  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+  deb) wanted=("${deb[@]}") ;;
+  *) echo "usage: $0 build|test|deb" >&2; exit 2 ;;
 esac
 
 missing=()

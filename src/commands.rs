@@ -2,6 +2,7 @@
 //! the store and the pipeline. Output goes to standard out; logs to standard
 //! error.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -129,8 +130,18 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let settings = Settings::load(config)?;
     let store = open_store(&settings)?;
     let status = store.status()?;
+    let oldest = store.oldest_pending()?;
+    let held = store.documents_held()?;
+    let purged = store.purges()?.len();
     if json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        let mut value = serde_json::to_value(&status)?;
+        value["oldest_pending"] = serde_json::to_value(oldest)?;
+        value["oldest_pending_age_s"] =
+            serde_json::to_value(oldest.map(|t| (chrono::Utc::now() - t).num_seconds()))?;
+        value["documents_held"] = held.into();
+        value["documents_purged"] = purged.into();
+        value["retention_days"] = settings.retention.days.into();
+        println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
     match status.processing_date {
@@ -142,13 +153,53 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     for (state, n) in &status.depth {
         println!("{state:<18} {n}");
     }
+    if let Some(t) = oldest {
+        println!("oldest pending     {}", t.to_rfc3339());
+    }
     println!("outbox pending     {}", status.outbox_pending);
     println!("outbox failed      {}", status.outbox_failed);
     println!("messages handled   {}", status.messages_processed);
+    println!(
+        "documents          {held} held, {purged} purged (after {} days)",
+        settings.retention.days
+    );
     match status.last_poll {
         Some(t) => println!("last poll          {}", t.to_rfc3339()),
         None => println!("last poll          never"),
     }
+    Ok(())
+}
+
+/// Every request as one JSON object a line, oldest reception first.
+pub fn export(config: Option<&Path>) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    store.export(&mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Copies the whole store to one file, while the daemon runs if need be
+/// (it waits for the daemon's round to end).
+pub fn backup(config: Option<&Path>, path: &Path) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let entries = store.backup(path)?;
+    eprintln!("guichet: {entries} entries written to {}", path.display());
+    Ok(())
+}
+
+/// Replaces the store's content by a backup's (checked in full first).
+pub fn restore(config: Option<&Path>, path: &Path) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let entries = store.restore(path)?;
+    eprintln!(
+        "guichet: {entries} entries restored from {}",
+        path.display()
+    );
     Ok(())
 }
 
@@ -215,5 +266,19 @@ pub fn accounts_deactivate(config: Option<&Path>, username: &str, reason: &str) 
     let account = store.deactivate(username, reason, chrono::Utc::now())?;
     tracing::info!(username = %account.username, request = %account.request_id, reason, "account deactivated");
     println!("{} deactivated", account.username);
+    Ok(())
+}
+
+/// Queues today's staff digest in the store's outbox, unless one went out
+/// today already; the running daemon sends it with its next round. Meant
+/// for a timer: it ignores `staff.digest_hour`, the timer says when.
+pub fn digest(config: Option<&Path>) -> Result<()> {
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let store = open_store(&settings)?;
+    let templates = crate::reply::Templates::builtin();
+    let queued =
+        crate::signoff::send_digest(&store, &settings, &templates, None, chrono::Utc::now())?;
+    println!("{queued} digest message(s) queued");
     Ok(())
 }

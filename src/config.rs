@@ -24,6 +24,12 @@ pub struct Settings {
     pub store: Store,
     pub replies: Replies,
     pub log: Log,
+    pub retention: Retention,
+    /// Absent: no metrics are exposed.
+    pub metrics: Option<Metrics>,
+    /// Absent: the built-in templates and role list.
+    #[serde(default)]
+    pub desk: DeskFiles,
     /// Absent: the Maildir of `intake.maildir`.
     pub imap: Option<Imap>,
     /// Absent: `.eml` files in `outbox.dir`.
@@ -62,8 +68,9 @@ pub struct Staff {
     /// the password), to hand it to the organisation's systems.
     #[serde(default)]
     pub handoff_command: Option<PathBuf>,
-    /// Hour (UTC, 0–23) from which the daily digest goes out; absent: the
-    /// first round of each day.
+    /// Hour (server local time, 0–23) from which the daemon sends the daily
+    /// digest; absent: the daemon sends none, `guichet digest` (the systemd
+    /// timer) does.
     #[serde(default)]
     pub digest_hour: Option<u32>,
 }
@@ -94,6 +101,35 @@ pub struct Replies {
 pub struct Log {
     /// `auto` (text on a terminal, JSON elsewhere), `text` or `json`.
     pub format: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// A request's PDF and crops are purged this many days after its final
+    /// decision (approved, refused, rejected); the request record stays.
+    pub days: u32,
+}
+
+/// Where Prometheus finds the desk's numbers: an HTTP endpoint, a
+/// node_exporter textfile, or both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// `GET /metrics` on this address; loopback only.
+    pub listen: Option<std::net::SocketAddr>,
+    /// A `.prom` file rewritten after every round of work.
+    pub textfile: Option<PathBuf>,
+}
+
+/// Operators' copies of the desk's editable files, re-read on SIGHUP.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeskFiles {
+    /// A directory of reply templates; a file it lacks keeps the built-in text.
+    pub templates: Option<PathBuf>,
+    /// A role-word list added to the built-in one.
+    pub roles: Option<PathBuf>,
 }
 
 /// How a connection is secured.
@@ -260,6 +296,17 @@ impl Settings {
                 self.log.format
             );
         }
+        if self.retention.days == 0 {
+            bail!("retention.days: must be at least 1");
+        }
+        if let Some(m) = &self.metrics {
+            if m.listen.is_none() && m.textfile.is_none() {
+                bail!("metrics: give `listen` or `textfile` (or leave the section out)");
+            }
+            if let Some(addr) = m.listen.filter(|a| !a.ip().is_loopback()) {
+                bail!("metrics.listen: `{addr}` is not a loopback address");
+            }
+        }
         if let Some(imap) = &self.imap {
             check_plain("imap", imap.tls, &imap.host)?;
             secret(&imap.password, &imap.password_file, "imap.password")?;
@@ -363,6 +410,24 @@ mod tests {
         .unwrap();
         assert_eq!(s.store.path, PathBuf::from("/tmp/x"));
         assert_eq!(s.staff.members.len(), 2);
+    }
+
+    #[test]
+    fn operators_keys_have_safe_defaults_and_refuse_exposure() {
+        let s = Settings::load_with_env(None, env(&[])).unwrap();
+        assert_eq!(s.retention.days, 90);
+        assert!(s.metrics.is_none() && s.desk.templates.is_none());
+        let ok =
+            Settings::load_with_env(None, env(&[("GUICHET__METRICS__LISTEN", "127.0.0.1:9464")]))
+                .unwrap();
+        assert_eq!(ok.metrics.unwrap().listen.unwrap().port(), 9464);
+        for (key, value, named) in [
+            ("GUICHET__METRICS__LISTEN", "0.0.0.0:9464", "metrics.listen"),
+            ("GUICHET__RETENTION__DAYS", "0", "retention.days"),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(named), "{err}");
+        }
     }
 
     #[test]

@@ -10,21 +10,25 @@
 //! through [`signoff::take_reply`] instead of the applicant pipeline; after
 //! the inbox, [`signoff::step`] sends approval requests and the digest.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
-use crate::intake::{maildir::Maildir, Disposition, Incoming, Mailbox};
+use crate::domain::Reason;
+use crate::intake::{self, Disposition, Incoming, Mailbox};
 use crate::message;
-use crate::outbox::{file::FileTransport, Outgoing, SendError, Transport};
+use crate::ops::{self, notify, Hooks, Metrics, Signals};
+use crate::outbox::{self, Outgoing, SendError, Transport};
 use crate::pipeline::{self, Desk, Known};
 use crate::reply::{self, Reply};
 use crate::signoff;
 use crate::staff::StaffReply;
+use crate::store::cursor::ImapPosition;
 use crate::store::{Commit, Document, Processed, Store};
 
 /// How long the daemon waits for new mail before looking again anyway.
@@ -34,50 +38,77 @@ const MAX_RETRY_DELAY: i64 = 3600;
 
 /// Runs the daemon with the mailbox and transport the settings name.
 pub async fn run(settings: Settings, once: bool) -> Result<()> {
-    let desk = Desk::from_settings(&settings)?;
-    let mailbox = Maildir::open(&settings.intake.maildir, settings.intake.max_message_bytes)?;
-    let transport = FileTransport::new(&settings.outbox.dir)
-        .with_context(|| format!("cannot create {}", settings.outbox.dir.display()))?;
+    // First, so that a signal during start-up is heard, not fatal.
+    let signals = Signals::install()?;
+    let mut hooks = Hooks {
+        metrics: Arc::new(Metrics::default()),
+        signals,
+        position: None,
+    };
+    let mut desk = Desk::from_settings(&settings)?;
+    ops::desk::refit(&mut desk, &settings)?;
+    let desk = ops::desk::time_reader(desk, hooks.metrics.clone());
+    // The store opens (and is let go again): with the mailbox reached, ready.
+    let position = ImapPosition::load_from(&Store::open_waiting(
+        &settings.store.path,
+        Duration::from_secs(60),
+    )?)?;
+    hooks.position = Some(position.clone());
+    let mailbox = intake::Configured::from_settings(&settings, &position)?;
+    let transport = outbox::Configured::from_settings(&settings)?;
     let mut daemon = Daemon {
         settings,
         desk,
         mailbox,
         transport,
     };
+    let metrics = daemon.settings.metrics.clone();
+    if let Some(addr) = metrics.as_ref().and_then(|m| m.listen) {
+        let bound = ops::http::serve(addr, hooks.metrics.clone()).await?;
+        info!(%bound, "metrics on http://{bound}/metrics");
+    }
     info!(
         inbox = %daemon.settings.intake.maildir.display(),
         outbox = %daemon.settings.outbox.dir.display(),
         store = %daemon.settings.store.path.display(),
         "guichet started"
     );
-    loop {
-        daemon.tick().await?;
-        if once {
-            return Ok(());
+    notify::ready();
+    // Pings come from this loop only, at least twice per watchdog period.
+    let wait = notify::watchdog_interval()
+        .map(|w| (w / 2).min(IDLE_WAIT))
+        .unwrap_or(IDLE_WAIT);
+    let result = loop {
+        if hooks.signals.take_reload() {
+            daemon.reload(&hooks);
+        }
+        if let Err(e) = daemon.tick_with(&hooks).await {
+            break Err(e);
+        }
+        if let Some(path) = metrics.as_ref().and_then(|m| m.textfile.as_deref()) {
+            if let Err(e) = ops::http::write_textfile(path, &hooks.metrics) {
+                warn!(error = format!("{e:#}"), "metrics textfile not written");
+            }
+        }
+        hooks.alive();
+        if once || hooks.stopping() {
+            break Ok(());
         }
         tokio::select! {
-            r = daemon.mailbox.wait(IDLE_WAIT) => r?,
-            _ = shutdown_signal() => {
-                info!("stopping on signal");
-                return Ok(());
-            }
+            r = daemon.mailbox.wait(wait) => if let Err(e) = r { break Err(e) },
+            _ = hooks.signals.arrived() => {}
         }
+    };
+    notify::stopping();
+    if let Err(e) = daemon.mailbox.logout().await {
+        warn!(error = format!("{e:#}"), "mailbox logout failed");
     }
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            return;
-        }
+    match &result {
+        Ok(()) if hooks.stopping() => info!("stopped on signal"),
+        Ok(()) => {}
+        Err(e) => error!(error = format!("{e:#}"), "stopping on error"),
     }
-    let _ = tokio::signal::ctrl_c().await;
+    result
 }
 
 /// What one round of work did, for tests and logs.
@@ -98,20 +129,88 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     /// One round: every message waiting, then the outbox. The store is open
     /// only during the round, so that commands run beside the daemon can read it.
     pub async fn tick(&mut self) -> Result<TickReport> {
-        let store = Store::open_waiting(&self.settings.store.path, Duration::from_secs(60))?;
-        let mut report = TickReport::default();
-        for incoming in self.mailbox.fetch().await? {
-            self.take(&store, incoming).await?;
-            report.handled += 1;
+        self.tick_with(&Hooks::default()).await
+    }
+
+    /// A round that reports to `hooks` and ends after the message in hand
+    /// when the service is stopping (the outbox then waits for the next start).
+    pub async fn tick_with(&mut self, hooks: &Hooks) -> Result<TickReport> {
+        let store = Arc::new(Store::open_waiting(
+            &self.settings.store.path,
+            Duration::from_secs(60),
+        )?);
+        if let Some(position) = &hooks.position {
+            position.lend(store.clone())?;
         }
-        signoff::step(&store, &self.settings, &self.desk.templates, Utc::now()).await?;
-        report.sent = drain_outbox(&store, &self.transport, Utc::now()).await?;
-        store.set_last_poll(Utc::now())?;
+        let result = self.round(&store, hooks).await;
+        if let Some(position) = &hooks.position {
+            position.take_back();
+        }
+        result
+    }
+
+    /// The work of one round, with the store open.
+    async fn round(&mut self, store: &Store, hooks: &Hooks) -> Result<TickReport> {
+        let mut report = TickReport::default();
+        let waiting = self.mailbox.fetch().await;
+        hooks.metrics.mailbox_connected(waiting.is_ok());
+        for incoming in waiting? {
+            if hooks.stopping() {
+                break;
+            }
+            self.take(store, incoming, &hooks.metrics).await?;
+            report.handled += 1;
+            hooks.alive();
+        }
+        if !hooks.stopping() {
+            signoff::step(store, &self.settings, &self.desk.templates, Utc::now()).await?;
+        }
+        // Taken after sign-off, so that what it queued is due now.
+        let now = Utc::now();
+        if !hooks.stopping() {
+            report.sent = drain_outbox(store, &self.transport, now, &hooks.metrics).await?;
+            if let Some(purged) = store.purge_if_due(now, self.settings.retention.days)? {
+                for p in &purged {
+                    info!(request_id = %p.request, state = %p.state, decided_at = %p.decided_at, pdf_bytes = p.pdf_bytes, "documents purged (retention)");
+                }
+                hooks.metrics.documents_purged(purged.len());
+            }
+            store.set_last_poll(now)?;
+        }
+        hooks.metrics.snapshot(ops::metrics::Snapshot {
+            status: store.status()?,
+            oldest_pending: store.oldest_pending()?,
+            at: now,
+        });
+        store.flush()?;
         Ok(report)
     }
 
+    /// Re-reads the operator's templates and role list (SIGHUP). On failure
+    /// the files in use stay, and the error is logged.
+    pub fn reload(&mut self, hooks: &Hooks) {
+        notify::reloading();
+        match ops::desk::refit(&mut self.desk, &self.settings) {
+            Ok(()) => {
+                hooks.metrics.reload(true);
+                info!(
+                    roles = self.desk.roles.len(),
+                    "templates and role list reloaded"
+                );
+            }
+            Err(e) => {
+                hooks.metrics.reload(false);
+                error!(
+                    error = format!("{e:#}"),
+                    "reload failed, previous templates and role list kept"
+                );
+            }
+        }
+        notify::reloaded();
+    }
+
     /// Handles one message and settles it once its effects are safe.
-    async fn take(&mut self, store: &Store, incoming: Incoming) -> Result<()> {
+    async fn take(&mut self, store: &Store, incoming: Incoming, metrics: &Metrics) -> Result<()> {
         let started = Instant::now();
         // An oversized message is read from its headers only, answered, and
         // set aside for an operator.
@@ -124,6 +223,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         let sub = match message::parse(&incoming.bytes, &self.settings.intake.address) {
             Ok(sub) => sub,
             Err(e) => {
+                metrics.message("set-aside", []);
                 warn!(key = %incoming.key, error = %e, "unparsable message, set aside");
                 return self
                     .mailbox
@@ -132,6 +232,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             }
         };
         if store.was_processed(&sub.fingerprint)? {
+            metrics.message("redelivered", []);
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
             return self.mailbox.settle(&incoming.key, done).await;
         }
@@ -142,33 +243,48 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         );
         if let Some(reply) = StaffReply::read(&incoming.bytes, intake, authserv_id) {
             let templates = &self.desk.templates;
-            signoff::take_reply(store, &self.settings, templates, &sub, &reply, Utc::now())?;
+            let acted =
+                signoff::take_reply(store, &self.settings, templates, &sub, &reply, Utc::now())?;
+            let outcome = if acted {
+                "staff-decision"
+            } else {
+                "staff-ignored"
+            };
+            metrics.message(outcome, []);
             return self.mailbox.settle(&incoming.key, done).await;
         }
-        let commit = self.decide(store, &sub, &incoming, Utc::now())?;
+        let (commit, reasons) = self.decide(store, &sub, &incoming, Utc::now())?;
+        let decided = started.elapsed();
         let fresh = store.commit(&commit)?;
         if let Some(p) = &commit.processed {
+            let outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside");
+            let codes: Vec<String> = reasons.iter().map(Reason::to_string).collect();
             info!(
                 message_id = %sub.message_id,
-                outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside"),
+                outcome,
                 requests = %p.requests.join(","),
+                reasons = %codes.join(","),
                 replies = commit.outgoing.len(),
                 fresh,
+                decide_ms = decided.as_millis() as u64,
+                commit_ms = (started.elapsed() - decided).as_millis() as u64,
                 ms = started.elapsed().as_millis() as u64,
                 "message handled"
             );
+            metrics.message(outcome, codes);
         }
         self.mailbox.settle(&incoming.key, done).await
     }
 
-    /// Runs the pure pipeline and turns its result into one store commit.
+    /// Runs the pure pipeline and turns its result into one store commit,
+    /// with every reason given (the message's and its requests').
     fn decide(
         &self,
         store: &Store,
         sub: &message::Submission,
         incoming: &Incoming,
         now: DateTime<Utc>,
-    ) -> Result<Commit> {
+    ) -> Result<(Commit, Vec<Reason>)> {
         let mut answered = Vec::new();
         for id in &sub.answers {
             for req in store.answered_requests(id)? {
@@ -248,7 +364,13 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 }
             }
         }
-        Ok(commit)
+        let reasons = handled
+            .message_reasons
+            .iter()
+            .chain(handled.requests.iter().flat_map(|r| &r.reasons))
+            .cloned()
+            .collect();
+        Ok((commit, reasons))
     }
 }
 
@@ -288,21 +410,25 @@ pub async fn drain_outbox<T: Transport>(
     store: &Store,
     transport: &T,
     now: DateTime<Utc>,
+    metrics: &Metrics,
 ) -> Result<usize> {
     let mut sent = 0;
     for (seq, queued) in store.due_outgoing(now)? {
         match transport.send(&queued.mail).await {
             Ok(()) => {
                 store.sent(seq)?;
+                metrics.sent(1);
                 sent += 1;
             }
             Err(SendError::Transient(e)) => {
                 let delay = (30i64 << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
                 warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %e, retry_in_s = delay, "send failed, will retry");
+                metrics.send_retry();
                 store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
             }
             Err(SendError::Permanent(e)) => {
                 error!(outgoing = %queued.mail.id, error = %e, "send refused for good");
+                metrics.send_refused();
                 store.give_up(seq, queued, &e)?;
             }
         }

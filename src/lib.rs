@@ -13,6 +13,7 @@ pub mod intake;
 pub mod logging;
 pub mod message;
 pub mod net;
+pub mod ops;
 pub mod outbox;
 pub mod pipeline;
 pub mod reader;

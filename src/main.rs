@@ -57,6 +57,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print every request as one JSON object a line, oldest first.
+    Export,
+    /// Copy the whole store to a file; safe while the daemon runs.
+    Backup {
+        /// The file to write (replaced whole, never left half-written).
+        path: PathBuf,
+    },
+    /// Replace the store's content with a backup's; safe while the daemon
+    /// runs. The file is checked in full before anything changes.
+    Restore { path: PathBuf },
+    /// Write the manual pages (guichet.1 and one per command) into DIR.
+    #[command(hide = true)]
+    Man { dir: PathBuf },
+    /// Queue today's digest for staff (queue depth, processing date, oldest
+    /// requests), unless it went out today; the daemon sends it.
+    Digest,
     /// Accounts created by staff approvals.
     Accounts {
         #[command(subcommand)]
@@ -100,6 +116,16 @@ enum QueueCommand {
     },
 }
 
+/// The manual pages, generated from the command line's own definition so
+/// that they never drift from it (`make deb` ships them).
+fn man_pages(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir)?;
+    let cli = Cli::command();
+    clap_mangen::generate_to(cli, dir)?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -112,12 +138,17 @@ fn main() -> ExitCode {
             command: QueueCommand::Show { id, json },
         } => commands::queue_show(cli.config.as_deref(), &id, json),
         Command::Status { json } => commands::status(cli.config.as_deref(), json),
+        Command::Digest => commands::digest(cli.config.as_deref()),
         Command::Accounts {
             command: AccountsCommand::List { json },
         } => commands::accounts_list(cli.config.as_deref(), json),
         Command::Accounts {
             command: AccountsCommand::Deactivate { username, reason },
         } => commands::accounts_deactivate(cli.config.as_deref(), &username, &reason),
+        Command::Export => commands::export(cli.config.as_deref()),
+        Command::Backup { path } => commands::backup(cli.config.as_deref(), &path),
+        Command::Restore { path } => commands::restore(cli.config.as_deref(), &path),
+        Command::Man { dir } => man_pages(&dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -309,9 +309,13 @@ fn refuse(
 
 // ---- Digest and hand-off ----------------------------------------------------
 
-/// Whether the daily digest is due: not yet sent today (UTC) and, when an
-/// hour is configured, that hour reached.
-pub fn digest_due(last: Option<NaiveDate>, hour: Option<u32>, now: DateTime<Utc>) -> bool {
+/// Whether the daily digest is due at `now` (in the desk's time zone): not
+/// yet sent that day and, when an hour is given, that hour reached.
+pub fn digest_due<Tz: chrono::TimeZone>(
+    last: Option<NaiveDate>,
+    hour: Option<u32>,
+    now: &DateTime<Tz>,
+) -> bool {
     last.is_none_or(|day| day < now.date_naive()) && hour.is_none_or(|h| now.hour() >= h)
 }
 
@@ -340,7 +344,10 @@ pub async fn step(
 ) -> Result<()> {
     run_handoffs(store, settings.staff.handoff_command.as_deref(), now).await?;
     send_approval_requests(store, &Policy::from_settings(settings), templates, now)?;
-    send_digest(store, settings, templates, now)?;
+    // Without an hour the daemon leaves the digest to `guichet digest`.
+    if let Some(hour) = settings.staff.digest_hour {
+        send_digest(store, settings, templates, Some(hour), now)?;
+    }
     Ok(())
 }
 
@@ -402,7 +409,7 @@ pub fn send_approval_requests(
 
 /// Handles one staff reply (a message to a token plus-address): judges it
 /// and commits the verdict with the message's processed mark, or only the
-/// mark when it changes nothing.
+/// mark when it changes nothing. Returns whether a decision was applied.
 pub fn take_reply(
     store: &Store,
     settings: &Settings,
@@ -410,7 +417,7 @@ pub fn take_reply(
     sub: &Submission,
     reply: &StaffReply,
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<bool> {
     let record = store.token(&reply.token.hash())?;
     let request = match &record {
         Some(r) => store.request(&r.request_id)?,
@@ -459,16 +466,18 @@ pub fn take_reply(
                 }
                 Verdict::Refused { request, .. } => commit.requests.push(request),
             }
-            if store.commit_signoff(&commit)? {
+            let fresh = store.commit_signoff(&commit)?;
+            if fresh {
                 info!(message_id = %sub.message_id, request = request_id, staff = from, decision = %decision, "staff decision applied");
             }
+            Ok(fresh)
         }
         Err(why) => {
             warn!(message_id = %sub.message_id, request = request_id, from, reason = %why, "staff reply changes nothing");
             store.commit_signoff(&commit)?;
+            Ok(false)
         }
     }
-    Ok(())
 }
 
 /// Every message of a verdict, rendered; one failure stops the verdict.
@@ -484,20 +493,24 @@ fn render_all(
         .collect()
 }
 
-/// Sends the digest to every staff member when due and something waits;
-/// the day is recorded either way.
+/// Queues the digest for every staff member when due (`hour`: see
+/// [`digest_due`]; days and hours are the server's local time, as staff
+/// live them) and something waits. The day is recorded either way, so the
+/// daemon and `guichet digest` together send at most one a day.
 pub fn send_digest(
     store: &Store,
     settings: &Settings,
     templates: &Templates,
+    hour: Option<u32>,
     now: DateTime<Utc>,
 ) -> Result<usize> {
-    if !digest_due(store.last_digest()?, settings.staff.digest_hour, now) {
+    let local = now.with_timezone(&chrono::Local);
+    if !digest_due(store.last_digest()?, hour, &local) {
         return Ok(0);
     }
     let requests = store.requests(None)?;
     let mut commit = SignoffCommit {
-        digest_sent: Some(now.date_naive()),
+        digest_sent: Some(local.date_naive()),
         ..Default::default()
     };
     if requests.iter().any(|r| r.state.is_pending()) {
@@ -796,10 +809,10 @@ mod tests {
     #[test]
     fn the_digest_goes_once_a_day_from_its_hour() {
         let d = |day| NaiveDate::from_ymd_opt(2024, 11, day);
-        assert!(digest_due(None, None, at(18, 0)));
-        assert!(!digest_due(d(18), None, at(18, 23)));
-        assert!(digest_due(d(17), None, at(18, 0)));
-        assert!(!digest_due(d(17), Some(7), at(18, 6)));
-        assert!(digest_due(d(17), Some(7), at(18, 7)));
+        assert!(digest_due(None, None, &at(18, 0)));
+        assert!(!digest_due(d(18), None, &at(18, 23)));
+        assert!(digest_due(d(17), None, &at(18, 0)));
+        assert!(!digest_due(d(17), Some(7), &at(18, 6)));
+        assert!(digest_due(d(17), Some(7), &at(18, 7)));
     }
 }

@@ -716,7 +716,10 @@ async fn the_digest_goes_once_a_day_and_new_accounts_are_handed_off() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let desk = Desktop::new(&[("GUICHET__STAFF__HANDOFF_COMMAND", script.to_str().unwrap())]);
+    let desk = Desktop::new(&[
+        ("GUICHET__STAFF__HANDOFF_COMMAND", script.to_str().unwrap()),
+        ("GUICHET__STAFF__DIGEST_HOUR", "0"),
+    ]);
     desk.drop_in(1_731_917_000, &applicant_mail(5));
     desk.tick().await;
     desk.tick().await;
@@ -725,6 +728,16 @@ async fn the_digest_goes_once_a_day_and_new_accounts_are_handed_off() {
     assert_eq!(digests[0].header("To"), AGENT);
     let id = request_ids_of(&desk.store(), State::Queued).pop().unwrap();
     assert!(digests[0].text().contains(&id));
+    // `guichet digest` (the timer) finds today's digest sent already.
+    let again = guichet::signoff::send_digest(
+        &desk.store(),
+        &desk.settings(),
+        &Templates::builtin(),
+        None,
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(again, 0);
 
     let token_address = desk.of_kind("approval-request")[0].reply_to();
     desk.drop_in(

@@ -293,16 +293,13 @@ impl ImapMailbox {
         Ok(())
     }
 
-    /// Handles a failed command: a lost connection is dropped and retried
-    /// later; a refusal is only reported.
+    /// Handles a failed command by dropping the connection and retrying
+    /// later: a refusal of a routine command (FETCH, SEARCH) means the
+    /// session is in no state to go on, and the backoff keeps it from
+    /// being logged and retried in a loop.
     fn failed(&mut self, failure: Failure) {
-        match failure {
-            Failure::Refused(why) => tracing::warn!(%why, "IMAP command refused"),
-            link => {
-                self.link = None;
-                self.lost(link);
-            }
-        }
+        self.link = None;
+        self.lost(failure);
     }
 
     /// Schedules the next attempt and logs the outage if it is news.
@@ -366,6 +363,9 @@ impl ImapMailbox {
         // once the server has told it (Dovecot: at the end of a command),
         // so `n:*` would miss them: NOOP first to bring the view up to date.
         link.noop().await?;
+        // What the server announced so far is in view now; what it
+        // announces from here on makes the next `wait` return at once.
+        link.announced_mail();
         let sizes = link.sizes_from(first).await?;
         let waiting: Vec<(u32, u64)> = sizes
             .into_iter()
@@ -416,9 +416,6 @@ impl Mailbox for ImapMailbox {
             return Ok(Vec::new());
         }
         self.flush_moves().await;
-        if let Some(link) = self.link.as_mut() {
-            link.announced_mail();
-        }
         match self.take_batch().await {
             Ok(batch) => Ok(batch),
             Err(failure) => {
@@ -540,7 +537,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unreachable_server_yields_nothing_and_backs_off() {
+    async fn an_unreachable_server_yields_nothing_backs_off_and_is_logged_once() {
+        let log = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(log.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
         let mut c = cfg();
         // A port nobody listens on: bind one, then free it.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -550,7 +553,8 @@ mod tests {
             .port();
         c.port = port;
         let timing = Timing {
-            backoff_min: Duration::from_millis(200),
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(200),
             ..Timing::default()
         };
         let mut mailbox =
@@ -563,5 +567,40 @@ mod tests {
         mailbox.wait(Duration::from_secs(5)).await.unwrap();
         assert!(Instant::now() >= retry, "wait sleeps until the retry time");
         assert!(started.elapsed() < Duration::from_secs(1));
+        for _ in 0..5 {
+            mailbox.wait(Duration::from_secs(5)).await.unwrap();
+            assert!(mailbox.fetch().await.unwrap().is_empty());
+        }
+        let text = log.text();
+        assert_eq!(text.matches("IMAP unavailable").count(), 1, "{text}");
+    }
+
+    /// Log output kept for inspection.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
     }
 }

@@ -46,4 +46,67 @@ pub trait Mailbox {
 
     /// Waits until new mail may have arrived (IMAP IDLE) or `max` has passed.
     async fn wait(&mut self, max: Duration) -> anyhow::Result<()>;
+
+    /// Ends the session before the daemon exits (IMAP LOGOUT). A folder
+    /// has nothing to end.
+    async fn logout(&mut self) -> anyhow::Result<()> {
+        Ok(())
+    }
+}
+
+/// The mailbox the settings name: IMAP when `[imap]` is given, else the
+/// Maildir of `intake.maildir`.
+pub enum Configured {
+    Maildir(maildir::Maildir),
+    Imap(Box<imap::ImapMailbox>),
+}
+
+impl Configured {
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        position: &crate::store::cursor::ImapPosition,
+    ) -> anyhow::Result<Configured> {
+        let max = settings.intake.max_message_bytes;
+        Ok(match &settings.imap {
+            Some(cfg) => Configured::Imap(Box::new(imap::ImapMailbox::new(
+                cfg,
+                max,
+                Box::new(position.clone()),
+            )?)),
+            None => Configured::Maildir(maildir::Maildir::open(&settings.intake.maildir, max)?),
+        })
+    }
+}
+
+impl Mailbox for Configured {
+    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>> {
+        match self {
+            Configured::Maildir(m) => m.fetch().await,
+            Configured::Imap(m) => m.fetch().await,
+        }
+    }
+
+    async fn settle(&mut self, key: &str, disposition: Disposition) -> anyhow::Result<()> {
+        match self {
+            Configured::Maildir(m) => m.settle(key, disposition).await,
+            Configured::Imap(m) => m.settle(key, disposition).await,
+        }
+    }
+
+    async fn wait(&mut self, max: Duration) -> anyhow::Result<()> {
+        match self {
+            Configured::Maildir(m) => m.wait(max).await,
+            Configured::Imap(m) => m.wait(max).await,
+        }
+    }
+
+    async fn logout(&mut self) -> anyhow::Result<()> {
+        match self {
+            Configured::Maildir(m) => m.logout().await,
+            Configured::Imap(m) => {
+                m.close().await;
+                Ok(())
+            }
+        }
+    }
 }

@@ -30,3 +30,35 @@ pub enum SendError {
 pub trait Transport {
     async fn send(&self, mail: &Outgoing) -> Result<(), SendError>;
 }
+
+/// The transport the settings name: SMTP when `[smtp]` is given, else
+/// `.eml` files in `outbox.dir`.
+pub enum Configured {
+    File(file::FileTransport),
+    Smtp(smtp::SmtpTransport),
+}
+
+impl Configured {
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Configured> {
+        Ok(match &settings.smtp {
+            Some(cfg) => Configured::Smtp(smtp::SmtpTransport::new(cfg)?),
+            None => {
+                Configured::File(file::FileTransport::new(&settings.outbox.dir).map_err(|e| {
+                    anyhow::anyhow!(
+                        "outbox.dir: cannot create {}: {e}",
+                        settings.outbox.dir.display()
+                    )
+                })?)
+            }
+        })
+    }
+}
+
+impl Transport for Configured {
+    async fn send(&self, mail: &Outgoing) -> Result<(), SendError> {
+        match self {
+            Configured::File(t) => t.send(mail).await,
+            Configured::Smtp(t) => t.send(mail).await,
+        }
+    }
+}

@@ -52,23 +52,29 @@ impl SmtpTransport {
     }
 }
 
-/// lettre's TLS mode; with `ca_file`, only its certificates are trusted.
+/// lettre's TLS mode. Trusted: the certificates of `ca_file` alone, else
+/// the built-in web PKI roots, as for IMAP (not the system store, so both
+/// adapters trust the same authorities on any machine).
 fn tls(cfg: &config::Smtp) -> Result<Tls> {
     if cfg.tls == config::Tls::None {
         return Ok(Tls::None);
     }
     let mut params = TlsParameters::builder(cfg.host.clone());
-    if let Some(path) = &cfg.ca_file {
-        let pem = std::fs::read(path)
-            .with_context(|| format!("smtp.ca_file: cannot read {}", path.display()))?;
-        // Fails clearly on a file without certificates, as for IMAP.
-        crate::net::tls::read_pem_certificates(path).context("smtp")?;
-        let cert = Certificate::from_pem(&pem)
-            .with_context(|| format!("smtp.ca_file {}", path.display()))?;
-        params = params
-            .certificate_store(CertificateStore::None)
-            .add_root_certificate(cert);
-    }
+    params = match &cfg.ca_file {
+        Some(path) => {
+            // Fails clearly on a file without certificates, as for IMAP.
+            let certs = crate::net::tls::read_pem_certificates(path).context("smtp")?;
+            certs.into_iter().try_fold(
+                params.certificate_store(CertificateStore::None),
+                |p, der| {
+                    let cert = Certificate::from_der(der.to_vec())
+                        .with_context(|| format!("smtp.ca_file {}", path.display()))?;
+                    anyhow::Ok(p.add_root_certificate(cert))
+                },
+            )?
+        }
+        None => params.certificate_store(CertificateStore::WebpkiRoots),
+    };
     let params = params.build_rustls().context("smtp: TLS settings")?;
     Ok(match cfg.tls {
         config::Tls::Implicit => Tls::Wrapper(params),

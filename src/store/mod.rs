@@ -31,6 +31,9 @@ use crate::domain::{Outcome, Request, State};
 use crate::outbox::Outgoing;
 
 pub mod signoff;
+mod admin;
+pub mod cursor;
+pub use admin::Purge;
 
 /// What one handled message leaves behind.
 #[derive(Debug, Clone, Serialize, Deserialize)]

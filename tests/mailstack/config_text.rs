@@ -112,8 +112,10 @@ default_transport = error:no mail leaves the test stack
 relay_transport = error:no mail leaves the test stack
 smtpd_relay_restrictions = permit_mynetworks reject_unauth_destination
 recipient_delimiter = +
-# SMTP AUTH against Dovecot's user list (the submission port requires it).
-smtpd_sasl_auth_enable = yes
+# SMTP AUTH against Dovecot's user list: on the submission port, and on
+# the others in TLS stacks only, so that plain stacks take mail while
+# Dovecot is down, as a real MX would.
+smtpd_sasl_auth_enable = {sasl_everywhere}
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = {d}/dovecot/auth-postfix
 # Nobody outside may pass off an Authentication-Results of this server.
@@ -127,6 +129,7 @@ minimal_backoff_time = 1s
 maximal_backoff_time = 2s
 {tls}"#,
         lmtp = ports.lmtp,
+        sasl_everywhere = if options.tls { "yes" } else { "no" },
     )
 }
 

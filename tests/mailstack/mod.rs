@@ -13,25 +13,22 @@
 //! only part of it.
 #![allow(dead_code)]
 
+mod clients;
 mod config_text;
+mod process;
 
-use std::collections::HashSet;
+pub use clients::mail;
+
 use std::fs;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_imap::Session;
-use futures::TryStreamExt;
 use guichet::config;
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tempfile::TempDir;
-use tokio::net::TcpStream as AsyncTcpStream;
+
+use process::{chown, err, free_port, run, vmail_ids, wait_closed, wait_open, wait_or_kill};
 
 /// The desk's intake mailbox.
 pub const INTAKE: &str = "acces@organisme.example";
@@ -227,101 +224,6 @@ impl MailStack {
         )
     }
 
-    /// Sends a message through Postfix as a mail client would.
-    pub async fn send(&self, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
-        self.submit(self.ports.smtp, from, None, to, raw).await
-    }
-
-    /// Sends a message as `user`, logged in on the submission port as a
-    /// staff member's mail client would: the organisation's MX vouches for
-    /// it with an `Authentication-Results` header (`dmarc=pass`).
-    pub async fn send_authenticated(
-        &self,
-        user: &str,
-        to: &[&str],
-        raw: &[u8],
-    ) -> Result<(), String> {
-        self.submit(self.ports.submission, user, Some(user), to, raw)
-            .await
-    }
-
-    async fn submit(
-        &self,
-        port: u16,
-        from: &str,
-        login: Option<&str>,
-        to: &[&str],
-        raw: &[u8],
-    ) -> Result<(), String> {
-        let parse = |a: &str| a.parse::<Address>().map_err(err);
-        let envelope = Envelope::new(
-            Some(parse(from)?),
-            to.iter().map(|a| parse(a)).collect::<Result<Vec<_>, _>>()?,
-        )
-        .map_err(err)?;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-            .port(port)
-            .timeout(Some(Duration::from_secs(10)));
-        if let Some(user) = login {
-            builder = builder.credentials(Credentials::new(user.into(), password(user)));
-        }
-        builder
-            .build()
-            .send_raw(&envelope, raw)
-            .await
-            .map(|_| ())
-            .map_err(err)
-    }
-
-    /// Logs in as `user` over plain IMAP.
-    pub async fn imap_session(&self, user: &str) -> Session<AsyncTcpStream> {
-        let tcp = AsyncTcpStream::connect(("127.0.0.1", self.ports.imap))
-            .await
-            .expect("IMAP connect");
-        let mut client = async_imap::Client::new(tcp);
-        client.read_response().await.expect("IMAP greeting");
-        client
-            .login(user, password(user))
-            .await
-            .map_err(|(e, _)| e)
-            .expect("IMAP login")
-    }
-
-    /// The messages of `user`'s `folder` (name as on the wire), in UID order.
-    pub async fn messages(&self, user: &str, folder: &str) -> Vec<Vec<u8>> {
-        let mut session = self.imap_session(user).await;
-        let messages = read_folder(&mut session, folder).await;
-        let _ = session.logout().await;
-        messages
-    }
-
-    /// Waits until `user`'s `folder` holds at least `count` messages.
-    pub async fn wait_for_messages(
-        &self,
-        user: &str,
-        folder: &str,
-        count: usize,
-        limit: Duration,
-    ) -> Vec<Vec<u8>> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let found = self.messages(user, folder).await;
-            if found.len() >= count || Instant::now() >= deadline {
-                return found;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// The names (as on the wire) of `user`'s folders.
-    pub async fn folders(&self, user: &str) -> Vec<String> {
-        let mut session = self.imap_session(user).await;
-        let names = session.list(Some(""), Some("*")).await.expect("LIST");
-        let names: Vec<_> = names.try_collect().await.expect("LIST answers");
-        let _ = session.logout().await;
-        names.iter().map(|n| n.name().to_string()).collect()
-    }
-
     /// Runs `doveadm` against this stack's Dovecot; its output.
     pub fn doveadm(&self, args: &[&str]) -> String {
         let conf = self.dovecot_conf();
@@ -374,15 +276,31 @@ impl MailStack {
     /// Stops Dovecot, disconnecting its clients first: left to itself, an
     /// IMAP process outlives the master by some ten seconds.
     pub fn stop_dovecot(&mut self) {
-        if let Some(mut child) = self.dovecot.take() {
-            let _ = Command::new("doveadm")
+        self.halt_dovecot();
+        wait_closed(self.ports.imap);
+    }
+
+    fn halt_dovecot(&mut self) {
+        let Some(mut child) = self.dovecot.take() else {
+            return;
+        };
+        let doveadm = |args: &[&str]| {
+            Command::new("doveadm")
                 .arg("-c")
                 .arg(self.dovecot_conf())
-                .args(["kick", "*"])
-                .output();
-            terminate(&mut child);
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        let _ = doveadm(&["kick", "*"]).and_then(|mut kick| kick.wait());
+        // `doveadm stop` waits for the master to be gone, and it is not
+        // gone before we reap it: reap while it waits.
+        let stopping = doveadm(&["stop"]);
+        wait_or_kill(&mut child);
+        if let Ok(mut stopping) = stopping {
+            let _ = stopping.wait();
         }
-        wait_closed(self.ports.imap);
     }
 
     pub fn start_dovecot(&mut self) {
@@ -391,9 +309,10 @@ impl MailStack {
         }
     }
 
+    /// Stops Postfix; its next start skips the (slow) integrity checks.
     pub fn stop_postfix(&mut self) {
         if self.postfix_running {
-            let _ = self.postfix(&["stop"]);
+            let _ = self.postfix(&["quick-stop"]);
             self.postfix_running = false;
         }
         wait_closed(self.ports.smtp);
@@ -409,7 +328,8 @@ impl MailStack {
     pub fn logs(&self) -> String {
         let read = |p: PathBuf| fs::read_to_string(&p).unwrap_or_default();
         format!(
-            "--- dovecot ---\n{}\n--- postfix ---\n{}",
+            "--- dovecot ---\n{}{}\n--- postfix ---\n{}",
+            read(self.dir().join("dovecot/stderr.log")),
             read(self.dir().join("dovecot/dovecot.log")),
             read(self.postfix_dir().join("postfix.log"))
         )
@@ -506,7 +426,15 @@ impl MailStack {
         fs::create_dir_all(dir.join("queue")).map_err(err)?;
         fs::create_dir_all(dir.join("data")).map_err(err)?;
         run(Command::new("chown").arg("postfix").arg(dir.join("data")))?;
-        fs::copy("/etc/postfix/master.cf", dir.join("master.cf")).map_err(err)?;
+        // The package's copy when /etc/postfix was never configured.
+        let master = [
+            "/etc/postfix/master.cf",
+            "/usr/share/postfix/master.cf.dist",
+        ]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .ok_or("no master.cf: is postfix installed?")?;
+        fs::copy(master, dir.join("master.cf")).map_err(err)?;
         let mailboxes: String = users().iter().map(|u| format!("{u} ok\n")).collect();
         fs::write(dir.join("vmailbox"), mailboxes).map_err(err)?;
         fs::write(
@@ -545,6 +473,7 @@ impl MailStack {
             "-M",
             format!(
                 "submission/inet={} inet n - n - - smtpd -o cleanup_service_name=authcleanup \
+                 -o smtpd_sasl_auth_enable=yes \
                  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject \
                  -o smtpd_recipient_restrictions=permit_sasl_authenticated,reject",
                 ports.submission
@@ -580,7 +509,12 @@ impl MailStack {
         } else {
             ports.to_vec()
         };
-        wait_open(&ports).map_err(|e| format!("{e}\n{}", self.logs()))
+        wait_open(&ports).map_err(|e| format!("{e}\n{}", self.logs()))?;
+        // Open ports are no proof when another process took one of them.
+        match self.dovecot.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => Ok(()),
+            _ => Err(format!("dovecot exited at start\n{}", self.logs())),
+        }
     }
 
     fn launch_postfix(&mut self) -> Result<(), String> {
@@ -607,153 +541,19 @@ impl Drop for MailStack {
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
         }
-        if self.postfix_running {
-            let _ = self.postfix(&["stop"]);
-        }
-        if let Some(mut child) = self.dovecot.take() {
-            terminate(&mut child);
-        }
-    }
-}
-
-/// Reads every message of `folder`, in UID order.
-async fn read_folder(session: &mut Session<AsyncTcpStream>, folder: &str) -> Vec<Vec<u8>> {
-    let selected = match session.examine(folder).await {
-        Ok(mailbox) => mailbox,
-        Err(async_imap::error::Error::No(_)) => return Vec::new(),
-        Err(e) => panic!("EXAMINE {folder}: {e}"),
-    };
-    if selected.exists == 0 {
-        return Vec::new();
-    }
-    let fetches = session
-        .uid_fetch("1:*", "(UID BODY.PEEK[])")
-        .await
-        .expect("UID FETCH");
-    let mut fetches: Vec<_> = fetches.try_collect().await.expect("UID FETCH answers");
-    fetches.sort_by_key(|f| f.uid);
-    fetches
-        .iter()
-        .filter_map(|f| f.body().map(<[u8]>::to_vec))
-        .collect()
-}
-
-/// A simple applicant message with a unique Message-ID.
-pub fn mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nDate: Sat, 28 Nov 2026 08:00:00 +0000\r\n\
-         Message-ID: <{nanos}.{n}@clinique.example>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
-    )
-    .into_bytes()
-}
-
-/// The `vmail` user's uid and gid, creating the user when missing.
-fn vmail_ids() -> Result<(u32, u32), String> {
-    static ONCE: OnceLock<Result<(u32, u32), String>> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let id = |flag: &str| -> Option<u32> {
-            let out = Command::new("id").arg(flag).arg("vmail").output().ok()?;
-            String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-        };
-        if id("-u").is_none() {
-            // Exit status 9: created meanwhile by someone else, which is fine.
-            let _ = Command::new("useradd")
-                .args([
-                    "-r",
-                    "-U",
-                    "-M",
-                    "-d",
-                    "/nonexistent",
-                    "-s",
-                    "/usr/sbin/nologin",
-                    "vmail",
-                ])
-                .status();
-        }
-        match (id("-u"), id("-g")) {
-            (Some(uid), Some(gid)) => Ok((uid, gid)),
-            _ => Err("no `vmail` user and `useradd` could not create it".into()),
-        }
-    })
-    .clone()
-}
-
-/// A port free now and not handed out before in this process.
-fn free_port() -> u16 {
-    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
-    let given = GIVEN.get_or_init(Default::default);
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        if given.lock().unwrap_or_else(|p| p.into_inner()).insert(port) {
-            return port;
+        // Both at once: Postfix's LMTP clients must go for Dovecot to stop.
+        let postfix_stop = self.postfix_running.then(|| {
+            Command::new("postfix")
+                .arg("-c")
+                .arg(self.postfix_dir())
+                .arg("stop")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        });
+        self.halt_dovecot();
+        if let Some(Ok(mut stopping)) = postfix_stop {
+            let _ = stopping.wait();
         }
     }
-}
-
-fn wait_open(ports: &[u16]) -> Result<(), String> {
-    let deadline = Instant::now() + START_TIMEOUT;
-    for &port in ports {
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if Instant::now() >= deadline {
-                return Err(format!("port {port} did not open within {START_TIMEOUT:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    Ok(())
-}
-
-fn wait_closed(port: u16) {
-    let deadline = Instant::now() + START_TIMEOUT;
-    while TcpStream::connect(("127.0.0.1", port)).is_ok() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Stops a daemon we started: SIGTERM, then SIGKILL after 10 s.
-fn terminate(child: &mut Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-fn chown(path: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(err)
-}
-
-fn run(cmd: &mut Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn err(e: impl std::fmt::Display) -> String {
-    e.to_string()
 }

@@ -320,14 +320,15 @@ impl Link {
         Ok(())
     }
 
-    /// Whether the server announced new messages since the last look,
+    /// Whether the server announced new messages since the last look (a
+    /// RECENT of 0, sent after our own moves, is no news),
     /// emptying what it sent besides answers to commands.
     pub fn announced_mail(&mut self) -> bool {
         let mut news = false;
         while let Ok(note) = self.session.unsolicited_responses.try_recv() {
             news |= matches!(
                 note,
-                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(1..)
             );
         }
         news
@@ -362,7 +363,7 @@ impl Link {
                     return Err(Failure::Link("closed during IDLE".into()))
                 }
                 IdleResponse::NewData(data) => match data.parsed() {
-                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => {
+                    Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(1..)) => {
                         break Wake::NewMail
                     }
                     Response::Data {
