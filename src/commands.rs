@@ -202,3 +202,83 @@ pub fn restore(config: Option<&Path>, path: &Path) -> Result<()> {
     );
     Ok(())
 }
+
+pub fn accounts_list(config: Option<&Path>, json: bool) -> Result<()> {
+    let settings = Settings::load(config)?;
+    let store = open_store(&settings)?;
+    let accounts = store.accounts()?;
+    if json {
+        // The hash stays in the store: nothing outside needs it.
+        let list: Vec<_> = accounts
+            .iter()
+            .map(|a| {
+                let mut v = crate::signoff::handoff_json(a);
+                v["approved_by"] = a.approved_by.clone().into();
+                v["active"] = a.active.into();
+                v["deactivated"] = serde_json::to_value(&a.deactivated).unwrap_or_default();
+                v["handoff"] = serde_json::to_value(&a.handoff).unwrap_or_default();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    if accounts.is_empty() {
+        println!("No accounts.");
+    }
+    for a in &accounts {
+        let state = match &a.deactivated {
+            Some(d) => format!("deactivated {} ({})", d.at.format("%Y-%m-%d"), d.reason),
+            None => "active".to_string(),
+        };
+        let handoff = match &a.handoff {
+            Some(h) => format!(
+                "{} {}",
+                if h.ok { "handed off" } else { "NOT handed off" },
+                h.detail
+            ),
+            None => "hand-off pending".to_string(),
+        };
+        println!(
+            "{:<20}  {}  {}  {:<4}  {} {} <{}>  {}  {}",
+            a.username,
+            a.request_id,
+            a.created_at.format("%Y-%m-%d %H:%M"),
+            a.service.as_deref().unwrap_or("-"),
+            a.user.first_name,
+            a.user.last_name,
+            a.user.email,
+            state,
+            handoff
+        );
+    }
+    Ok(())
+}
+
+pub fn accounts_deactivate(config: Option<&Path>, username: &str, reason: &str) -> Result<()> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        bail!("--reason must say why");
+    }
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let store = open_store(&settings)?;
+    let account = store.deactivate(username, reason, chrono::Utc::now())?;
+    tracing::info!(username = %account.username, request = %account.request_id, reason, "account deactivated");
+    println!("{} deactivated", account.username);
+    Ok(())
+}
+
+/// Queues today's staff digest in the store's outbox, unless one went out
+/// today already; the running daemon sends it with its next round. Meant
+/// for a timer: it ignores `staff.digest_hour`, the timer says when.
+pub fn digest(config: Option<&Path>) -> Result<()> {
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let store = open_store(&settings)?;
+    let templates = crate::reply::Templates::builtin();
+    let queued =
+        crate::signoff::send_digest(&store, &settings, &templates, None, chrono::Utc::now())?;
+    println!("{queued} digest message(s) queued");
+    Ok(())
+}

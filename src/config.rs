@@ -57,6 +57,30 @@ pub struct Outbox {
 pub struct Staff {
     pub members: Vec<String>,
     pub authserv_id: String,
+    /// Approval requests a member may have unanswered at once.
+    #[serde(default = "default_max_outstanding")]
+    pub max_outstanding: usize,
+    /// Days a reply token stays valid; an unanswered request is then put
+    /// to staff again.
+    #[serde(default = "default_token_days")]
+    pub token_days: u32,
+    /// A program given each new account as JSON on standard input (never
+    /// the password), to hand it to the organisation's systems.
+    #[serde(default)]
+    pub handoff_command: Option<PathBuf>,
+    /// Hour (server local time, 0–23) from which the daemon sends the daily
+    /// digest; absent: the daemon sends none, `guichet digest` (the systemd
+    /// timer) does.
+    #[serde(default)]
+    pub digest_hour: Option<u32>,
+}
+
+fn default_max_outstanding() -> usize {
+    5
+}
+
+fn default_token_days() -> u32 {
+    14
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -254,6 +278,15 @@ impl Settings {
                 bail!("staff.members: `{m}` is not an e-mail address");
             }
         }
+        if self.staff.max_outstanding == 0 {
+            bail!("staff.max_outstanding: must be at least 1");
+        }
+        if !(1..=365).contains(&self.staff.token_days) {
+            bail!("staff.token_days: must be between 1 and 365");
+        }
+        if self.staff.digest_hour.is_some_and(|h| h > 23) {
+            bail!("staff.digest_hour: must be between 0 and 23");
+        }
         if self.intake.max_message_bytes < 1024 {
             bail!("intake.max_message_bytes: must be at least 1024");
         }
@@ -326,6 +359,43 @@ mod tests {
         assert_eq!(s.staff.authserv_id, "mx.organisme.example");
         assert!(s.imap.is_none() && s.smtp.is_none());
         assert_eq!(s.store.path, PathBuf::from("var/db"));
+        assert_eq!(s.staff.max_outstanding, 5);
+        assert_eq!(s.staff.token_days, 14);
+        assert!(s.staff.handoff_command.is_none() && s.staff.digest_hour.is_none());
+    }
+
+    #[test]
+    fn staff_sign_off_keys_are_checked() {
+        let s = Settings::load_with_env(
+            None,
+            env(&[
+                ("GUICHET__STAFF__MAX_OUTSTANDING", "2"),
+                ("GUICHET__STAFF__DIGEST_HOUR", "7"),
+                (
+                    "GUICHET__STAFF__HANDOFF_COMMAND",
+                    "/usr/local/bin/enregistrer",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.staff.max_outstanding, 2);
+        assert_eq!(s.staff.digest_hour, Some(7));
+        assert_eq!(
+            s.staff.handoff_command,
+            Some(PathBuf::from("/usr/local/bin/enregistrer"))
+        );
+        for (key, value, name) in [
+            (
+                "GUICHET__STAFF__MAX_OUTSTANDING",
+                "0",
+                "staff.max_outstanding",
+            ),
+            ("GUICHET__STAFF__TOKEN_DAYS", "0", "staff.token_days"),
+            ("GUICHET__STAFF__DIGEST_HOUR", "24", "staff.digest_hour"),
+        ] {
+            let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! one store transaction with requests, replies and the processed mark →
 //! flush → move the message out of the inbox. A crash anywhere before the
 //! move re-reads the message, and the processed mark makes that harmless.
+//! A staff reply (addressed to a token plus-address) takes the same path
+//! through [`signoff::take_reply`] instead of the applicant pipeline; after
+//! the inbox, [`signoff::step`] sends approval requests and the digest.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +26,8 @@ use crate::ops::{self, notify, Hooks, Metrics, Signals};
 use crate::outbox::{self, Outgoing, SendError, Transport};
 use crate::pipeline::{self, Desk, Known};
 use crate::reply::{self, Reply};
+use crate::signoff;
+use crate::staff::StaffReply;
 use crate::store::cursor::ImapPosition;
 use crate::store::{Commit, Document, Processed, Store};
 
@@ -157,6 +162,10 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             report.handled += 1;
             hooks.alive();
         }
+        if !hooks.stopping() {
+            signoff::step(store, &self.settings, &self.desk.templates, Utc::now()).await?;
+        }
+        // Taken after sign-off, so that what it queued is due now.
         let now = Utc::now();
         if !hooks.stopping() {
             report.sent = drain_outbox(store, &self.transport, now, &hooks.metrics).await?;
@@ -225,6 +234,23 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         if store.was_processed(&sub.fingerprint)? {
             metrics.message("redelivered", []);
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
+            return self.mailbox.settle(&incoming.key, done).await;
+        }
+        // A reply to an approval request is staff's, never an applicant's.
+        let (intake, authserv_id) = (
+            &self.settings.intake.address,
+            &self.settings.staff.authserv_id,
+        );
+        if let Some(reply) = StaffReply::read(&incoming.bytes, intake, authserv_id) {
+            let templates = &self.desk.templates;
+            let acted =
+                signoff::take_reply(store, &self.settings, templates, &sub, &reply, Utc::now())?;
+            let outcome = if acted {
+                "staff-decision"
+            } else {
+                "staff-ignored"
+            };
+            metrics.message(outcome, []);
             return self.mailbox.settle(&incoming.key, done).await;
         }
         let (commit, reasons) = self.decide(store, &sub, &incoming, Utc::now())?;
@@ -320,7 +346,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             if sent_today >= limit {
                 warn!(message_id = %sub.message_id, limit, "reply limit reached for this sender, no reply");
             } else {
-                match self.outgoing(&reply, now) {
+                match outgoing(&reply, &self.settings.intake.address, now) {
                     Ok((outgoing, reply_id)) => {
                         let about = commit
                             .processed
@@ -346,36 +372,36 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             .collect();
         Ok((commit, reasons))
     }
+}
 
-    /// Renders a reply into an outgoing message with a fresh Message-ID.
-    fn outgoing(
-        &self,
-        reply: &Reply,
-        now: DateTime<Utc>,
-    ) -> Result<(Outgoing, String), reply::RenderError> {
-        let from = &self.settings.intake.address;
-        let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-        let token: u64 = rand::rng().random();
-        let message_id = format!(
-            "<{}.{token:016x}.guichet@{domain}>",
-            now.format("%Y%m%d%H%M%S")
-        );
-        let raw = reply::render(reply, from, &message_id, now)?;
-        let id = format!(
-            "{}-{token:016x}-{}",
-            now.format("%Y%m%dT%H%M%S%3f"),
-            reply.kind.as_str()
-        );
-        Ok((
-            Outgoing {
-                id,
-                envelope_from: from.clone(),
-                to: vec![reply.to.clone()],
-                raw,
-            },
-            message_id,
-        ))
-    }
+/// Renders a reply sent from `from` (the intake address) into an outgoing
+/// message with a fresh Message-ID; returns it with that Message-ID.
+pub fn outgoing(
+    reply: &Reply,
+    from: &str,
+    now: DateTime<Utc>,
+) -> Result<(Outgoing, String), reply::RenderError> {
+    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let token: u64 = rand::rng().random();
+    let message_id = format!(
+        "<{}.{token:016x}.guichet@{domain}>",
+        now.format("%Y%m%d%H%M%S")
+    );
+    let raw = reply::render(reply, from, &message_id, now)?;
+    let id = format!(
+        "{}-{token:016x}-{}",
+        now.format("%Y%m%dT%H%M%S%3f"),
+        reply.kind.as_str()
+    );
+    Ok((
+        Outgoing {
+            id,
+            envelope_from: from.to_string(),
+            to: vec![reply.to.clone()],
+            raw,
+        },
+        message_id,
+    ))
 }
 
 /// Sends what is due. A message leaves the outbox only when the transport

@@ -19,5 +19,6 @@ pub mod pipeline;
 pub mod reader;
 pub mod reply;
 pub mod rules;
+pub mod signoff;
 pub mod staff;
 pub mod store;

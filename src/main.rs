@@ -70,6 +70,30 @@ enum Command {
     /// Write the manual pages (guichet.1 and one per command) into DIR.
     #[command(hide = true)]
     Man { dir: PathBuf },
+    /// Queue today's digest for staff (queue depth, processing date, oldest
+    /// requests), unless it went out today; the daemon sends it.
+    Digest,
+    /// Accounts created by staff approvals.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// List accounts: username, request, state, hand-off result.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close an account, e.g. when its credentials are used by someone else.
+    Deactivate {
+        username: String,
+        /// Why, for the record.
+        #[arg(long, required = true)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +143,13 @@ fn main() -> ExitCode {
             command: QueueCommand::Show { id, json },
         } => commands::queue_show(cli.config.as_deref(), &id, json),
         Command::Status { json } => commands::status(cli.config.as_deref(), json),
+        Command::Digest => commands::digest(cli.config.as_deref()),
+        Command::Accounts {
+            command: AccountsCommand::List { json },
+        } => commands::accounts_list(cli.config.as_deref(), json),
+        Command::Accounts {
+            command: AccountsCommand::Deactivate { username, reason },
+        } => commands::accounts_deactivate(cli.config.as_deref(), &username, &reason),
         Command::Export => commands::export(cli.config.as_deref()),
         Command::Backup { path } => commands::backup(cli.config.as_deref(), &path),
         Command::Restore { path } => commands::restore(cli.config.as_deref(), &path),

@@ -41,7 +41,7 @@ fn daemon(dir: &Path) -> Daemon<Maildir, FileTransport> {
     }
 }
 
-/// The replies written so far, parsed: (kind, in-reply-to, to).
+/// The answers to applicants written so far, parsed: (kind, in-reply-to, to).
 fn replies(dir: &Path) -> Vec<(String, String, String)> {
     let Ok(entries) = std::fs::read_dir(dir.join("outbox")) else {
         return vec![];
@@ -52,6 +52,10 @@ fn replies(dir: &Path) -> Vec<(String, String, String)> {
         let mail = mailparse::parse_mail(&raw).unwrap();
         use mailparse::MailHeaderMap;
         let h = |n: &str| mail.headers.get_first_value(n).unwrap_or_default();
+        // Messages to staff (approval requests, digest) answer no applicant.
+        if matches!(h("X-Guichet-Kind").as_str(), "approval-request" | "digest") {
+            continue;
+        }
         out.push((h("X-Guichet-Kind"), h("In-Reply-To"), h("To")));
     }
     out

@@ -12,22 +12,25 @@
 //! - `sent_log`: sender ‖ time → () for the per-sender reply limit;
 //! - `documents`: request id → the PDF; request id ‖ 0 ‖ zone → a crop (PNG),
 //!   raw bytes both, for the staff member who signs the request off;
-//! - `meta`: counters and cursors.
+//! - `meta`: counters and cursors;
+//! - `tokens`, `approvals`, `accounts`: staff sign-off (see [`signoff`]).
 //!
 //! All of one message's effects go in through `commit`, one transaction,
-//! followed by a flush: only then may the message leave the inbox.
+//! followed by a flush: only then may the message leave the inbox. Staff
+//! sign-off adds its own trees and transaction in [`signoff`].
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
 use crate::domain::{Outcome, Request, State};
 use crate::outbox::Outgoing;
 
+pub mod signoff;
 mod admin;
 pub mod cursor;
 pub use admin::Purge;
@@ -96,6 +99,9 @@ pub struct Store {
     sent_log: sled::Tree,
     documents: sled::Tree,
     meta: sled::Tree,
+    tokens: sled::Tree,
+    approvals: sled::Tree,
+    accounts: sled::Tree,
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<anyhow::Error>>;
@@ -110,6 +116,33 @@ fn request_key(r: &Request) -> Vec<u8> {
     let mut key = ms.to_be_bytes().to_vec();
     key.extend_from_slice(r.id.as_bytes());
     key
+}
+
+/// A request encoded for a transaction: (key in `requests`, JSON, id).
+type EncodedRequest = (Vec<u8>, Vec<u8>, String);
+
+fn encode_requests(requests: &[Request]) -> Result<Vec<EncodedRequest>> {
+    requests
+        .iter()
+        .map(|r| Ok((request_key(r), to_json(r)?, r.id.clone())))
+        .collect()
+}
+
+/// Writes a request under its date key, dropping the old entry should the
+/// key have changed.
+fn put_request(
+    requests: &TransactionalTree,
+    keys: &TransactionalTree,
+    (key, value, id): &EncodedRequest,
+) -> TxResult<()> {
+    if let Some(old) = keys.get(id.as_bytes())? {
+        if old.as_ref() != key.as_slice() {
+            requests.remove(old)?;
+        }
+    }
+    requests.insert(key.as_slice(), value.as_slice())?;
+    keys.insert(id.as_bytes(), key.as_slice())?;
+    Ok(())
 }
 
 fn crop_key(request_id: &str, zone: &str) -> Vec<u8> {
@@ -169,6 +202,9 @@ impl Store {
             sent_log: tree("sent_log")?,
             documents: tree("documents")?,
             meta: tree("meta")?,
+            tokens: tree("tokens")?,
+            approvals: tree("approvals")?,
+            accounts: tree("accounts")?,
             db,
         })
     }
@@ -190,25 +226,9 @@ impl Store {
             &self.sent_log,
             &self.documents,
         );
-        let encoded_requests: Vec<(Vec<u8>, Vec<u8>, String)> = c
-            .requests
-            .iter()
-            .map(|r| Ok((request_key(r), to_json(r)?, r.id.clone())))
-            .collect::<Result<_>>()?;
+        let encoded_requests = encode_requests(&c.requests)?;
         let processed = c.processed.as_ref().map(to_json).transpose()?;
-        let outgoing: Vec<(u64, Vec<u8>)> = c
-            .outgoing
-            .iter()
-            .map(|m| {
-                let q = Queued {
-                    mail: m.clone(),
-                    attempts: 0,
-                    next_attempt: Utc::now(),
-                    last_error: None,
-                };
-                Ok((self.db.generate_id()?, to_json(&q)?))
-            })
-            .collect::<Result<_>>()?;
+        let outgoing = self.enqueue(&c.outgoing)?;
         let answers: Vec<(String, Vec<u8>)> = c
             .answer_index
             .iter()
@@ -228,14 +248,8 @@ impl Store {
                 if !c.fingerprint.is_empty() && done.get(c.fingerprint.as_bytes())?.is_some() {
                     return Ok(false);
                 }
-                for (key, value, id) in &encoded_requests {
-                    if let Some(old) = keys.get(id.as_bytes())? {
-                        if old.as_ref() != key.as_slice() {
-                            requests.remove(old)?;
-                        }
-                    }
-                    requests.insert(key.as_slice(), value.as_slice())?;
-                    keys.insert(id.as_bytes(), key.as_slice())?;
+                for encoded in &encoded_requests {
+                    put_request(requests, keys, encoded)?;
                 }
                 for (seq, value) in &outgoing {
                     outbox.insert(&seq.to_be_bytes(), value.as_slice())?;
@@ -270,6 +284,22 @@ impl Store {
         };
         self.db.flush()?;
         Ok(fresh)
+    }
+
+    /// Outgoing messages as outbox entries (sequence, JSON), due now.
+    fn enqueue(&self, mails: &[Outgoing]) -> Result<Vec<(u64, Vec<u8>)>> {
+        mails
+            .iter()
+            .map(|m| {
+                let q = Queued {
+                    mail: m.clone(),
+                    attempts: 0,
+                    next_attempt: Utc::now(),
+                    last_error: None,
+                };
+                Ok((self.db.generate_id()?, to_json(&q)?))
+            })
+            .collect()
     }
 
     /// Takes the next number of the year for a request id (`DA-2024-000123`).
