@@ -50,6 +50,10 @@ pub struct Intake {
 #[serde(deny_unknown_fields)]
 pub struct Outbox {
     pub dir: PathBuf,
+    /// Seconds before the first new attempt at a reply the server turned
+    /// away for now; each further attempt waits twice as long, at most an
+    /// hour. Short for a local relay, longer for a provider that throttles.
+    pub retry_first_s: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -262,6 +266,9 @@ impl Settings {
                 "log.format: `{}` is not one of auto, text, json",
                 self.log.format
             );
+        }
+        if !(1..=3600).contains(&self.outbox.retry_first_s) {
+            bail!("outbox.retry_first_s: must be between 1 and 3600");
         }
         if self.retention.days == 0 {
             bail!("retention.days: must be at least 1");
