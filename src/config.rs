@@ -353,6 +353,7 @@ mod tests {
     fn operators_keys_have_safe_defaults_and_refuse_exposure() {
         let s = Settings::load_with_env(None, env(&[])).unwrap();
         assert_eq!(s.retention.days, 90);
+        assert_eq!(s.outbox.retry_first_s, 30);
         assert!(s.metrics.is_none() && s.desk.templates.is_none());
         let ok =
             Settings::load_with_env(None, env(&[("GUICHET__METRICS__LISTEN", "127.0.0.1:9464")]))
@@ -361,6 +362,11 @@ mod tests {
         for (key, value, named) in [
             ("GUICHET__METRICS__LISTEN", "0.0.0.0:9464", "metrics.listen"),
             ("GUICHET__RETENTION__DAYS", "0", "retention.days"),
+            (
+                "GUICHET__OUTBOX__RETRY_FIRST_S",
+                "0",
+                "outbox.retry_first_s",
+            ),
         ] {
             let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(named), "{err}");
