@@ -27,15 +27,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_guichet");
 const PATIENCE: Duration = Duration::from_secs(90);
 
 /// A running `guichet run` with its own store, configuration and log.
-struct Desk {
+struct Guichet {
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
-impl Desk {
+impl Guichet {
     /// Starts the daemon on `stack`; replies the server turns away are
     /// tried again after `retry_first_s`, then twice as long each time.
-    fn start(stack: &MailStack, retry_first_s: u32) -> Desk {
+    fn start(stack: &MailStack, retry_first_s: u32) -> Guichet {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().display();
         let config = format!(
@@ -45,12 +45,12 @@ impl Desk {
         );
         std::fs::write(dir.path().join("guichet.toml"), config).unwrap();
         let log = std::fs::File::create(dir.path().join("guichet.log")).unwrap();
-        let child = guichet(dir.path(), &["run"])
+        let child = command(dir.path(), &["run"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .unwrap();
-        Desk {
+        Guichet {
             dir,
             child: Some(child),
         }
@@ -58,7 +58,7 @@ impl Desk {
 
     /// `guichet status --json`, run beside the daemon (or after it).
     fn status(&self) -> serde_json::Value {
-        let out = guichet(self.dir.path(), &["status", "--json"])
+        let out = command(self.dir.path(), &["status", "--json"])
             .output()
             .unwrap();
         assert!(
@@ -110,7 +110,7 @@ impl Desk {
     }
 }
 
-impl Drop for Desk {
+impl Drop for Guichet {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -123,7 +123,8 @@ impl Drop for Desk {
     }
 }
 
-fn guichet(dir: &Path, args: &[&str]) -> Command {
+/// `guichet ARGS` with this test's configuration.
+fn command(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.current_dir(dir)
         .arg("--config")
@@ -288,7 +289,7 @@ fn outbox(status: &serde_json::Value) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_burst_of_200_is_answered_once_each_and_the_sender_limit_holds() {
     let stack = MailStack::start();
-    let mut desk = Desk::start(&stack, 30);
+    let mut guichet = Guichet::start(&stack, 30);
     let started = Instant::now();
     // 200 senders of their own, and one sender writing 7 times (limit: 5 a day).
     let burst: Vec<Sent> = (0..200).map(|i| applicant_mail(i, None)).collect();
@@ -303,7 +304,7 @@ async fn a_burst_of_200_is_answered_once_each_and_the_sender_limit_holds() {
     let got = wait_for_replies(&stack, 205).await;
     let answered_in = started.elapsed();
     wait_for_settled(&stack, 207).await;
-    desk.stop();
+    guichet.stop();
     wait_for_postfix_queue(&stack).await;
     let got = if total(&got) == 205 {
         replies(&stack).await
@@ -327,10 +328,10 @@ async fn a_burst_of_200_is_answered_once_each_and_the_sender_limit_holds() {
     assert!(limited.iter().all(|&n| n <= 1), "{limited:?}");
     assert_eq!(total(&got), 205, "no stray reply");
     assert_eq!(
-        desk.logged("reply limit reached for this sender, no reply"),
+        guichet.logged("reply limit reached for this sender, no reply"),
         2
     );
-    let status = desk.status();
+    let status = guichet.status();
     assert_eq!(status["messages_processed"], 207);
     assert_eq!(outbox(&status), (0, 0));
 }
@@ -338,7 +339,7 @@ async fn a_burst_of_200_is_answered_once_each_and_the_sender_limit_holds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing() {
     let mut stack = MailStack::start();
-    let mut desk = Desk::start(&stack, 30);
+    let mut guichet = Guichet::start(&stack, 30);
     let before: Vec<Sent> = (0..100).map(|i| applicant_mail(i, None)).collect();
     let during: Vec<Sent> = (100..120).map(|i| applicant_mail(i, None)).collect();
     send_all(&stack, &before, 10).await;
@@ -347,7 +348,7 @@ async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing
     assert!(begun, "guichet took the first messages");
     let outage = Instant::now();
     stack.stop_dovecot();
-    let handled_before = desk.status()["messages_processed"].as_u64().unwrap();
+    let handled_before = guichet.status()["messages_processed"].as_u64().unwrap();
     // Postfix keeps what comes meanwhile (and guichet's replies) for later.
     send_all(&stack, &during, 10).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -358,7 +359,7 @@ async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing
     let got = wait_for_replies(&stack, all.len()).await;
     wait_for_settled(&stack, all.len()).await;
     let recovered_in = outage.elapsed();
-    desk.stop();
+    guichet.stop();
     wait_for_postfix_queue(&stack).await;
     let got = if total(&got) == all.len() {
         replies(&stack).await
@@ -372,10 +373,10 @@ async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing
     assert_answered_once(&got, &all);
     assert_eq!(total(&got), all.len());
     // One outage, one warning (not one per attempt or per way of failing).
-    let unavailable = desk.log_lines("IMAP unavailable; reconnecting with backoff");
+    let unavailable = guichet.log_lines("IMAP unavailable; reconnecting with backoff");
     assert_eq!(unavailable.len(), 1, "{unavailable:#?}");
-    assert_eq!(desk.logged("IMAP connection restored"), 1);
-    let status = desk.status();
+    assert_eq!(guichet.logged("IMAP connection restored"), 1);
+    let status = guichet.status();
     assert_eq!(status["messages_processed"], 120);
     assert_eq!(outbox(&status), (0, 0));
 }
@@ -384,7 +385,7 @@ async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing
 async fn postfix_stopped_replies_wait_in_the_outbox_and_go_out_once_it_returns() {
     let mut stack = MailStack::start();
     // A local relay: the first retry after 1 s, then 2, 4, 8, 16 s.
-    let mut desk = Desk::start(&stack, 1);
+    let mut guichet = Guichet::start(&stack, 1);
     let first = applicant_mail(0, None);
     send_all(&stack, std::slice::from_ref(&first), 1).await;
     wait_for_replies(&stack, 1).await;
@@ -398,30 +399,30 @@ async fn postfix_stopped_replies_wait_in_the_outbox_and_go_out_once_it_returns()
     }
     wait_for_settled(&stack, 11).await;
     let waiting = eventually(PATIENCE, || async {
-        desk.logged("send failed, will retry") >= 20
+        guichet.logged("send failed, will retry") >= 20
     })
     .await;
     assert!(
         waiting,
         "guichet tried again, with backoff, while Postfix was down"
     );
-    let status = desk.status();
+    let status = guichet.status();
     assert_eq!(status["messages_processed"], 11);
     assert_eq!(outbox(&status), (10, 0), "the replies wait in the outbox");
     let remaining = Duration::from_secs(20).saturating_sub(outage.elapsed());
     tokio::time::sleep(remaining).await;
     assert_eq!(
-        outbox(&desk.status()),
+        outbox(&guichet.status()),
         (10, 0),
         "still waiting, none given up"
     );
-    let retries = desk.logged("send failed, will retry");
+    let retries = guichet.logged("send failed, will retry");
 
     stack.start_postfix();
     let back = Instant::now();
     let got = wait_for_replies(&stack, 11).await;
     let out_in = back.elapsed();
-    desk.stop();
+    guichet.stop();
     wait_for_postfix_queue(&stack).await;
     let got = if total(&got) == 11 {
         replies(&stack).await
@@ -440,13 +441,13 @@ async fn postfix_stopped_replies_wait_in_the_outbox_and_go_out_once_it_returns()
     let all: Vec<Sent> = std::iter::once(first).chain(during).collect();
     assert_answered_once(&got, &all);
     assert_eq!(total(&got), 11);
-    assert_eq!(outbox(&desk.status()), (0, 0));
+    assert_eq!(outbox(&guichet.status()), (0, 0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_uidvalidity_brings_no_duplicate_reply_and_new_mail_is_still_handled() {
     let stack = MailStack::start();
-    let mut desk = Desk::start(&stack, 30);
+    let mut guichet = Guichet::start(&stack, 30);
     let old: Vec<Sent> = (0..20).map(|i| applicant_mail(i, None)).collect();
     send_all(&stack, &old, 10).await;
     wait_for_replies(&stack, 20).await;
@@ -465,7 +466,7 @@ async fn a_new_uidvalidity_brings_no_duplicate_reply_and_new_mail_is_still_handl
     let got = wait_for_replies(&stack, 30).await;
     // The 20 again, then the 10 new ones: all in Traité, none left over.
     wait_for_settled(&stack, 50).await;
-    desk.stop();
+    guichet.stop();
     wait_for_postfix_queue(&stack).await;
     let got = if total(&got) == 30 {
         replies(&stack).await
@@ -476,11 +477,55 @@ async fn a_new_uidvalidity_brings_no_duplicate_reply_and_new_mail_is_still_handl
     assert_answered_once(&got, &all);
     assert_eq!(total(&got), 30, "no duplicate reply");
     assert_eq!(
-        desk.logged("IMAP UIDVALIDITY changed: rescanning the whole mailbox"),
+        guichet.logged("IMAP UIDVALIDITY changed: rescanning the whole mailbox"),
         1
     );
-    assert_eq!(desk.logged("already handled (re-delivery)"), 20);
-    let status = desk.status();
+    assert_eq!(guichet.logged("already handled (re-delivery)"), 20);
+    let status = guichet.status();
     assert_eq!(status["messages_processed"], 30);
     assert_eq!(outbox(&status), (0, 0));
+}
+
+/// The harder renumbering: Dovecot loses the INBOX's index, so new mail is
+/// numbered from 1 again, below the mark guichet kept. A desk that trusted
+/// its old mark would never see it.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_lost_index_mail_numbered_below_the_old_mark_is_still_handled() {
+    let mut stack = MailStack::start();
+    let mut guichet = Guichet::start(&stack, 30);
+    let old: Vec<Sent> = (0..20).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &old, 10).await;
+    wait_for_replies(&stack, 20).await;
+    wait_for_settled(&stack, 20).await;
+
+    let before = stack.uidvalidity(INTAKE);
+    stack.forget_inbox_numbering(INTAKE);
+    assert_ne!(stack.uidvalidity(INTAKE), before, "a new UIDVALIDITY");
+    let uidnext = stack.doveadm(&[
+        "-f", "flow", "mailbox", "status", "-u", INTAKE, "uidnext", "INBOX",
+    ]);
+    assert!(
+        uidnext.trim().ends_with("uidnext=1"),
+        "numbering starts again: {uidnext}"
+    );
+    let new: Vec<Sent> = (20..30).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &new, 10).await;
+
+    let got = wait_for_replies(&stack, 30).await;
+    wait_for_settled(&stack, 30).await;
+    guichet.stop();
+    wait_for_postfix_queue(&stack).await;
+    let got = if total(&got) == 30 {
+        replies(&stack).await
+    } else {
+        got
+    };
+    let all: Vec<Sent> = old.into_iter().chain(new).collect();
+    assert_answered_once(&got, &all);
+    assert_eq!(total(&got), 30);
+    assert_eq!(
+        guichet.logged("IMAP UIDVALIDITY changed: rescanning the whole mailbox"),
+        1
+    );
+    assert_eq!(outbox(&guichet.status()), (0, 0));
 }

@@ -28,3 +28,33 @@ impl MailStack {
         out.status.success() && out.stdout.iter().all(u8::is_ascii_whitespace)
     }
 }
+
+impl MailStack {
+    /// Makes Dovecot forget `user`'s INBOX numbering, as a lost or
+    /// rebuilt index does: Dovecot is stopped, the INBOX's UID list and
+    /// indexes removed (the mail stays), and Dovecot started again, which
+    /// gives the INBOX a new UIDVALIDITY and numbers from 1 again.
+    pub fn forget_inbox_numbering(&mut self, user: &str) {
+        let (local, domain) = user.split_once('@').expect("a full address");
+        let maildir = self
+            .dir()
+            .join("mail")
+            .join(domain)
+            .join(local)
+            .join("Maildir");
+        self.stop_dovecot();
+        for entry in std::fs::read_dir(&maildir)
+            .expect("the user's Maildir")
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == "dovecot-uidlist"
+                || name.starts_with("dovecot.index")
+                || name.starts_with("dovecot.list.index")
+            {
+                std::fs::remove_file(entry.path()).expect("index file removed");
+            }
+        }
+        self.start_dovecot();
+    }
+}
