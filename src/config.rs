@@ -50,6 +50,10 @@ pub struct Intake {
 #[serde(deny_unknown_fields)]
 pub struct Outbox {
     pub dir: PathBuf,
+    /// Seconds before the first new attempt at a reply the server turned
+    /// away for now; each further attempt waits twice as long, at most an
+    /// hour. Short for a local relay, longer for a provider that throttles.
+    pub retry_first_s: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +300,9 @@ impl Settings {
                 self.log.format
             );
         }
+        if !(1..=3600).contains(&self.outbox.retry_first_s) {
+            bail!("outbox.retry_first_s: must be between 1 and 3600");
+        }
         if self.retention.days == 0 {
             bail!("retention.days: must be at least 1");
         }
@@ -416,6 +423,7 @@ mod tests {
     fn operators_keys_have_safe_defaults_and_refuse_exposure() {
         let s = Settings::load_with_env(None, env(&[])).unwrap();
         assert_eq!(s.retention.days, 90);
+        assert_eq!(s.outbox.retry_first_s, 30);
         assert!(s.metrics.is_none() && s.desk.templates.is_none());
         let ok =
             Settings::load_with_env(None, env(&[("GUICHET__METRICS__LISTEN", "127.0.0.1:9464")]))
@@ -424,6 +432,11 @@ mod tests {
         for (key, value, named) in [
             ("GUICHET__METRICS__LISTEN", "0.0.0.0:9464", "metrics.listen"),
             ("GUICHET__RETENTION__DAYS", "0", "retention.days"),
+            (
+                "GUICHET__OUTBOX__RETRY_FIRST_S",
+                "0",
+                "outbox.retry_first_s",
+            ),
         ] {
             let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(named), "{err}");

@@ -82,9 +82,10 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
         if hooks.signals.take_reload() {
             daemon.reload(&hooks);
         }
-        if let Err(e) = daemon.tick_with(&hooks).await {
-            break Err(e);
-        }
+        let report = match daemon.tick_with(&hooks).await {
+            Ok(report) => report,
+            Err(e) => break Err(e),
+        };
         if let Some(path) = metrics.as_ref().and_then(|m| m.textfile.as_deref()) {
             if let Err(e) = ops::http::write_textfile(path, &hooks.metrics) {
                 warn!(error = format!("{e:#}"), "metrics textfile not written");
@@ -95,7 +96,9 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
             break Ok(());
         }
         tokio::select! {
-            r = daemon.mailbox.wait(wait) => if let Err(e) = r { break Err(e) },
+            r = daemon.mailbox.wait(wait_until(report.next_send, wait, Utc::now())) => {
+                if let Err(e) = r { break Err(e) }
+            }
             _ = hooks.signals.arrived() => {}
         }
     };
@@ -116,6 +119,17 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
 pub struct TickReport {
     pub handled: usize,
     pub sent: usize,
+    /// When the earliest reply left in the outbox is due: the loop wakes
+    /// then rather than at its next poll.
+    pub next_send: Option<DateTime<Utc>>,
+}
+
+/// How long the loop may wait for mail: `max`, or less when a reply is due
+/// sooner (at least a second, so that a reply due now cannot spin the loop).
+fn wait_until(next_send: Option<DateTime<Utc>>, max: Duration, now: DateTime<Utc>) -> Duration {
+    let Some(due) = next_send else { return max };
+    let until = (due - now).to_std().unwrap_or_default();
+    until.clamp(Duration::from_secs(1), max.max(Duration::from_secs(1)))
 }
 
 pub struct Daemon<M: Mailbox, T: Transport> {
@@ -168,7 +182,9 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         // Taken after sign-off, so that what it queued is due now.
         let now = Utc::now();
         if !hooks.stopping() {
-            report.sent = drain_outbox(store, &self.transport, now, &hooks.metrics).await?;
+            let first_retry = i64::from(self.settings.outbox.retry_first_s);
+            report.sent =
+                drain_outbox(store, &self.transport, now, first_retry, &hooks.metrics).await?;
             if let Some(purged) = store.purge_if_due(now, self.settings.retention.days)? {
                 for p in &purged {
                     info!(request_id = %p.request, state = %p.state, decided_at = %p.decided_at, pdf_bytes = p.pdf_bytes, "documents purged (retention)");
@@ -182,6 +198,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             oldest_pending: store.oldest_pending()?,
             at: now,
         });
+        report.next_send = store.next_send_at()?;
         store.flush()?;
         Ok(report)
     }
@@ -405,11 +422,13 @@ pub fn outgoing(
 }
 
 /// Sends what is due. A message leaves the outbox only when the transport
-/// accepted it; temporary failures wait with a growing delay.
+/// accepted it; temporary failures wait `first_retry_s`, then twice as long
+/// at each further failure.
 pub async fn drain_outbox<T: Transport>(
     store: &Store,
     transport: &T,
     now: DateTime<Utc>,
+    first_retry_s: i64,
     metrics: &Metrics,
 ) -> Result<usize> {
     let mut sent = 0;
@@ -421,7 +440,7 @@ pub async fn drain_outbox<T: Transport>(
                 sent += 1;
             }
             Err(SendError::Transient(e)) => {
-                let delay = (30i64 << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
+                let delay = (first_retry_s << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
                 warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %e, retry_in_s = delay, "send failed, will retry");
                 metrics.send_retry();
                 store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
@@ -434,4 +453,22 @@ pub async fn drain_outbox<T: Transport>(
         }
     }
     Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loop_wakes_when_a_reply_is_due_not_later_never_in_a_spin() {
+        let now = Utc::now();
+        let max = Duration::from_secs(60);
+        assert_eq!(wait_until(None, max, now), max);
+        let soon = now + chrono::Duration::seconds(5);
+        assert_eq!(wait_until(Some(soon), max, now), Duration::from_secs(5));
+        let late = now + chrono::Duration::seconds(600);
+        assert_eq!(wait_until(Some(late), max, now), max);
+        let past = now - chrono::Duration::seconds(5);
+        assert_eq!(wait_until(Some(past), max, now), Duration::from_secs(1));
+    }
 }

@@ -302,15 +302,23 @@ impl ImapMailbox {
         self.lost(failure);
     }
 
-    /// Schedules the next attempt and logs the outage if it is news.
+    /// Schedules the next attempt and logs the outage if it is news. One
+    /// outage is one warning: a server going down fails in several ways in
+    /// turn (broken pipe, reset, refused), which are details (debug).
     fn lost(&mut self, failure: Failure) {
         let delay = self.backoff.next_delay();
         self.retry_at = Some(Instant::now() + delay);
         let why = failure.to_string();
-        if self.outage.as_deref() != Some(why.as_str()) {
-            tracing::warn!(host = %self.server.host, %why, "IMAP unavailable; reconnecting with backoff");
-            self.outage = Some(why);
+        match self.outage.as_deref() {
+            None => {
+                tracing::warn!(host = %self.server.host, %why, "IMAP unavailable; reconnecting with backoff")
+            }
+            Some(before) if before != why => {
+                tracing::debug!(host = %self.server.host, %why, "IMAP still unavailable")
+            }
+            Some(_) => {}
         }
+        self.outage = Some(why);
     }
 
     /// Moves settled messages to their folders; what cannot be moved for

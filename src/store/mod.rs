@@ -414,6 +414,16 @@ impl Store {
         Ok(out)
     }
 
+    /// When the earliest message still in the outbox is due, if any.
+    pub fn next_send_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for item in self.outbox.iter() {
+            let q: Queued = from_json(&item?.1)?;
+            earliest = Some(earliest.map_or(q.next_attempt, |e| e.min(q.next_attempt)));
+        }
+        Ok(earliest)
+    }
+
     /// The server accepted it: gone from the outbox.
     pub fn sent(&self, seq: u64) -> Result<()> {
         self.outbox.remove(seq.to_be_bytes())?;

@@ -15,6 +15,7 @@
 
 mod clients;
 mod config_text;
+mod direct;
 mod process;
 
 pub use clients::mail;

@@ -1,0 +1,531 @@
+//! The daemon on real mail, end to end: the built `guichet run` with
+//! `[imap]` and `[smtp]` pointing at a throwaway Dovecot + Postfix.
+//! Applicants send through Postfix as a mail client would; guichet takes
+//! their mail over IMAP and answers over SMTP; the tests read the answers
+//! from the applicants' mailboxes over IMAP and count them per original
+//! Message-ID (`In-Reply-To`). Messages carry no form (answered with
+//! `instructions`), so that volume, not OCR, is what is measured.
+//!
+//! Every wait is bounded; each test owns its stack, its store and its
+//! daemon, so the tests run in parallel.
+
+mod mailstack;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use mailparse::MailHeaderMap;
+use mailstack::{mail, MailStack, APPLICANTS, INTAKE, PROCESSED_WIRE};
+
+const BIN: &str = env!("CARGO_BIN_EXE_guichet");
+
+/// Some patience for a loaded machine; every wait below is bounded by it
+/// or by less.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A running `guichet run` with its own store, configuration and log.
+struct Guichet {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Guichet {
+    /// Starts the daemon on `stack`; replies the server turns away are
+    /// tried again after `retry_first_s`, then twice as long each time.
+    fn start(stack: &MailStack, retry_first_s: u32) -> Guichet {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let config = format!(
+            "[store]\npath = \"{d}/db\"\n\n[outbox]\ndir = \"{d}/outbox\"\n\
+             retry_first_s = {retry_first_s}\n\n[log]\nformat = \"json\"\n\n{}",
+            stack.config_toml()
+        );
+        std::fs::write(dir.path().join("guichet.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("guichet.log")).unwrap();
+        let child = command(dir.path(), &["run"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Guichet {
+            dir,
+            child: Some(child),
+        }
+    }
+
+    /// `guichet status --json`, run beside the daemon (or after it).
+    fn status(&self) -> serde_json::Value {
+        let out = command(self.dir.path(), &["status", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "status: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// The log lines (JSON) that carry `message`.
+    fn log_lines(&self, message: &str) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("guichet.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|l| l["fields"]["message"] == message || l["message"] == message)
+            .collect()
+    }
+
+    fn logged(&self, message: &str) -> usize {
+        self.log_lines(message).len()
+    }
+
+    /// SIGTERM, as systemd stops it; it must exit 0 within 15 s.
+    fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let ok = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("guichet still running 15 s after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "guichet exited with {status:?}");
+    }
+}
+
+impl Drop for Guichet {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.dir.path().join("guichet.log"));
+            eprintln!("--- guichet ---\n{}", log.unwrap_or_default());
+        }
+    }
+}
+
+/// `guichet ARGS` with this test's configuration.
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.current_dir(dir)
+        .arg("--config")
+        .arg(dir.join("guichet.toml"))
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("JOURNAL_STREAM");
+    c
+}
+
+/// One applicant message: who sent it and its Message-ID.
+struct Sent {
+    from: String,
+    message_id: String,
+    raw: Vec<u8>,
+}
+
+/// Applicant `i`'s message: a sender address of its own (plus-addressed,
+/// so it lands in one of the stack's applicant mailboxes), unless `from`
+/// is given.
+fn applicant_mail(i: usize, from: Option<&str>) -> Sent {
+    let from = from.map(str::to_string).unwrap_or_else(|| {
+        let (local, domain) = APPLICANTS[i % APPLICANTS.len()].split_once('@').unwrap();
+        format!("{local}+{i}@{domain}")
+    });
+    let raw = mail(
+        &from,
+        INTAKE,
+        &format!("Demande {i}"),
+        "Bonjour, je voudrais deleguer l'acces.",
+    );
+    let message_id = header(&raw, "Message-ID").unwrap();
+    Sent {
+        from,
+        message_id,
+        raw,
+    }
+}
+
+fn header(raw: &[u8], name: &str) -> Option<String> {
+    let (headers, _) = mailparse::parse_headers(raw).ok()?;
+    headers.get_first_value(name).map(|v| v.trim().to_string())
+}
+
+/// Sends `mails` through Postfix, `parallel` at a time, as mail clients would.
+async fn send_all(stack: &MailStack, mails: &[Sent], parallel: usize) {
+    let results: Vec<_> = futures::stream::iter(mails)
+        .map(|m| stack.send(&m.from, &[INTAKE], &m.raw))
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    for r in results {
+        r.expect("Postfix accepts applicant mail");
+    }
+}
+
+/// Guichet's answers in the applicants' mailboxes: for each original
+/// Message-ID, the `To` of every reply to it.
+async fn replies(stack: &MailStack) -> HashMap<String, Vec<String>> {
+    let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    for user in APPLICANTS {
+        for raw in stack.messages(user, "INBOX").await {
+            if let Some(original) = header(&raw, "In-Reply-To") {
+                found
+                    .entry(original)
+                    .or_default()
+                    .push(header(&raw, "To").unwrap_or_default());
+            }
+        }
+    }
+    found
+}
+
+fn total(replies: &HashMap<String, Vec<String>>) -> usize {
+    replies.values().map(Vec::len).sum()
+}
+
+/// Polls until `ready` holds or `limit` passes; whether it held.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    mut ready: impl FnMut() -> F,
+) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready().await {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Waits until at least `count` replies arrived; the replies then.
+async fn wait_for_replies(stack: &MailStack, count: usize) -> HashMap<String, Vec<String>> {
+    eventually(PATIENCE, || async { total(&replies(stack).await) >= count }).await;
+    replies(stack).await
+}
+
+/// How many messages the intake's `Traité` holds (none before guichet
+/// created it: the folder is looked for first, as Dovecot's refusal to
+/// examine a missing folder names it in UTF-8, which the IMAP client
+/// cannot parse).
+async fn processed(stack: &MailStack) -> usize {
+    if !stack
+        .folders(INTAKE)
+        .await
+        .iter()
+        .any(|f| f == PROCESSED_WIRE)
+    {
+        return 0;
+    }
+    stack.messages(INTAKE, PROCESSED_WIRE).await.len()
+}
+
+/// Waits until the intake INBOX is empty and `Traité` holds `count`.
+async fn wait_for_settled(stack: &MailStack, count: usize) {
+    let settled = eventually(PATIENCE, || async {
+        stack.messages(INTAKE, "INBOX").await.is_empty() && processed(stack).await >= count
+    })
+    .await;
+    let inbox = stack.messages(INTAKE, "INBOX").await.len();
+    let processed = processed(stack).await;
+    assert!(
+        settled,
+        "intake: {inbox} still in INBOX, {processed} in Traité (want {count})"
+    );
+    assert_eq!(processed, count, "Traité holds each message once");
+}
+
+/// After the daemon stopped: Postfix has delivered all it took, so the
+/// mailboxes show every reply that will ever come.
+async fn wait_for_postfix_queue(stack: &MailStack) {
+    let empty = eventually(Duration::from_secs(30), || async {
+        stack.postfix_queue_is_empty()
+    })
+    .await;
+    assert!(empty, "Postfix delivered everything it accepted");
+}
+
+/// Each of `mails` was answered exactly once, to its sender.
+fn assert_answered_once(replies: &HashMap<String, Vec<String>>, mails: &[Sent]) {
+    for m in mails {
+        let to = replies.get(&m.message_id).cloned().unwrap_or_default();
+        assert_eq!(to.len(), 1, "{} answered {} times", m.message_id, to.len());
+        assert!(
+            to[0].contains(&m.from),
+            "reply to {} went to {to:?}",
+            m.from
+        );
+    }
+}
+
+fn outbox(status: &serde_json::Value) -> (u64, u64) {
+    (
+        status["outbox_pending"].as_u64().unwrap(),
+        status["outbox_failed"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_200_is_answered_once_each_and_the_sender_limit_holds() {
+    let stack = MailStack::start();
+    let mut guichet = Guichet::start(&stack, 30);
+    let started = Instant::now();
+    // 200 senders of their own, and one sender writing 7 times (limit: 5 a day).
+    let burst: Vec<Sent> = (0..200).map(|i| applicant_mail(i, None)).collect();
+    let insistent = APPLICANTS[0];
+    let repeated: Vec<Sent> = (200..207)
+        .map(|i| applicant_mail(i, Some(insistent)))
+        .collect();
+    send_all(&stack, &repeated, 1).await;
+    send_all(&stack, &burst, 10).await;
+    let sent_in = started.elapsed();
+
+    let got = wait_for_replies(&stack, 205).await;
+    let answered_in = started.elapsed();
+    wait_for_settled(&stack, 207).await;
+    guichet.stop();
+    wait_for_postfix_queue(&stack).await;
+    let got = if total(&got) == 205 {
+        replies(&stack).await
+    } else {
+        got
+    };
+    eprintln!(
+        "burst: 207 sent in {sent_in:?}, {} replies by {answered_in:?}",
+        total(&got)
+    );
+    assert_answered_once(&got, &burst);
+    let limited: Vec<usize> = repeated
+        .iter()
+        .map(|m| got.get(&m.message_id).map_or(0, Vec::len))
+        .collect();
+    assert_eq!(
+        limited.iter().sum::<usize>(),
+        5,
+        "one sender, 7 messages, 5 replies: {limited:?}"
+    );
+    assert!(limited.iter().all(|&n| n <= 1), "{limited:?}");
+    assert_eq!(total(&got), 205, "no stray reply");
+    assert_eq!(
+        guichet.logged("reply limit reached for this sender, no reply"),
+        2
+    );
+    let status = guichet.status();
+    assert_eq!(status["messages_processed"], 207);
+    assert_eq!(outbox(&status), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing() {
+    let mut stack = MailStack::start();
+    let mut guichet = Guichet::start(&stack, 30);
+    let before: Vec<Sent> = (0..100).map(|i| applicant_mail(i, None)).collect();
+    let during: Vec<Sent> = (100..120).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &before, 10).await;
+    // Mid-run: some handled, the rest on its way.
+    let begun = eventually(PATIENCE, || async { processed(&stack).await > 0 }).await;
+    assert!(begun, "guichet took the first messages");
+    let outage = Instant::now();
+    stack.stop_dovecot();
+    let handled_before = guichet.status()["messages_processed"].as_u64().unwrap();
+    // Postfix keeps what comes meanwhile (and guichet's replies) for later.
+    send_all(&stack, &during, 10).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stack.start_dovecot();
+    let down_for = outage.elapsed();
+
+    let all: Vec<Sent> = before.into_iter().chain(during).collect();
+    let got = wait_for_replies(&stack, all.len()).await;
+    wait_for_settled(&stack, all.len()).await;
+    let recovered_in = outage.elapsed();
+    guichet.stop();
+    wait_for_postfix_queue(&stack).await;
+    let got = if total(&got) == all.len() {
+        replies(&stack).await
+    } else {
+        got
+    };
+    eprintln!(
+        "dovecot: down {down_for:?} with {handled_before} of 100 handled; \
+         all 120 answered and settled {recovered_in:?} after the stop"
+    );
+    assert_answered_once(&got, &all);
+    assert_eq!(total(&got), all.len());
+    // One outage, one warning (not one per attempt or per way of failing).
+    let unavailable = guichet.log_lines("IMAP unavailable; reconnecting with backoff");
+    assert_eq!(unavailable.len(), 1, "{unavailable:#?}");
+    assert_eq!(guichet.logged("IMAP connection restored"), 1);
+    let status = guichet.status();
+    assert_eq!(status["messages_processed"], 120);
+    assert_eq!(outbox(&status), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postfix_stopped_replies_wait_in_the_outbox_and_go_out_once_it_returns() {
+    let mut stack = MailStack::start();
+    // A local relay: the first retry after 1 s, then 2, 4, 8, 16 s.
+    let mut guichet = Guichet::start(&stack, 1);
+    let first = applicant_mail(0, None);
+    send_all(&stack, std::slice::from_ref(&first), 1).await;
+    wait_for_replies(&stack, 1).await;
+
+    stack.stop_postfix();
+    let outage = Instant::now();
+    // Mail still comes in through another MX (straight into the mailbox).
+    let during: Vec<Sent> = (1..11).map(|i| applicant_mail(i, None)).collect();
+    for m in &during {
+        stack.append(INTAKE, "INBOX", &m.raw).await;
+    }
+    wait_for_settled(&stack, 11).await;
+    let waiting = eventually(PATIENCE, || async {
+        guichet.logged("send failed, will retry") >= 20
+    })
+    .await;
+    assert!(
+        waiting,
+        "guichet tried again, with backoff, while Postfix was down"
+    );
+    let status = guichet.status();
+    assert_eq!(status["messages_processed"], 11);
+    assert_eq!(outbox(&status), (10, 0), "the replies wait in the outbox");
+    let remaining = Duration::from_secs(20).saturating_sub(outage.elapsed());
+    tokio::time::sleep(remaining).await;
+    assert_eq!(
+        outbox(&guichet.status()),
+        (10, 0),
+        "still waiting, none given up"
+    );
+    let retries = guichet.logged("send failed, will retry");
+
+    stack.start_postfix();
+    let back = Instant::now();
+    let got = wait_for_replies(&stack, 11).await;
+    let out_in = back.elapsed();
+    guichet.stop();
+    wait_for_postfix_queue(&stack).await;
+    let got = if total(&got) == 11 {
+        replies(&stack).await
+    } else {
+        got
+    };
+    eprintln!(
+        "postfix: down {:?}, {retries} failed attempts; replies out {out_in:?} after its return",
+        back - outage
+    );
+    // Woken by the retry's due time, not by the next poll (60 s away).
+    assert!(
+        out_in < Duration::from_secs(45),
+        "replies out {out_in:?} after"
+    );
+    let all: Vec<Sent> = std::iter::once(first).chain(during).collect();
+    assert_answered_once(&got, &all);
+    assert_eq!(total(&got), 11);
+    assert_eq!(outbox(&guichet.status()), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_uidvalidity_brings_no_duplicate_reply_and_new_mail_is_still_handled() {
+    let stack = MailStack::start();
+    let mut guichet = Guichet::start(&stack, 30);
+    let old: Vec<Sent> = (0..20).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &old, 10).await;
+    wait_for_replies(&stack, 20).await;
+    wait_for_settled(&stack, 20).await;
+
+    // A migration: the mailbox is renumbered, and the messages already
+    // handled are back in the INBOX beside new ones.
+    let before = stack.uidvalidity(INTAKE);
+    stack.set_uidvalidity(INTAKE, before.wrapping_add(1000));
+    for raw in stack.messages(INTAKE, PROCESSED_WIRE).await {
+        stack.append(INTAKE, "INBOX", &raw).await;
+    }
+    let new: Vec<Sent> = (20..30).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &new, 10).await;
+
+    let got = wait_for_replies(&stack, 30).await;
+    // The 20 again, then the 10 new ones: all in Traité, none left over.
+    wait_for_settled(&stack, 50).await;
+    guichet.stop();
+    wait_for_postfix_queue(&stack).await;
+    let got = if total(&got) == 30 {
+        replies(&stack).await
+    } else {
+        got
+    };
+    let all: Vec<Sent> = old.into_iter().chain(new).collect();
+    assert_answered_once(&got, &all);
+    assert_eq!(total(&got), 30, "no duplicate reply");
+    assert_eq!(
+        guichet.logged("IMAP UIDVALIDITY changed: rescanning the whole mailbox"),
+        1
+    );
+    assert_eq!(guichet.logged("already handled (re-delivery)"), 20);
+    let status = guichet.status();
+    assert_eq!(status["messages_processed"], 30);
+    assert_eq!(outbox(&status), (0, 0));
+}
+
+/// The harder renumbering: Dovecot loses the INBOX's index, so new mail is
+/// numbered from 1 again, below the mark guichet kept. A desk that trusted
+/// its old mark would never see it.
+#[tokio::test(flavor = "multi_thread")]
+async fn after_a_lost_index_mail_numbered_below_the_old_mark_is_still_handled() {
+    let mut stack = MailStack::start();
+    let mut guichet = Guichet::start(&stack, 30);
+    let old: Vec<Sent> = (0..20).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &old, 10).await;
+    wait_for_replies(&stack, 20).await;
+    wait_for_settled(&stack, 20).await;
+
+    let before = stack.uidvalidity(INTAKE);
+    stack.forget_inbox_numbering(INTAKE);
+    assert_ne!(stack.uidvalidity(INTAKE), before, "a new UIDVALIDITY");
+    let uidnext = stack.doveadm(&[
+        "-f", "flow", "mailbox", "status", "-u", INTAKE, "uidnext", "INBOX",
+    ]);
+    assert!(
+        uidnext.trim().ends_with("uidnext=1"),
+        "numbering starts again: {uidnext}"
+    );
+    let new: Vec<Sent> = (20..30).map(|i| applicant_mail(i, None)).collect();
+    send_all(&stack, &new, 10).await;
+
+    let got = wait_for_replies(&stack, 30).await;
+    wait_for_settled(&stack, 30).await;
+    guichet.stop();
+    wait_for_postfix_queue(&stack).await;
+    let got = if total(&got) == 30 {
+        replies(&stack).await
+    } else {
+        got
+    };
+    let all: Vec<Sent> = old.into_iter().chain(new).collect();
+    assert_answered_once(&got, &all);
+    assert_eq!(total(&got), 30);
+    assert_eq!(
+        guichet.logged("IMAP UIDVALIDITY changed: rescanning the whole mailbox"),
+        1
+    );
+    assert_eq!(outbox(&guichet.status()), (0, 0));
+}
