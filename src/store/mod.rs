@@ -30,9 +30,9 @@ use sled::Transactional;
 use crate::domain::{Outcome, Request, State};
 use crate::outbox::Outgoing;
 
-pub mod signoff;
 mod admin;
 pub mod cursor;
+pub mod signoff;
 pub use admin::Purge;
 
 /// What one handled message leaves behind.
