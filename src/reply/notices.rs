@@ -6,10 +6,13 @@
 
 use chrono::NaiveDate;
 
-use crate::domain::{Crop, Request};
+use crate::domain::{Crop, Request, State};
 
 use super::templates::{escape, to_html, Lang};
 use super::{clean, subject, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
+
+/// The digest lists this many of the requests waiting longest.
+const DIGEST_LONGEST: usize = 20;
 
 /// Longest form value shown, in characters.
 const MAX_VALUE_CHARS: usize = 120;
@@ -187,9 +190,23 @@ pub fn digest(
     processing_date: Option<NaiveDate>,
 ) -> Reply {
     let pending: Vec<&Request> = requests.iter().filter(|r| r.state.is_pending()).collect();
+    // Queue depth per state, in the contract's state names.
+    let depth = State::ALL
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {}",
+                s.as_str(),
+                requests.iter().filter(|r| r.state == *s).count()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
     let text = templates.bilingual(ReplyKind::Digest.as_str(), |lang| {
+        // Requests come oldest first: the head of the list waited longest.
         let items: String = pending
             .iter()
+            .take(DIGEST_LONGEST)
             .map(|r| {
                 format!(
                     "- {} ({}, {}): {}\n",
@@ -205,6 +222,7 @@ pub fn digest(
             .unwrap_or_default();
         vec![
             ("count", pending.len().to_string()),
+            ("depth", depth.clone()),
             ("items", items),
             ("processing", processing),
         ]

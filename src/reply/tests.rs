@@ -657,3 +657,27 @@ fn corpus_mail_gets_one_reply_each() {
         }
     }
 }
+
+#[test]
+fn the_digest_gives_depth_per_state_and_the_longest_waiting_first() {
+    let t = Templates::builtin();
+    let mut old = request();
+    old.id = "DA-2024-000001".into();
+    let mut refused = request();
+    refused.id = "DA-2024-000002".into();
+    refused.state = State::Refused;
+    let reply = notices::digest(
+        &t,
+        "agent@organisme.example",
+        &[old, refused],
+        Some(date(2024, 11, 20)),
+    );
+    assert!(
+        reply
+            .text
+            .contains("queued 0, review 1, correction 0, rejected 0, approved 0, refused 1"),
+        "{}",
+        reply.text
+    );
+    assert!(reply.text.contains("DA-2024-000001") && !reply.text.contains("DA-2024-000002"));
+}
