@@ -201,6 +201,48 @@ impl Strokes {
     }
 }
 
+/// Whether the ink in a signature box is laid out like print: mostly
+/// separate glyph-sized blobs (one per letter) standing on one baseline.
+/// Handwriting joins its letters into few long strokes, so its ink lies
+/// in blobs much wider than tall; a typed name splits into many blobs of
+/// about one letter each. Unlike an OCR confidence, this holds at any
+/// scan resolution: at 150 dpi a typed name blurs, which lowers what
+/// Tesseract thinks of it, but its letters still stand apart.
+pub fn looks_printed(crop: &GrayImage, px_per_pt: f64) -> bool {
+    let mut bitmap = Bitmap::of(crop);
+    bitmap.strip_border_lines();
+    let min_area = (0.3 * px_per_pt * px_per_pt).ceil() as usize;
+    let blobs = marks(&bitmap, min_area.max(2));
+    let total: usize = blobs.iter().map(|b| b.area).sum();
+    // A letter of a 10–24 pt font: 3–22 pt tall, at most about square
+    // (two touching letters are still narrower than twice their height).
+    let glyphs: Vec<&Blob> = blobs
+        .iter()
+        .filter(|b| {
+            let h = b.height() as f64 / px_per_pt;
+            (3.0..=22.0).contains(&h) && b.width() <= 2 * b.height()
+        })
+        .collect();
+    let glyph_area: usize = glyphs.iter().map(|b| b.area).sum();
+    if glyphs.len() < MIN_PRINTED_GLYPHS || glyph_area * 10 < total * 8 {
+        return false;
+    }
+    // Print stands on a baseline: most letters end on the same row
+    // (descenders and the odd accent aside).
+    let mut bottoms: Vec<usize> = glyphs.iter().map(|b| b.y1).collect();
+    bottoms.sort_unstable();
+    let baseline = bottoms[bottoms.len() / 2];
+    let tolerance = (1.5 * px_per_pt).round() as usize;
+    let on_line = bottoms
+        .iter()
+        .filter(|&&y| y.abs_diff(baseline) <= tolerance)
+        .count();
+    on_line * 4 >= glyphs.len() * 3
+}
+
+/// Fewest separate letters that make a typed name (first and last name).
+const MIN_PRINTED_GLYPHS: usize = 6;
+
 /// Share of a checkbox interior covered by ink.
 pub fn coverage(crop: &GrayImage) -> f64 {
     let bitmap = Bitmap::of(crop);
@@ -304,6 +346,38 @@ mod tests {
         let s = strokes(&blot, px);
         assert!(!s.look_signed(), "{s:?}");
         assert!(!strokes(&canvas(500, 100), px).look_signed());
+    }
+
+    /// Eight letter-sized blocks, each `lift(i)` pixels above the baseline.
+    fn letters(lift: impl Fn(u32) -> u32) -> GrayImage {
+        let mut crop = canvas(500, 100);
+        for i in 0..8u32 {
+            let x0 = 20 + i * 40;
+            let bottom = 70 - lift(i);
+            for y in bottom - 30..bottom {
+                for x in x0..x0 + 6 {
+                    crop.put_pixel(x, y, image::Luma([0]));
+                }
+            }
+        }
+        crop
+    }
+
+    #[test]
+    fn separate_letters_on_a_baseline_look_printed_but_cursive_does_not() {
+        let px = 3.0;
+        assert!(looks_printed(&letters(|_| 0), px));
+        // The same letters bobbing up and down are not print.
+        assert!(!looks_printed(&letters(|i| (i % 3) * 10), px));
+        // One joined cursive stroke is not print either.
+        let mut cursive = canvas(500, 100);
+        for x in 20..420u32 {
+            let y = 50 + ((x as f64 / 15.0).sin() * 20.0) as u32;
+            for t in 0..3 {
+                cursive.put_pixel(x, y + t, image::Luma([0]));
+            }
+        }
+        assert!(!looks_printed(&cursive, px));
     }
 
     #[test]

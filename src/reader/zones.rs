@@ -215,10 +215,11 @@ fn settings(kind: Kind) -> ocr::Settings {
     }
 }
 
-/// Enough stroke-like ink, and not a name typed in a font.
+/// Enough stroke-like ink, and not a name typed in a font: neither laid
+/// out like print nor read confidently as print.
 fn is_signed(crop: &GrayImage) -> bool {
     let strokes = ink::strokes(crop, SIGNATURE_PX_PER_PT);
-    strokes.look_signed() && !is_typed(crop)
+    strokes.look_signed() && !ink::looks_printed(crop, SIGNATURE_PX_PER_PT) && !is_typed(crop)
 }
 
 /// Typed text reads cleanly; handwriting does not.
