@@ -145,6 +145,23 @@ fn put_request(
     Ok(())
 }
 
+/// Records a message as handled, inside a transaction.
+fn mark_processed(
+    done: &sled::transaction::TransactionalTree,
+    fingerprint: &str,
+    processed: Option<&[u8]>,
+) -> TxResult<()> {
+    if let Some(p) = processed {
+        if fingerprint.is_empty() {
+            return Err(abort(anyhow::anyhow!(
+                "a processed mark needs a fingerprint"
+            )));
+        }
+        done.insert(fingerprint.as_bytes(), p)?;
+    }
+    Ok(())
+}
+
 fn crop_key(request_id: &str, zone: &str) -> Vec<u8> {
     let mut key = request_id.as_bytes().to_vec();
     key.push(0);
@@ -266,24 +283,26 @@ impl Store {
                 for (key, value) in &documents {
                     docs.insert(key.as_slice(), *value)?;
                 }
-                if let Some(p) = &processed {
-                    if c.fingerprint.is_empty() {
-                        return Err(abort(anyhow::anyhow!(
-                            "a processed mark needs a fingerprint"
-                        )));
-                    }
-                    done.insert(c.fingerprint.as_bytes(), p.as_slice())?;
-                }
+                mark_processed(done, &c.fingerprint, processed.as_deref())?;
                 Ok(true)
             },
         );
-        let fresh = match result {
+        self.durable(result)
+    }
+
+    /// A transaction's result as ours, made durable before it is returned:
+    /// only then may the message that caused it leave the inbox.
+    fn durable<T>(
+        &self,
+        result: std::result::Result<T, TransactionError<anyhow::Error>>,
+    ) -> Result<T> {
+        let value = match result {
             Ok(v) => v,
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(e.into()),
         };
         self.db.flush()?;
-        Ok(fresh)
+        Ok(value)
     }
 
     /// Outgoing messages as outbox entries (sequence, JSON), due now.

@@ -15,10 +15,12 @@
 use anyhow::{bail, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use sled::transaction::TransactionError;
 use sled::Transactional;
 
-use super::{abort, encode_requests, from_json, put_request, to_json, Processed, Store, TxResult};
+use super::{
+    abort, encode_requests, from_json, mark_processed, put_request, to_json, Processed, Store,
+    TxResult,
+};
 use crate::domain::{Employer, Request, User};
 use crate::outbox::Outgoing;
 use crate::staff::token::TokenRecord;
@@ -154,24 +156,11 @@ impl Store {
                 if let Some(day) = c.digest_sent {
                     meta.insert(LAST_DIGEST, day.to_string().as_bytes())?;
                 }
-                if let Some(p) = &processed {
-                    if c.fingerprint.is_empty() {
-                        return Err(abort(anyhow::anyhow!(
-                            "a processed mark needs a fingerprint"
-                        )));
-                    }
-                    done.insert(c.fingerprint.as_bytes(), p.as_slice())?;
-                }
+                mark_processed(done, &c.fingerprint, processed.as_deref())?;
                 Ok(true)
             },
         );
-        let fresh = match result {
-            Ok(v) => v,
-            Err(TransactionError::Abort(e)) => return Err(e),
-            Err(TransactionError::Storage(e)) => return Err(e.into()),
-        };
-        self.db.flush()?;
-        Ok(fresh)
+        self.durable(result)
     }
 
     /// The record of the token with this hash.
