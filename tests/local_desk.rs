@@ -77,7 +77,7 @@ fn message_id(raw: &[u8]) -> String {
 }
 
 fn store(dir: &Path) -> Store {
-    Store::open(&dir.join("db")).unwrap()
+    Store::open_waiting(&dir.join("db"), std::time::Duration::from_secs(10)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

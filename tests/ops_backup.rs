@@ -64,7 +64,8 @@ fn exported(store: &Store) -> String {
 #[test]
 fn a_backup_restores_every_tree_and_a_damaged_one_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("db")).unwrap();
+    let store =
+        Store::open_waiting(&dir.path().join("db"), std::time::Duration::from_secs(10)).unwrap();
     for n in 1..=3 {
         commit(&store, n);
     }
@@ -118,7 +119,8 @@ fn a_backup_restores_every_tree_and_a_damaged_one_changes_nothing() {
     drop(store);
 
     // Into a fresh store as well (a new machine).
-    let fresh = Store::open(&dir.path().join("db2")).unwrap();
+    let fresh =
+        Store::open_waiting(&dir.path().join("db2"), std::time::Duration::from_secs(10)).unwrap();
     fresh.restore(&file).unwrap();
     assert_eq!(exported(&fresh), before);
 }

@@ -101,7 +101,8 @@ async fn a_scrape_after_a_run_over_the_corpus_counts_every_message() {
     println!("{body}");
     let s = samples(body);
 
-    let store = Store::open(&dir.path().join("db")).unwrap();
+    let store =
+        Store::open_waiting(&dir.path().join("db"), std::time::Duration::from_secs(10)).unwrap();
     let status = store.status().unwrap();
     assert_eq!(
         sum(&s, "guichet_messages_total") as usize,

@@ -60,7 +60,7 @@ fn document(id: &str) -> Document {
 #[test]
 fn documents_go_n_days_after_the_final_decision_and_an_audit_stays() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open_waiting(dir.path(), std::time::Duration::from_secs(10)).unwrap();
     let requests = [
         request("DA-2024-000001", State::Approved, 120, Some(100)), // decided 100 days ago: purged
         request("DA-2024-000002", State::Refused, 120, Some(10)),   // decided recently: kept

@@ -119,7 +119,11 @@ fn sigterm_finishes_the_message_in_hand_and_exits_0_within_10_s() {
     assert_eq!(settled + waiting, total, "no message lost");
     assert!(waiting > 0, "the round stopped early: {settled} settled");
     // Consistent: a message left the inbox exactly when its effects were committed.
-    let store = Store::open(&dir.path().join("var/db")).unwrap();
+    let store = Store::open_waiting(
+        &dir.path().join("var/db"),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
     let status = store.status().unwrap();
     assert_eq!(status.messages_processed, settled);
     let replies = status.outbox_pending + count(&dir.path().join("var/outbox"));

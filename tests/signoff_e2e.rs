@@ -166,7 +166,7 @@ impl Desktop {
     }
 
     fn store(&self) -> Store {
-        Store::open(&self.path().join("db")).unwrap()
+        Store::open_waiting(&self.path().join("db"), std::time::Duration::from_secs(10)).unwrap()
     }
 
     /// Every message written to the outbox, oldest first.
