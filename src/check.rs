@@ -105,8 +105,13 @@ pub fn run(settings: &Settings, store: Option<&Store>, files: &[PathBuf]) -> Res
                 content_type: "application/pdf".into(),
                 bytes,
             };
-            let (report, reasons) =
-                pipeline::examine(&desk, &attachment, &known.requests, Utc::now().date_naive());
+            let (report, reasons) = pipeline::examine(
+                &desk,
+                &attachment,
+                &known.requests,
+                &[],
+                Utc::now().date_naive(),
+            );
             out.push(form_json(&name, report.as_ref(), &reasons));
             continue;
         }

@@ -310,10 +310,17 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 }
             }
         }
+        // One scan of the queue gives both what is on file and the
+        // processing date (the oldest request still waiting for staff).
+        let requests = store.requests(None)?;
+        let processing_date = requests
+            .iter()
+            .find(|r| r.state.is_pending())
+            .map(|r| r.received_at.date_naive());
         let known = Known {
-            requests: store.requests(None)?,
+            requests,
             answered,
-            processing_date: store.processing_date()?,
+            processing_date,
         };
         let mut next_id = |year| store.next_request_id(year);
         let handled = if incoming.oversized {

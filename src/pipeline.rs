@@ -83,8 +83,7 @@ pub fn handle(
     let mut requests: Vec<Request> = Vec::new();
     for attachment in &sub.attachments {
         // A second form in the same e-mail is checked against the first.
-        let on_file = [known.requests.as_slice(), requests.as_slice()].concat();
-        let (report, reasons) = examine(desk, attachment, &on_file, today);
+        let (report, reasons) = examine(desk, attachment, &known.requests, &requests, today);
         let previous = report
             .as_ref()
             .and_then(|rep| take_matching(&mut resumable, rep));
@@ -230,7 +229,8 @@ fn conclude(desk: &Desk, sub: &Submission, known: &Known, e: Effects) -> Handled
 pub fn examine(
     desk: &Desk,
     attachment: &Attachment,
-    on_file: &[Request],
+    stored: &[Request],
+    earlier: &[Request],
     today: NaiveDate,
 ) -> (Option<FormReport>, Vec<Reason>) {
     if !attachment.is_pdf() {
@@ -254,7 +254,7 @@ pub fn examine(
                 report.ticked.clear();
                 report.illegible.clear();
             }
-            let reasons = rules::decide(&report, &OnFile(on_file), &desk.roles, today);
+            let reasons = rules::decide(&report, &OnFile { stored, earlier }, &desk.roles, today);
             (Some(report), reasons)
         }
     }
@@ -309,7 +309,18 @@ fn take_matching(resumable: &mut Vec<Request>, rep: &FormReport) -> Option<Reque
 }
 
 /// The requests on file, seen through the rules' `Registry`.
-struct OnFile<'a>(&'a [Request]);
+/// The store's requests and those of earlier attachments of the same e-mail,
+/// seen together without copying either.
+struct OnFile<'a> {
+    stored: &'a [Request],
+    earlier: &'a [Request],
+}
+
+impl OnFile<'_> {
+    fn counting(&self) -> impl Iterator<Item = &Request> {
+        self.stored.iter().chain(self.earlier).filter(|r| counts(r))
+    }
+}
 
 /// Requests that hold an address or a place: waiting for staff, or approved.
 fn counts(r: &Request) -> bool {
@@ -336,7 +347,7 @@ fn user_of(r: &Request) -> Option<Person> {
 impl Registry for OnFile<'_> {
     fn people_with_email(&self, key: &str) -> Vec<Person> {
         let mut out = Vec::new();
-        for r in self.0.iter().filter(|r| counts(r)) {
+        for r in self.counting() {
             if !r.employer.email.is_empty() && rules::mailbox_key(&r.employer.email) == key {
                 out.push(employer_of(r));
             }
@@ -348,7 +359,7 @@ impl Registry for OnFile<'_> {
     }
 
     fn has_active_request(&self, key: &RequestKey) -> bool {
-        self.0.iter().filter(|r| counts(r)).any(|r| {
+        self.counting().any(|r| {
             let Some(user) = user_of(r) else {
                 return false;
             };
