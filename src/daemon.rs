@@ -101,6 +101,11 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
             }
             _ = hooks.signals.arrived() => {}
         }
+        // A stop ends the loop now: another round would first reconnect
+        // the IDLE session the signal just interrupted.
+        if hooks.stopping() {
+            break Ok(());
+        }
     };
     notify::stopping();
     if let Err(e) = daemon.mailbox.logout().await {

@@ -118,7 +118,10 @@ impl Drop for Guichet {
         }
         if std::thread::panicking() {
             let log = std::fs::read_to_string(self.dir.path().join("guichet.log"));
-            eprintln!("--- guichet ---\n{}", log.unwrap_or_default());
+            eprintln!(
+                "--- guichet ---\n{}",
+                mailstack::failure::tail(&log.unwrap_or_default())
+            );
         }
     }
 }
@@ -130,7 +133,7 @@ fn command(dir: &Path, args: &[&str]) -> Command {
         .arg("--config")
         .arg(dir.join("guichet.toml"))
         .args(args)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,guichet::intake=debug")
         .env_remove("JOURNAL_STREAM");
     c
 }

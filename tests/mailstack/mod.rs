@@ -16,12 +16,14 @@
 mod clients;
 mod config_text;
 mod direct;
+pub mod failure;
 mod process;
 
 pub use clients::mail;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use guichet::config;
 use tempfile::TempDir;
 
-use process::{chown, err, free_port, run, vmail_ids, wait_closed, wait_open, wait_or_kill};
+use process::{chown, end_group, err, free_port, run, vmail_ids, wait_closed, wait_open, wait_or_kill};
 
 /// The desk's intake mailbox.
 pub const INTAKE: &str = "acces@organisme.example";
@@ -103,6 +105,7 @@ impl MailStack {
     /// Starts a stack; a start that fails (a port taken meanwhile by another
     /// process) is retried on new ports.
     pub fn start_with(options: Options) -> MailStack {
+        failure::remember_panics();
         let mut last = String::new();
         for _ in 0..3 {
             match Self::try_start(options.clone()) {
@@ -294,7 +297,14 @@ impl MailStack {
                 .stderr(Stdio::null())
                 .spawn()
         };
-        let _ = doveadm(&["kick", "*"]).and_then(|mut kick| kick.wait());
+        // No `doveadm kick` first: a client kicked while the master still
+        // accepts connections reconnects at once, and one outage would look
+        // like two. Nor is `doveadm stop` enough: an IMAP session in IDLE was
+        // seen to outlive its master and serve on after the restart. So the
+        // master stops, then whatever is left of its process group is told
+        // to stop too (SIGTERM: a SIGKILL would leave stale dot-locks that
+        // stall the next server for minutes).
+        let group = child.id() as i32;
         // `doveadm stop` waits for the master to be gone, and it is not
         // gone before we reap it: reap while it waits.
         let stopping = doveadm(&["stop"]);
@@ -302,6 +312,7 @@ impl MailStack {
         if let Ok(mut stopping) = stopping {
             let _ = stopping.wait();
         }
+        end_group(group);
     }
 
     pub fn start_dovecot(&mut self) {
@@ -330,9 +341,9 @@ impl MailStack {
         let read = |p: PathBuf| fs::read_to_string(&p).unwrap_or_default();
         format!(
             "--- dovecot ---\n{}{}\n--- postfix ---\n{}",
-            read(self.dir().join("dovecot/stderr.log")),
-            read(self.dir().join("dovecot/dovecot.log")),
-            read(self.postfix_dir().join("postfix.log"))
+            failure::tail(&read(self.dir().join("dovecot/stderr.log"))),
+            failure::tail(&read(self.dir().join("dovecot/dovecot.log"))),
+            failure::tail(&read(self.postfix_dir().join("postfix.log")))
         )
     }
 
@@ -494,7 +505,9 @@ impl MailStack {
 
     fn launch_dovecot(&mut self) -> Result<(), String> {
         let log = fs::File::create(self.dir().join("dovecot/stderr.log")).map_err(err)?;
+        // A process group of its own: a stop ends every session with it.
         let child = Command::new("dovecot")
+            .process_group(0)
             .arg("-F")
             .arg("-c")
             .arg(self.dovecot_conf())
@@ -541,6 +554,7 @@ impl Drop for MailStack {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
+            failure::repeat_panic();
         }
         // Both at once: Postfix's LMTP clients must go for Dovecot to stop.
         let postfix_stop = self.postfix_running.then(|| {

@@ -88,6 +88,25 @@ pub fn wait_or_kill(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// Ends what is left of process group `group`: SIGTERM, a few seconds to
+/// go, then SIGKILL.
+pub fn end_group(group: i32) {
+    // SAFETY: kill(2) with plain integers, on a group the harness created.
+    let signal = |sig| unsafe { libc::kill(-group, sig) == 0 };
+    if !signal(libc::SIGTERM) {
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        // Signal 0 only asks whether any member is left.
+        if !signal(0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal(libc::SIGKILL);
+}
+
 pub fn chown(path: &Path, (uid, gid): (u32, u32)) -> Result<(), String> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(err)
 }

@@ -214,11 +214,21 @@ async fn ensure_folder(
     })
     .await?;
     if found.is_empty() {
-        timed(limit, "CREATE", session.create(folder)).await?;
+        match timed(limit, "CREATE", session.create(folder)).await {
+            Ok(()) => tracing::info!(folder, "created the IMAP folder"),
+            // Another client (a mail program, a second instance) created it
+            // between our LIST and CREATE: the folder is there, as wanted.
+            Err(Failure::Refused(why)) if already_exists(&why) => {}
+            Err(other) => return Err(other),
+        }
         timed(limit, "SUBSCRIBE", session.subscribe(folder)).await?;
-        tracing::info!(folder, "created the IMAP folder");
     }
     Ok(())
+}
+
+/// Whether a refusal says the folder exists (RFC 5530 response code).
+fn already_exists(why: &str) -> bool {
+    why.contains("[ALREADYEXISTS]")
 }
 
 /// A quoted IMAP string (LIST patterns are passed to the server unquoted).
@@ -412,6 +422,15 @@ mod tests {
         assert!(matches!(refused, Failure::Refused(_)));
         let lost: Failure = async_imap::error::Error::ConnectionLost.into();
         assert!(matches!(lost, Failure::Link(_)));
+    }
+
+    #[test]
+    fn a_folder_created_meanwhile_is_recognised() {
+        // Dovecot's words when another client won the race.
+        assert!(already_exists(
+            "[ALREADYEXISTS] Mailbox already exists (0.030 + 0.001 + 0.029 secs)."
+        ));
+        assert!(!already_exists("[NOPERM] Permission denied"));
     }
 
     #[test]
