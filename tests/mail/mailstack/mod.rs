@@ -9,9 +9,7 @@
 //! themselves) and the `dovecot-imapd dovecot-lmtpd postfix openssl`
 //! packages; the `vmail` system user is created when missing.
 //!
-//! Included as `mod mailstack;` by several test files, each of which uses
-//! only part of it.
-#![allow(dead_code)]
+//! Declared by `tests/mail/main.rs` and used by the test modules beside it.
 
 mod clients;
 mod config_text;
@@ -31,7 +29,9 @@ use std::time::Duration;
 use guichet::config;
 use tempfile::TempDir;
 
-use process::{chown, end_group, err, free_port, run, vmail_ids, wait_closed, wait_open, wait_or_kill};
+use process::{
+    chown, end_group, err, free_port, run, vmail_ids, wait_closed, wait_open, wait_or_kill,
+};
 
 /// The desk's intake mailbox.
 pub const INTAKE: &str = "acces@organisme.example";

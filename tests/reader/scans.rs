@@ -2,10 +2,8 @@
 //! AcroForm, a file holding two forms, and a re-scan that is upside down,
 //! skewed, out of order and has a blank back page.
 
-mod reader_common;
-
+use crate::common::{assert_matches_truth, corpus_pdf, pages_as_png, path, run, truth};
 use guichet::reader::{Da100Reader, FormReader};
-use reader_common::{assert_matches_truth, corpus_pdf, pages_as_png, path, run, truth};
 
 #[test]
 fn a_jpeg_scan_reads_as_its_truth() {

@@ -1,13 +1,11 @@
 //! The SMTP transport against a real Postfix: replies land in the
 //! recipient's mailbox unchanged, outages are transient, refusals permanent.
 
-mod mailstack;
-
 use std::time::Duration;
 
+use crate::mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE};
 use guichet::outbox::smtp::SmtpTransport;
 use guichet::outbox::{Outgoing, SendError, Transport};
-use mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE};
 
 const DELIVERY: Duration = Duration::from_secs(15);
 
@@ -132,10 +130,10 @@ async fn plus_addressed_mail_reaches_the_intake_mailbox() {
     let token_address = "acces+a1b2c3@organisme.example";
     let out = Outgoing {
         id: "approval".into(),
-        envelope_from: mailstack::STAFF.into(),
+        envelope_from: crate::mailstack::STAFF.into(),
         to: vec![token_address.into()],
         raw: mail(
-            mailstack::STAFF,
+            crate::mailstack::STAFF,
             token_address,
             "Re: Demande a1b2c3",
             "Approuvé.",
@@ -154,7 +152,7 @@ async fn plus_addressed_mail_reaches_the_intake_mailbox() {
 
 #[tokio::test]
 async fn staff_mail_is_vouched_for_and_forged_results_are_dropped() {
-    use mailstack::{AUTHSERV_ID, STAFF};
+    use crate::mailstack::{AUTHSERV_ID, STAFF};
     let stack = MailStack::start();
     let approval = mail(
         STAFF,

@@ -9,16 +9,14 @@
 //! Every wait is bounded; each test owns its stack, its store and its
 //! daemon, so the tests run in parallel.
 
-mod mailstack;
-
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::mailstack::{mail, MailStack, APPLICANTS, INTAKE, PROCESSED_WIRE};
 use futures::StreamExt;
 use mailparse::MailHeaderMap;
-use mailstack::{mail, MailStack, APPLICANTS, INTAKE, PROCESSED_WIRE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_guichet");
 
@@ -120,7 +118,7 @@ impl Drop for Guichet {
             let log = std::fs::read_to_string(self.dir.path().join("guichet.log"));
             eprintln!(
                 "--- guichet ---\n{}",
-                mailstack::failure::tail(&log.unwrap_or_default())
+                crate::mailstack::failure::tail(&log.unwrap_or_default())
             );
         }
     }
@@ -185,11 +183,21 @@ async fn send_all(stack: &MailStack, mails: &[Sent], parallel: usize) {
 }
 
 /// Guichet's answers in the applicants' mailboxes: for each original
-/// Message-ID, the `To` of every reply to it.
+/// Message-ID, the `To` of every reply to it. A reply is one Message-ID:
+/// when Dovecot dies in the middle of an LMTP delivery, Postfix delivers
+/// that message again (SMTP is at-least-once, and mail clients show the
+/// copies as one); guichet answering twice would be two Message-IDs.
 async fn replies(stack: &MailStack) -> HashMap<String, Vec<String>> {
     let mut found: HashMap<String, Vec<String>> = HashMap::new();
+    let mut seen = HashSet::new();
     for user in APPLICANTS {
         for raw in stack.messages(user, "INBOX").await {
+            if let Some(id) = header(&raw, "Message-ID") {
+                if !seen.insert(id.clone()) {
+                    eprintln!("{id} delivered twice by the mail system");
+                    continue;
+                }
+            }
             if let Some(original) = header(&raw, "In-Reply-To") {
                 found
                     .entry(original)

@@ -1,11 +1,9 @@
 //! The reader on files that are not readable forms: encrypted, truncated,
 //! corrupt, another document; and on the blank form itself.
 
-mod reader_common;
-
+use crate::common::{corpus_pdf, path, run};
 use guichet::domain::ReadError;
 use guichet::reader::{Da100Reader, FormReader};
-use reader_common::{corpus_pdf, path, run};
 
 fn blank_form() -> Vec<u8> {
     std::fs::read(concat!(

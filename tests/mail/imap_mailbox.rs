@@ -2,13 +2,11 @@
 //! settle into `Traité`/`Quarantaine`, IDLE, polling and COPY fallback,
 //! TLS with a private CA, outages and UIDVALIDITY changes.
 
-mod mailstack;
-
 use std::time::{Duration, Instant};
 
+use crate::mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE, PROCESSED_WIRE};
 use guichet::intake::imap::{ImapMailbox, MemoryCursor, MessageKey, Timing, UidMark};
 use guichet::intake::{Disposition, Incoming, Mailbox};
-use mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE, PROCESSED_WIRE};
 
 const DELIVERY: Duration = Duration::from_secs(15);
 const MAX_BYTES: u64 = 1 << 20;

@@ -1,0 +1,8 @@
+//! Operating the desk: backup and restore, metrics, retention, and the
+//! built daemon under signals as systemd sends them. One test binary;
+//! each module is one theme.
+
+mod backup;
+mod metrics;
+mod retention;
+mod signals;
