@@ -101,11 +101,11 @@ pub struct Da100Reader {
 }
 
 impl Da100Reader {
-    /// Loads the embedded layout and checks that Tesseract starts with its
-    /// French and English data.
+    /// Loads the embedded layout and starts this thread's Tesseract engines
+    /// (French, French+English): a missing language pack shows here.
     pub fn new() -> anyhow::Result<Self> {
         let layout = Layout::embedded()?;
-        ocr::check_engine()?;
+        ocr::start_engines()?;
         Ok(Da100Reader { layout })
     }
 }

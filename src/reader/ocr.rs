@@ -10,6 +10,8 @@ use tesseract::{PageSegMode, Tesseract};
 
 /// The languages of the form: French first, English second.
 pub const LANGUAGES: &str = "fra+eng";
+/// French alone, for names (English data only adds wrong guesses there).
+pub const FRENCH: &str = "fra";
 
 /// One recognised word and Tesseract's confidence in it (0–1).
 #[derive(Debug, Clone, PartialEq)]
@@ -62,16 +64,26 @@ pub fn reexec_with_single_thread_ocr() -> std::io::Result<()> {
     Err(err)
 }
 
-/// Starts an engine, so that a missing language pack shows at start-up.
-pub fn check_engine() -> Result<(), OcrError> {
+/// Starts this thread's engines, so that a missing language pack shows at
+/// start-up and the first form read here does not pay for loading them.
+pub fn start_engines() -> Result<(), OcrError> {
     if std::env::var_os(OMP_THREAD_LIMIT).is_none() {
         tracing::warn!(
             "{OMP_THREAD_LIMIT} is not set: OCR will burn several times the CPU it needs"
         );
     }
-    Tesseract::new(None, Some(LANGUAGES))
-        .map(drop)
-        .map_err(|e| OcrError(format!("cannot start Tesseract with `{LANGUAGES}`: {e}")))
+    ENGINES.with(|engines| {
+        let mut engines = engines.borrow_mut();
+        for languages in [FRENCH, LANGUAGES] {
+            if !engines.contains_key(languages) {
+                let engine = Tesseract::new(None, Some(languages)).map_err(|e| {
+                    OcrError(format!("cannot start Tesseract with `{languages}`: {e}"))
+                })?;
+                engines.insert(languages, engine);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Reads the words of a crop with this thread's engine.
