@@ -27,8 +27,9 @@
 //!    ink, so OCR only ever sees small crops. Text is read by Tesseract
 //!    (`ocr`, single-line mode; French for names, French+English with a
 //!    whitelist for digits, dates and e-mails). A field is as sure as its
-//!    least sure word; under 0.9 a second, different reading must agree,
-//!    under 0.8 the field is illegible. AcroForm values are taken as typed.
+//!    least sure word; under 0.9 other readings must agree (see
+//!    `zones::reading_of`), else the field is illegible. AcroForm values
+//!    are taken as typed.
 //!    Ticks are ink coverage; a signature is enough thin, spread-out ink
 //!    that Tesseract does not read confidently as print (`ink`, `zones`).
 //!
