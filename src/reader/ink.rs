@@ -195,9 +195,13 @@ pub fn strokes(crop: &GrayImage, px_per_pt: f64) -> Strokes {
 
 impl Strokes {
     /// Enough connected, thin, spread-out ink to be a signature: not empty,
-    /// not a dot, not a blot.
+    /// not a dot, not a blot. Spread out in any direction: a short
+    /// signature may be written tall and narrow.
     pub fn look_signed(&self) -> bool {
-        self.span >= 30.0 && self.longest >= 12.0 && self.area >= 12.0 && self.thickness <= 4.0
+        self.span.hypot(self.rise) >= 30.0
+            && self.longest >= 12.0
+            && self.area >= 12.0
+            && self.thickness <= 4.0
     }
 }
 
@@ -346,6 +350,22 @@ mod tests {
         let s = strokes(&blot, px);
         assert!(!s.look_signed(), "{s:?}");
         assert!(!strokes(&canvas(500, 100), px).look_signed());
+    }
+
+    #[test]
+    fn a_short_signature_written_tall_is_signed() {
+        // 25 pt wide and 45 pt tall: a zigzag of initials.
+        let px = 2.0;
+        let mut sig = canvas(500, 100);
+        for y in 5..95u32 {
+            let x = 225 + ((y as f64 / 12.0).sin() * 25.0) as i32;
+            for t in 0..3 {
+                sig.put_pixel((x + t) as u32, y, image::Luma([0]));
+            }
+        }
+        let s = strokes(&sig, px);
+        assert!(s.span < 30.0, "{s:?}");
+        assert!(s.look_signed(), "{s:?}");
     }
 
     /// Eight letter-sized blocks, each `lift(i)` pixels above the baseline.

@@ -15,6 +15,7 @@ use super::ocr::{self, Word};
 use super::pdf::{Page, WidgetValue};
 use super::PageImage;
 use crate::domain::{Crop, FieldReading, FormReport, Party};
+use crate::rules::is_valid_email;
 
 /// Resolution of field crops for OCR (≈ 288 dpi: Tesseract reads 10–12 pt
 /// text best with capitals 25–35 pixels high).
@@ -28,6 +29,10 @@ pub const MIN_CONFIDENCE: f32 = 0.80;
 /// stand for two others: none, so that it is never taken, even when
 /// other readings make the same mistake.
 const AMBIGUOUS: f32 = 0.0;
+/// Capital accented E's that Tesseract mistakes for one another in
+/// handwriting (Marie-Ève read Marie-Êve twice): only a sure reading of
+/// them is taken.
+const CONFUSABLE: [char; 3] = ['È', 'Ê', 'Ë'];
 /// Two agreeing readings this confident, but not more, call for a third.
 const FAIR: f32 = 0.5;
 /// A first reading at least this confident is taken without a second one.
@@ -163,8 +168,10 @@ fn read_field(page: &GrayImage, to_pixel: &Affine, zone: &Zone, report: &mut For
 /// agree, the better one confident; three that agree, when the two
 /// agreeing ones are only fair (long e-mail addresses score low as words,
 /// but three readings at three sizes do not make the same mistake by
-/// chance); or a confident reading without whitelist of what the
-/// whitelist could not show.
+/// chance); or a confident reading without whitelist that shows what is
+/// no address. Two readings that disagree on letters leave the field
+/// illegible: a third reading was tried as arbiter, and was seen to side
+/// with the wrong one.
 fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
     let wanted = settings(zone.kind);
     let first = recognise(clean, zone, wanted);
@@ -176,6 +183,17 @@ fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
     // and turns an accent it hesitates on (È or Ë?) into a question for staff.
     let second = resized_reading(clean, zone, wanted, (3, 4), "")?;
     match first {
+        // Both readings confuse these the same way: agreement proves nothing.
+        Some(first) if first.value == second.value && first.value.contains(CONFUSABLE) => None,
+        // The same letters, in other case (LUC, Luc): the sure reading
+        // says which.
+        Some(first)
+            if first.value != second.value
+                && first.value.to_lowercase() == second.value.to_lowercase()
+                && second.confidence >= SURE =>
+        {
+            Some(second)
+        }
         Some(first) if first.value == second.value => {
             let best = first.confidence.max(second.confidence);
             if best >= MIN_CONFIDENCE {
@@ -197,6 +215,16 @@ fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
         // written (`jean(at)bell.net`, `bell,net`); a confident reading
         // without it is the value as written, for the rules to judge.
         _ if second.confidence >= MIN_CONFIDENCE && !within(wanted.whitelist, &second.value) => {
+            Some(second)
+        }
+        // Neither reading is an address (the @ left out): which one is
+        // right does not matter, the address is to be corrected.
+        first
+            if zone.kind == Kind::Email
+                && second.confidence >= MIN_CONFIDENCE
+                && !is_valid_email(&second.value)
+                && first.as_ref().is_none_or(|f| !is_valid_email(&f.value)) =>
+        {
             Some(second)
         }
         _ => None,
