@@ -155,7 +155,13 @@ fn read_field(page: &GrayImage, to_pixel: &Affine, zone: &Zone, report: &mut For
     let Some(clean) = ink::clean_for_ocr(&crop, OCR_PX_PER_PT) else {
         return mark_illegible(report, zone, &crop);
     };
-    match reading_of(&clean, zone) {
+    let wanted = settings(zone.kind);
+    let read = |pass| match pass {
+        Pass::First => recognise(&clean, zone, wanted),
+        Pass::Smaller => resized_reading(&clean, zone, wanted, (3, 4), ""),
+        Pass::Larger => resized_reading(&clean, zone, wanted, (4, 3), wanted.whitelist),
+    };
+    match reading_of(zone.kind, read) {
         Some(r) => {
             report.fields.insert(zone.id.clone(), r);
         }
@@ -172,16 +178,22 @@ fn read_field(page: &GrayImage, to_pixel: &Affine, zone: &Zone, report: &mut For
 /// no address. Two readings that disagree on letters leave the field
 /// illegible: a third reading was tried as arbiter, and was seen to side
 /// with the wrong one.
-fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
-    let wanted = settings(zone.kind);
-    let first = recognise(clean, zone, wanted);
+///
+/// Pure over `read`, which performs one pass (OCR) when asked: passes are
+/// asked for only when needed, in the order of [`Pass`].
+fn reading_of(
+    kind: Kind,
+    mut read: impl FnMut(Pass) -> Option<FieldReading>,
+) -> Option<FieldReading> {
+    let whitelist = settings(kind).whitelist;
+    let first = read(Pass::First);
     if let Some(first) = first.as_ref().filter(|r| r.confidence >= SURE) {
         return Some(first.clone());
     }
     // Not sure enough: read a second time, differently (smaller, no
     // whitelist). This rescues clean words Tesseract happens to score low,
     // and turns an accent it hesitates on (È or Ë?) into a question for staff.
-    let second = resized_reading(clean, zone, wanted, (3, 4), "")?;
+    let second = read(Pass::Smaller)?;
     match first {
         // Both readings confuse these the same way: agreement proves nothing.
         Some(first) if first.value == second.value && first.value.contains(CONFUSABLE) => None,
@@ -205,7 +217,7 @@ fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
             if best < FAIR {
                 return None;
             }
-            let third = resized_reading(clean, zone, wanted, (4, 3), wanted.whitelist)?;
+            let third = read(Pass::Larger)?;
             (third.value == first.value).then(|| FieldReading {
                 confidence: best.max(third.confidence),
                 value: first.value,
@@ -214,13 +226,13 @@ fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
         // The whitelist kept the first reading from showing what is
         // written (`jean(at)bell.net`, `bell,net`); a confident reading
         // without it is the value as written, for the rules to judge.
-        _ if second.confidence >= MIN_CONFIDENCE && !within(wanted.whitelist, &second.value) => {
+        _ if second.confidence >= MIN_CONFIDENCE && !within(whitelist, &second.value) => {
             Some(second)
         }
         // Neither reading is an address (the @ left out): which one is
         // right does not matter, the address is to be corrected.
         first
-            if zone.kind == Kind::Email
+            if kind == Kind::Email
                 && second.confidence >= MIN_CONFIDENCE
                 && !is_valid_email(&second.value)
                 && first.as_ref().is_none_or(|f| !is_valid_email(&f.value)) =>
@@ -229,6 +241,17 @@ fn reading_of(clean: &GrayImage, zone: &Zone) -> Option<FieldReading> {
         }
         _ => None,
     }
+}
+
+/// The ways a field crop is read, in the order they are tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Pass {
+    /// As cut, with the kind's whitelist.
+    First,
+    /// At three quarters of the size, without whitelist.
+    Smaller,
+    /// At four thirds of the size, with the whitelist.
+    Larger,
 }
 
 /// The crop read again at `num/den` of its size, with `whitelist`.
@@ -355,6 +378,122 @@ fn push_crop(report: &mut FormReport, zone: &Zone, crop: &GrayImage) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn reading(value: &str, confidence: f32) -> FieldReading {
+        FieldReading {
+            value: value.into(),
+            confidence,
+        }
+    }
+
+    /// `reading_of` over scripted passes; also which passes it asked for.
+    fn judge(kind: Kind, passes: &[(Pass, FieldReading)]) -> (Option<String>, Vec<Pass>) {
+        let mut asked = Vec::new();
+        let value = reading_of(kind, |pass| {
+            asked.push(pass);
+            passes
+                .iter()
+                .find(|(p, _)| *p == pass)
+                .map(|(_, r)| r.clone())
+        })
+        .map(|r| r.value);
+        (value, asked)
+    }
+
+    #[test]
+    fn a_sure_first_reading_is_taken_alone() {
+        let (value, asked) = judge(Kind::Text, &[(Pass::First, reading("Luc", 0.95))]);
+        assert_eq!(value.as_deref(), Some("Luc"));
+        assert_eq!(asked, [Pass::First]);
+    }
+
+    #[test]
+    fn readings_that_disagree_leave_the_field_illegible() {
+        let passes = [
+            (Pass::First, reading("Perreauit", 0.63)),
+            (Pass::Smaller, reading("Perreault", 0.86)),
+            (Pass::Larger, reading("Perreauit", 0.84)),
+        ];
+        assert_eq!(
+            judge(Kind::Text, &passes),
+            (None, vec![Pass::First, Pass::Smaller])
+        );
+    }
+
+    #[test]
+    fn fair_agreement_needs_a_third_reading() {
+        let address = "julie.levesque23@polycliniquechicoutimi.ca";
+        let mut passes = vec![
+            (Pass::First, reading(address, 0.49)),
+            (Pass::Smaller, reading(address, 0.77)),
+        ];
+        assert_eq!(judge(Kind::Email, &passes).0, None);
+        passes.push((Pass::Larger, reading(address, 0.6)));
+        assert_eq!(judge(Kind::Email, &passes).0.as_deref(), Some(address));
+        // Two readings that agree under `FAIR` are not worth a third.
+        let weak = [
+            (Pass::First, reading(address, 0.3)),
+            (Pass::Smaller, reading(address, 0.4)),
+            (Pass::Larger, reading(address, 0.9)),
+        ];
+        assert_eq!(judge(Kind::Email, &weak).0, None);
+    }
+
+    #[test]
+    fn confusable_accents_need_a_sure_reading() {
+        let passes = [
+            (Pass::First, reading("Marie-Êve", 0.80)),
+            (Pass::Smaller, reading("Marie-Êve", 0.69)),
+        ];
+        assert_eq!(judge(Kind::Text, &passes).0, None);
+        let sure = [(Pass::First, reading("Marie-Ève", 0.93))];
+        assert_eq!(judge(Kind::Text, &sure).0.as_deref(), Some("Marie-Ève"));
+    }
+
+    #[test]
+    fn case_is_settled_by_the_sure_reading() {
+        let passes = [
+            (Pass::First, reading("LUC", 0.74)),
+            (Pass::Smaller, reading("Luc", 0.95)),
+        ];
+        assert_eq!(judge(Kind::Text, &passes).0.as_deref(), Some("Luc"));
+        let unsure = [
+            (Pass::First, reading("LUC", 0.74)),
+            (Pass::Smaller, reading("Luc", 0.85)),
+        ];
+        assert_eq!(judge(Kind::Text, &unsure).0, None);
+    }
+
+    #[test]
+    fn what_is_no_address_is_reported_as_written() {
+        // The whitelist forced `(at)` into letters the first time.
+        let hidden = [
+            (Pass::First, reading("marie.roy@globetrotter.net", 0.0)),
+            (
+                Pass::Smaller,
+                reading("marie.roy(at)globetrotter.net", 0.91),
+            ),
+        ];
+        assert_eq!(
+            judge(Kind::Email, &hidden).0.as_deref(),
+            Some("marie.roy(at)globetrotter.net")
+        );
+        // The @ left out: neither reading is an address.
+        let no_at = [
+            (Pass::First, reading("j-parent93hotmail.com", 0.0)),
+            (Pass::Smaller, reading("j.parent93hotmail.com", 0.88)),
+        ];
+        assert_eq!(
+            judge(Kind::Email, &no_at).0.as_deref(),
+            Some("j.parent93hotmail.com")
+        );
+        // But a valid first reading keeps a doubtful second from ruling.
+        let doubtful = [
+            (Pass::First, reading("j.parent93@hotmail.com", 0.7)),
+            (Pass::Smaller, reading("j.parent93hotmail.com", 0.88)),
+        ];
+        assert_eq!(judge(Kind::Email, &doubtful).0, None);
+    }
 
     #[test]
     fn a_value_the_whitelist_could_not_show_is_told_apart() {
