@@ -28,8 +28,9 @@
 //!    (`ocr`, single-line mode; French for names, French+English with a
 //!    whitelist for digits, dates and e-mails). A field is as sure as its
 //!    least sure word; under 0.9 other readings must agree (see
-//!    `zones::reading_of`), else the field is illegible. AcroForm values
-//!    are taken as typed.
+//!    `zones::reading_of`), else the field is illegible; a capital I in an
+//!    address is settled from the person's names (`address`) once the form
+//!    is read. AcroForm values are taken as typed.
 //!    Ticks are ink coverage; a signature is enough thin, spread-out ink
 //!    that Tesseract does not read confidently as print (`ink`, `zones`).
 //!
@@ -40,6 +41,7 @@
 //! Blank pages are skipped, pages may come in any order, and a second
 //! page 1 counts as a second form.
 
+mod address;
 mod decode;
 mod geometry;
 mod identify;
@@ -151,6 +153,7 @@ impl Da100Reader {
             ..FormReport::default()
         };
         let mut seen = vec![0u32; self.layout.pages as usize];
+        let mut doubts = Vec::new();
         for page in &pages {
             if started.elapsed() > limits::FILE_TIME {
                 return Err(ReadError::Unreadable("reading took too long".into()));
@@ -178,9 +181,11 @@ impl Da100Reader {
                     &found.to_pixel,
                     &widgets,
                     &mut report,
+                    &mut doubts,
                 );
             }
         }
+        zones::settle_doubts(&mut report, doubts);
         report.forms = seen.iter().copied().max().unwrap_or(0);
         if report.forms == 0 {
             return Err(ReadError::UnknownForm);

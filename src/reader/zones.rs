@@ -7,6 +7,7 @@ use std::io::Cursor;
 use image::GrayImage;
 use tesseract::PageSegMode;
 
+use super::address;
 use super::geometry::{sample, Affine};
 use super::ink;
 use super::layout::{Kind, Layout, Rect, Zone};
@@ -25,10 +26,6 @@ const SIGNATURE_PX_PER_PT: f64 = 3.0;
 /// A field read with less confidence than this is illegible. Measured on
 /// the corpora: wrong values came with up to 0.75, right ones rarely below.
 pub const MIN_CONFIDENCE: f32 = 0.80;
-/// The confidence left to a reading that holds a character which may
-/// stand for two others: none, so that it is never taken, even when
-/// other readings make the same mistake.
-const AMBIGUOUS: f32 = 0.0;
 /// Capital accented E's that Tesseract mistakes for one another in
 /// handwriting (Marie-Ève read Marie-Êve twice): only a sure reading of
 /// them is taken.
@@ -91,6 +88,7 @@ pub fn read_page(
     to_pixel: &Affine,
     widgets: &HashMap<String, WidgetValue>,
     report: &mut FormReport,
+    doubts: &mut Vec<Doubt>,
 ) {
     for zone in layout.zones_of(page_no) {
         let widget = widgets.get(&zone.id);
@@ -136,7 +134,7 @@ pub fn read_page(
                         &sample(page, to_pixel, &zone.rect, OCR_PX_PER_PT),
                     ),
                 },
-                _ => read_field(page, to_pixel, zone, report),
+                _ => read_field(page, to_pixel, zone, report, doubts),
             },
         }
     }
@@ -147,7 +145,13 @@ fn party_of(zone: &Zone) -> Option<Party> {
     zone.id.split('.').next()?.parse().ok()
 }
 
-fn read_field(page: &GrayImage, to_pixel: &Affine, zone: &Zone, report: &mut FormReport) {
+fn read_field(
+    page: &GrayImage,
+    to_pixel: &Affine,
+    zone: &Zone,
+    report: &mut FormReport,
+    doubts: &mut Vec<Doubt>,
+) {
     let crop = sample(page, to_pixel, &zone.rect.inset(1.5), OCR_PX_PER_PT);
     if !ink::holds_writing(&crop, OCR_PX_PER_PT) {
         return;
@@ -162,10 +166,51 @@ fn read_field(page: &GrayImage, to_pixel: &Affine, zone: &Zone, report: &mut For
         Pass::Larger => resized_reading(&clean, zone, wanted, (4, 3), wanted.whitelist),
     };
     match reading_of(zone.kind, read) {
+        Some(r) if zone.kind == Kind::Email && address::is_doubtful(&r.value) => {
+            doubts.push(Doubt {
+                zone: zone.clone(),
+                reading: r,
+                crop,
+            });
+        }
         Some(r) => {
             report.fields.insert(zone.id.clone(), r);
         }
         None => mark_illegible(report, zone, &crop),
+    }
+}
+
+/// An address read with a capital I still in it, waiting for the form's
+/// names (they may be on another page).
+pub struct Doubt {
+    zone: Zone,
+    reading: FieldReading,
+    crop: GrayImage,
+}
+
+/// Settles each doubtful address from the same person's names, once the
+/// whole form is read; what the names do not settle is illegible.
+pub fn settle_doubts(report: &mut FormReport, doubts: Vec<Doubt>) {
+    for doubt in doubts {
+        let party = doubt.zone.id.split('.').next().unwrap_or_default();
+        let name = |field: &str| {
+            report
+                .fields
+                .get(&format!("{party}.{field}"))
+                .map(|r| r.value.as_str())
+        };
+        match address::settle(&doubt.reading.value, name("first_name"), name("last_name")) {
+            Some(value) => {
+                report.fields.insert(
+                    doubt.zone.id.clone(),
+                    FieldReading {
+                        value,
+                        confidence: doubt.reading.confidence,
+                    },
+                );
+            }
+            None => mark_illegible(report, &doubt.zone, &doubt.crop),
+        }
     }
 }
 
@@ -194,52 +239,59 @@ fn reading_of(
     // whitelist). This rescues clean words Tesseract happens to score low,
     // and turns an accent it hesitates on (È or Ë?) into a question for staff.
     let second = read(Pass::Smaller)?;
-    match first {
-        // Both readings confuse these the same way: agreement proves nothing.
-        Some(first) if first.value == second.value && first.value.contains(CONFUSABLE) => None,
-        // The same letters, in other case (LUC, Luc): the sure reading
-        // says which.
-        Some(first)
-            if first.value != second.value
-                && first.value.to_lowercase() == second.value.to_lowercase()
-                && second.confidence >= SURE =>
-        {
-            Some(second)
-        }
-        Some(first) if first.value == second.value => {
+    if let Some(first) = &first {
+        if let Some(value) = agreement(kind, &first.value, &second.value) {
+            // Both readings confuse these the same way: agreement proves nothing.
+            if value.contains(CONFUSABLE) {
+                return None;
+            }
             let best = first.confidence.max(second.confidence);
             if best >= MIN_CONFIDENCE {
                 return Some(FieldReading {
                     confidence: best,
-                    value: first.value,
+                    value,
                 });
             }
             if best < FAIR {
                 return None;
             }
             let third = read(Pass::Larger)?;
-            (third.value == first.value).then(|| FieldReading {
+            return agreement(kind, &value, &third.value).map(|value| FieldReading {
                 confidence: best.max(third.confidence),
-                value: first.value,
-            })
+                value,
+            });
         }
-        // The whitelist kept the first reading from showing what is
-        // written (`jean(at)bell.net`, `bell,net`); a confident reading
-        // without it is the value as written, for the rules to judge.
-        _ if second.confidence >= MIN_CONFIDENCE && !within(whitelist, &second.value) => {
-            Some(second)
+        // The same letters, in other case (LUC, Luc): the sure reading
+        // says which.
+        if first.value.to_lowercase() == second.value.to_lowercase() && second.confidence >= SURE {
+            return Some(second);
         }
-        // Neither reading is an address (the @ left out): which one is
-        // right does not matter, the address is to be corrected.
-        first
-            if kind == Kind::Email
-                && second.confidence >= MIN_CONFIDENCE
-                && !is_valid_email(&second.value)
-                && first.as_ref().is_none_or(|f| !is_valid_email(&f.value)) =>
-        {
-            Some(second)
-        }
-        _ => None,
+    }
+    // The whitelist kept the first reading from showing what is written
+    // (`jean(at)bell.net`, `bell,net`); a confident reading without it is
+    // the value as written, for the rules to judge.
+    if second.confidence >= MIN_CONFIDENCE && !within(whitelist, &second.value) {
+        return Some(second);
+    }
+    // Neither reading is an address (the @ left out): which one is right
+    // does not matter, the address is to be corrected.
+    let no_address = |r: &FieldReading| !is_valid_email(&r.value);
+    if kind == Kind::Email
+        && second.confidence >= MIN_CONFIDENCE
+        && no_address(&second)
+        && first.as_ref().is_none_or(no_address)
+    {
+        return Some(second);
+    }
+    None
+}
+
+/// The value two readings agree on: the same text, or for an address the
+/// same text where one reading's doubtful capital I is the other's l or i.
+fn agreement(kind: Kind, a: &str, b: &str) -> Option<String> {
+    match kind {
+        Kind::Email => address::reconcile(a, b),
+        _ => (a == b).then(|| a.to_string()),
     }
 }
 
@@ -286,15 +338,14 @@ fn within(whitelist: &str, value: &str) -> bool {
 fn recognise(clean: &GrayImage, zone: &Zone, settings: ocr::Settings) -> Option<FieldReading> {
     let words = ocr::read(clean, settings).ok()?;
     tracing::debug!("{}: {words:?}", zone.id);
-    let mut confidence = field_confidence(&words)?;
+    let confidence = field_confidence(&words)?;
     let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
     let raw = text.join(" ");
-    if zone.kind == Kind::Email && raw.contains('I') {
-        // Addresses are written in lower case: a capital I is a
-        // handwritten l or i, and lower-casing it to `i` would be a guess.
-        confidence = confidence.min(AMBIGUOUS);
-    }
-    let value = normalise(zone.kind, &raw)?;
+    let value = match zone.kind {
+        // A capital I may be a handwritten l or i: kept, to settle later.
+        Kind::Email => address::normalise_keeping_doubts(&raw)?,
+        kind => normalise(kind, &raw)?,
+    };
     Some(FieldReading { value, confidence })
 }
 
