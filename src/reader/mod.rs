@@ -47,6 +47,7 @@ mod geometry;
 mod identify;
 mod ink;
 mod layout;
+mod names;
 mod normalise;
 mod ocr;
 mod pdf;

@@ -11,6 +11,7 @@ use super::address;
 use super::geometry::{sample, Affine};
 use super::ink;
 use super::layout::{Kind, Layout, Rect, Zone};
+use super::names;
 use super::normalise::normalise;
 use super::ocr::{self, Word};
 use super::pdf::{Page, WidgetValue};
@@ -231,18 +232,19 @@ fn reading_of(
     mut read: impl FnMut(Pass) -> Option<FieldReading>,
 ) -> Option<FieldReading> {
     let whitelist = settings(kind).whitelist;
-    let first = read(Pass::First);
+    let first = read(Pass::First).map(|r| with_known_accents(kind, r));
     if let Some(first) = first.as_ref().filter(|r| r.confidence >= SURE) {
         return Some(first.clone());
     }
     // Not sure enough: read a second time, differently (smaller, no
     // whitelist). This rescues clean words Tesseract happens to score low,
     // and turns an accent it hesitates on (È or Ë?) into a question for staff.
-    let second = read(Pass::Smaller)?;
+    let second = with_known_accents(kind, read(Pass::Smaller)?);
     if let Some(first) = &first {
         if let Some(value) = agreement(kind, &first.value, &second.value) {
-            // Both readings confuse these the same way: agreement proves nothing.
-            if value.contains(CONFUSABLE) {
+            // Both readings confuse these the same way: agreement proves
+            // nothing, unless the accent is on a known name.
+            if value.contains(CONFUSABLE) && names::settle_accents(&value, &CONFUSABLE).is_none() {
                 return None;
             }
             let best = first.confidence.max(second.confidence);
@@ -255,7 +257,7 @@ fn reading_of(
             if best < FAIR {
                 return None;
             }
-            let third = read(Pass::Larger)?;
+            let third = with_known_accents(kind, read(Pass::Larger)?);
             return agreement(kind, &value, &third.value).map(|value| FieldReading {
                 confidence: best.max(third.confidence),
                 value,
@@ -274,16 +276,28 @@ fn reading_of(
         return Some(second);
     }
     // Neither reading is an address (the @ left out): which one is right
-    // does not matter, the address is to be corrected.
+    // does not matter, the address is to be corrected. Two readings that
+    // both see no address are evidence enough at a fair confidence: the
+    // value is only ever used to refuse it.
     let no_address = |r: &FieldReading| !is_valid_email(&r.value);
     if kind == Kind::Email
-        && second.confidence >= MIN_CONFIDENCE
+        && second.confidence >= FAIR
         && no_address(&second)
         && first.as_ref().is_none_or(no_address)
     {
         return Some(second);
     }
     None
+}
+
+/// A name read with a doubtful accent on a capital E (Marie-Êve) as the
+/// one known name it can be (Marie-Ève); unchanged if there is none, so
+/// that the accent still keeps agreement from proving it.
+fn with_known_accents(kind: Kind, reading: FieldReading) -> FieldReading {
+    match names::settle_accents(&reading.value, &CONFUSABLE) {
+        Some(value) if kind == Kind::Text => FieldReading { value, ..reading },
+        _ => reading,
+    }
 }
 
 /// The value two readings agree on: the same text, or for an address the
@@ -491,14 +505,24 @@ mod tests {
     }
 
     #[test]
-    fn confusable_accents_need_a_sure_reading() {
-        let passes = [
-            (Pass::First, reading("Marie-Êve", 0.80)),
-            (Pass::Smaller, reading("Marie-Êve", 0.69)),
+    fn confusable_accents_are_settled_by_known_names_only() {
+        // Agreement on a doubtful accent proves nothing by itself...
+        let unknown = [
+            (Pass::First, reading("Êvariste", 0.80)),
+            (Pass::Smaller, reading("Êvariste", 0.69)),
         ];
-        assert_eq!(judge(Kind::Text, &passes).0, None);
-        let sure = [(Pass::First, reading("Marie-Ève", 0.93))];
+        assert_eq!(judge(Kind::Text, &unknown).0, None);
+        // ...but on a known name the accent is the name's.
+        let known = [
+            (Pass::First, reading("Marie-Êve", 0.80)),
+            (Pass::Smaller, reading("Marie-Ëve", 0.69)),
+        ];
+        assert_eq!(judge(Kind::Text, &known).0.as_deref(), Some("Marie-Ève"));
+        let sure = [(Pass::First, reading("Marie-Êve", 0.93))];
         assert_eq!(judge(Kind::Text, &sure).0.as_deref(), Some("Marie-Ève"));
+        // Only names: an address keeps what was read.
+        let address = [(Pass::First, reading("Êve@x.ca", 0.95))];
+        assert_eq!(judge(Kind::Email, &address).0.as_deref(), Some("Êve@x.ca"));
     }
 
     #[test]
@@ -544,6 +568,18 @@ mod tests {
             (Pass::Smaller, reading("j.parent93hotmail.com", 0.88)),
         ];
         assert_eq!(judge(Kind::Email, &doubtful).0, None);
+        // Two readings without an address suffice at a fair confidence,
+        // not below it.
+        let fair = [
+            (Pass::First, reading("andree.simard61@bellnet", 0.0)),
+            (Pass::Smaller, reading("andree.simard61@bell,net", 0.79)),
+        ];
+        assert!(judge(Kind::Email, &fair).0.is_some());
+        let poor = [
+            (Pass::First, reading("andree.simard61@bellnet", 0.0)),
+            (Pass::Smaller, reading("andree.simard61@bell,net", 0.4)),
+        ];
+        assert_eq!(judge(Kind::Email, &poor).0, None);
     }
 
     #[test]
