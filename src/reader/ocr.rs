@@ -76,14 +76,17 @@ pub fn start_engines() -> Result<(), OcrError> {
         let mut engines = engines.borrow_mut();
         for languages in [FRENCH, LANGUAGES] {
             if !engines.contains_key(languages) {
-                let engine = Tesseract::new(None, Some(languages)).map_err(|e| {
-                    OcrError(format!("cannot start Tesseract with `{languages}`: {e}"))
-                })?;
-                engines.insert(languages, engine);
+                engines.insert(languages, engine(languages)?);
             }
         }
         Ok(())
     })
+}
+
+/// A new engine for `languages`.
+fn engine(languages: &'static str) -> Result<Tesseract, OcrError> {
+    Tesseract::new(None, Some(languages))
+        .map_err(|e| OcrError(format!("cannot start Tesseract with `{languages}`: {e}")))
 }
 
 /// Reads the words of a crop with this thread's engine.
@@ -93,7 +96,7 @@ pub fn read(crop: &GrayImage, settings: Settings) -> Result<Vec<Word>, OcrError>
         let languages = settings.languages;
         let engine = match engines.remove(languages) {
             Some(e) => e,
-            None => Tesseract::new(None, Some(languages)).map_err(|e| OcrError(e.to_string()))?,
+            None => engine(languages)?,
         };
         // The builder API consumes the engine; it is put back only when
         // every step worked, so a failed engine is never reused.

@@ -27,10 +27,6 @@ const SIGNATURE_PX_PER_PT: f64 = 3.0;
 /// A field read with less confidence than this is illegible. Measured on
 /// the corpora: wrong values came with up to 0.75, right ones rarely below.
 pub const MIN_CONFIDENCE: f32 = 0.80;
-/// Capital accented E's that Tesseract mistakes for one another in
-/// handwriting (Marie-Ève read Marie-Êve twice): only a sure reading of
-/// them is taken.
-const CONFUSABLE: [char; 3] = ['È', 'Ê', 'Ë'];
 /// Two agreeing readings this confident, but not more, call for a third.
 const FAIR: f32 = 0.5;
 /// A first reading at least this confident is taken without a second one.
@@ -193,8 +189,9 @@ pub struct Doubt {
 /// whole form is read; what the names do not settle is illegible.
 pub fn settle_doubts(report: &mut FormReport, doubts: Vec<Doubt>) {
     for doubt in doubts {
-        let party = doubt.zone.id.split('.').next().unwrap_or_default();
+        let party = party_of(&doubt.zone);
         let name = |field: &str| {
+            let party = party?.as_str();
             report
                 .fields
                 .get(&format!("{party}.{field}"))
@@ -244,7 +241,7 @@ fn reading_of(
         if let Some(value) = agreement(kind, &first.value, &second.value) {
             // Both readings confuse these the same way: agreement proves
             // nothing, unless the accent is on a known name.
-            if value.contains(CONFUSABLE) && names::settle_accents(&value, &CONFUSABLE).is_none() {
+            if value.contains(names::DOUBTFUL) && names::settle_accents(&value).is_none() {
                 return None;
             }
             let best = first.confidence.max(second.confidence);
@@ -294,9 +291,12 @@ fn reading_of(
 /// one known name it can be (Marie-Ève); unchanged if there is none, so
 /// that the accent still keeps agreement from proving it.
 fn with_known_accents(kind: Kind, reading: FieldReading) -> FieldReading {
-    match names::settle_accents(&reading.value, &CONFUSABLE) {
-        Some(value) if kind == Kind::Text => FieldReading { value, ..reading },
-        _ => reading,
+    if kind != Kind::Text {
+        return reading;
+    }
+    match names::settle_accents(&reading.value) {
+        Some(value) => FieldReading { value, ..reading },
+        None => reading,
     }
 }
 
@@ -310,7 +310,7 @@ fn agreement(kind: Kind, a: &str, b: &str) -> Option<String> {
 }
 
 /// The ways a field crop is read, in the order they are tried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Pass {
     /// As cut, with the kind's whitelist.
     First,

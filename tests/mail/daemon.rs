@@ -277,6 +277,24 @@ async fn wait_for_postfix_queue(stack: &MailStack) {
     assert!(empty, "Postfix delivered everything it accepted");
 }
 
+/// Stops guichet and lets Postfix deliver what it still holds; then, if
+/// `got` already held the `expected` replies, reads them again so that a
+/// late duplicate shows (else `got`, which shows what is missing).
+async fn replies_once_stopped(
+    stack: &MailStack,
+    guichet: &mut Guichet,
+    got: HashMap<String, Vec<String>>,
+    expected: usize,
+) -> HashMap<String, Vec<String>> {
+    guichet.stop();
+    wait_for_postfix_queue(stack).await;
+    if total(&got) == expected {
+        replies(stack).await
+    } else {
+        got
+    }
+}
+
 /// Each of `mails` was answered exactly once, to its sender.
 fn assert_answered_once(replies: &HashMap<String, Vec<String>>, mails: &[Sent]) {
     for m in mails {
@@ -315,13 +333,7 @@ async fn a_burst_of_200_is_answered_once_each_and_the_sender_limit_holds() {
     let got = wait_for_replies(&stack, 205).await;
     let answered_in = started.elapsed();
     wait_for_settled(&stack, 207).await;
-    guichet.stop();
-    wait_for_postfix_queue(&stack).await;
-    let got = if total(&got) == 205 {
-        replies(&stack).await
-    } else {
-        got
-    };
+    let got = replies_once_stopped(&stack, &mut guichet, got, 205).await;
     eprintln!(
         "burst: 207 sent in {sent_in:?}, {} replies by {answered_in:?}",
         total(&got)
@@ -370,13 +382,7 @@ async fn dovecot_stopped_and_restarted_mid_run_loses_nothing_and_repeats_nothing
     let got = wait_for_replies(&stack, all.len()).await;
     wait_for_settled(&stack, all.len()).await;
     let recovered_in = outage.elapsed();
-    guichet.stop();
-    wait_for_postfix_queue(&stack).await;
-    let got = if total(&got) == all.len() {
-        replies(&stack).await
-    } else {
-        got
-    };
+    let got = replies_once_stopped(&stack, &mut guichet, got, all.len()).await;
     eprintln!(
         "dovecot: down {down_for:?} with {handled_before} of 100 handled; \
          all 120 answered and settled {recovered_in:?} after the stop"
@@ -433,13 +439,7 @@ async fn postfix_stopped_replies_wait_in_the_outbox_and_go_out_once_it_returns()
     let back = Instant::now();
     let got = wait_for_replies(&stack, 11).await;
     let out_in = back.elapsed();
-    guichet.stop();
-    wait_for_postfix_queue(&stack).await;
-    let got = if total(&got) == 11 {
-        replies(&stack).await
-    } else {
-        got
-    };
+    let got = replies_once_stopped(&stack, &mut guichet, got, 11).await;
     eprintln!(
         "postfix: down {:?}, {retries} failed attempts; replies out {out_in:?} after its return",
         back - outage
@@ -477,13 +477,7 @@ async fn a_new_uidvalidity_brings_no_duplicate_reply_and_new_mail_is_still_handl
     let got = wait_for_replies(&stack, 30).await;
     // The 20 again, then the 10 new ones: all in Traité, none left over.
     wait_for_settled(&stack, 50).await;
-    guichet.stop();
-    wait_for_postfix_queue(&stack).await;
-    let got = if total(&got) == 30 {
-        replies(&stack).await
-    } else {
-        got
-    };
+    let got = replies_once_stopped(&stack, &mut guichet, got, 30).await;
     let all: Vec<Sent> = old.into_iter().chain(new).collect();
     assert_answered_once(&got, &all);
     assert_eq!(total(&got), 30, "no duplicate reply");
@@ -524,13 +518,7 @@ async fn after_a_lost_index_mail_numbered_below_the_old_mark_is_still_handled() 
 
     let got = wait_for_replies(&stack, 30).await;
     wait_for_settled(&stack, 30).await;
-    guichet.stop();
-    wait_for_postfix_queue(&stack).await;
-    let got = if total(&got) == 30 {
-        replies(&stack).await
-    } else {
-        got
-    };
+    let got = replies_once_stopped(&stack, &mut guichet, got, 30).await;
     let all: Vec<Sent> = old.into_iter().chain(new).collect();
     assert_answered_once(&got, &all);
     assert_eq!(total(&got), 30);
