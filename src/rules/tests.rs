@@ -1,7 +1,5 @@
-//! Table-driven tests of `decide`, without I/O but for the dev corpus check.
-
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+//! Table-driven tests of `decide`, without I/O (the generator's truth is
+//! checked against the rules in `tests/gencorpus.rs`).
 
 use super::*;
 use crate::domain::{FieldReading, Outcome, Signatures};
@@ -479,78 +477,4 @@ fn every_form_reason_code_is_covered() {
     ] {
         assert!(seen.iter().any(|s| s == code), "{code} untested");
     }
-}
-
-/// Where the shared reference material is: beside the repository in CI,
-/// `/work/shared` on a developer machine.
-fn shared_dir() -> Option<PathBuf> {
-    let beside = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    [beside, PathBuf::from("/work/shared")]
-        .into_iter()
-        .find(|dir| dir.join("corpus").is_dir())
-}
-
-/// The dev corpus's truth: for each form, the facts the reader must find
-/// (`fields`, `service`, `signatures`, `forms`) and the `reasons` the rules
-/// must give from them.
-#[test]
-fn corpus_truth_reasons_follow_from_truth_facts() {
-    let Some(shared) = shared_dir() else {
-        eprintln!("note: ../shared/corpus not found; corpus check skipped");
-        return;
-    };
-    let text = std::fs::read_to_string(shared.join("corpus/forms/truth.json")).unwrap();
-    let truth: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert!(!truth.is_empty());
-    let roles = RoleList::builtin();
-    let mut checked = 0;
-    for entry in &truth {
-        let file = entry["file"].as_str().unwrap_or("?");
-        let expected: Vec<String> = serde_json::from_value(entry["reasons"].clone()).unwrap();
-        let mut fields: BTreeMap<String, FieldReading> = BTreeMap::new();
-        for (id, value) in entry["fields"].as_object().unwrap() {
-            let reading = FieldReading {
-                value: value.as_str().unwrap().to_string(),
-                confidence: 1.0,
-            };
-            fields.insert(id.clone(), reading);
-        }
-        // truth.json leaves out e-mail values that are not addresses (the
-        // contract's `fields` holds normalised values); the reader reports
-        // what is written, so stand in an address with its `@` lost.
-        for party in Party::BOTH {
-            let id = format!("{}.email", party.as_str());
-            if expected.contains(&format!("invalid_email:{}", party.as_str()))
-                && !fields.contains_key(&id)
-            {
-                let reading = FieldReading {
-                    value: "prenom.nom domaine.ca".into(),
-                    confidence: 1.0,
-                };
-                fields.insert(id, reading);
-            }
-        }
-        let report = FormReport {
-            forms: entry["forms"].as_u64().unwrap() as u32,
-            pages: 2,
-            ticked: entry["service"]
-                .as_str()
-                .map(String::from)
-                .into_iter()
-                .collect(),
-            signatures: serde_json::from_value(entry["signatures"].clone()).unwrap(),
-            fields,
-            illegible: vec![],
-            crops: vec![],
-        };
-        let reasons = decide(&report, &Known::default(), &roles, today());
-        assert_eq!(codes(&reasons), expected, "{file}");
-        assert_eq!(
-            Reason::outcome_of(&reasons).as_str(),
-            entry["outcome"].as_str().unwrap(),
-            "{file}"
-        );
-        checked += 1;
-    }
-    eprintln!("corpus: {checked} forms decided as their truth says");
 }

@@ -3,6 +3,8 @@
 //! each module is one theme.
 
 mod backup;
+#[path = "../support/corpus.rs"]
+mod corpus;
 mod metrics;
 mod retention;
 mod signals;

@@ -1,45 +1,89 @@
-//! Shared helpers for the reader tests: the shared corpus and its truth,
-//! and small PDFs made on the fly with Debian's tools.
+//! Helpers for the reader tests: forms made by the project's own generator
+//! (see `tests/support/corpus.rs`) with their truth, and small PDFs made on
+//! the fly with Debian's tools.
 
 #![allow(dead_code)] // each test file uses its own part of these helpers
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde::Deserialize;
+pub use crate::corpus::Truth;
 
-/// The shared material: `../shared` beside the clone (as CI lays it out),
-/// else the development machine's `/work/shared`.
-pub fn shared() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    if beside.join("corpus/forms/truth.json").exists() {
-        beside
-    } else {
-        PathBuf::from("/work/shared")
-    }
+/// A clean 300-dpi office scan, JPEG in the PDF (img2pdf), one side.
+pub const JPEG_SCAN: &[&str] = &[
+    "--seed",
+    "4",
+    "--count",
+    "1",
+    "--flaws",
+    "none",
+    "--production",
+    "scan",
+    "--wrapper",
+    "img2pdf",
+    "--dpi",
+    "300",
+    "--simplex",
+];
+/// A 300-dpi black-and-white scan, CCITT G4 in the PDF (tiff2pdf).
+pub const G4_SCAN: &[&str] = &[
+    "--seed",
+    "4",
+    "--count",
+    "1",
+    "--flaws",
+    "none",
+    "--production",
+    "scan",
+    "--wrapper",
+    "tiff-g4",
+    "--dpi",
+    "300",
+    "--simplex",
+];
+/// A form typed and signed on screen, never printed: rasterised, the pages
+/// a re-scan is made of (their pixels are where the layout says).
+pub const TYPED: &[&str] = &[
+    "--seed",
+    "4",
+    "--count",
+    "1",
+    "--flaws",
+    "none",
+    "--production",
+    "digital",
+];
+/// A filled AcroForm, never printed.
+pub const ACROFORM: &[&str] = &[
+    "--seed",
+    "4",
+    "--count",
+    "1",
+    "--flaws",
+    "none",
+    "--production",
+    "acroform",
+];
+/// Two typed forms in one file.
+pub const TWO_FORMS: &[&str] = &[
+    "--seed",
+    "4",
+    "--count",
+    "1",
+    "--flaws",
+    "multi_form",
+    "--production",
+    "digital",
+];
+
+/// The first form the generator makes with these arguments, and its truth.
+pub fn generated(args: &[&str]) -> (PathBuf, Truth) {
+    let forms = crate::corpus::forms(args);
+    (forms.path(0), forms.truth[0].clone())
 }
 
-pub fn corpus_pdf(file: &str) -> Vec<u8> {
-    std::fs::read(shared().join("corpus/forms").join(file)).expect("corpus PDF")
-}
-
-#[derive(Deserialize)]
-pub struct Truth {
-    pub file: String,
-    pub forms: u32,
-    pub service: Option<String>,
-    pub signatures: guichet::domain::Signatures,
-    pub fields: std::collections::BTreeMap<String, String>,
-}
-
-pub fn truth(file: &str) -> Truth {
-    let all: Vec<Truth> = serde_json::from_slice(
-        &std::fs::read(shared().join("corpus/forms/truth.json")).expect("truth.json"),
-    )
-    .expect("truth.json parses");
-    all.into_iter()
-        .find(|t| t.file == file)
-        .expect("file in truth.json")
+pub fn generated_pdf(args: &[&str]) -> Vec<u8> {
+    std::fs::read(generated(args).0).expect("generated PDF")
 }
 
 /// Runs a tool, failing the test with its stderr if it fails.
@@ -59,9 +103,8 @@ pub fn path(p: &Path) -> &str {
     p.to_str().expect("UTF-8 path")
 }
 
-/// The pages of a corpus PDF as grey PNG files at `dpi`, in `dir`.
-pub fn pages_as_png(file: &str, dpi: u32, dir: &Path) -> Vec<PathBuf> {
-    let src = shared().join("corpus/forms").join(file);
+/// The pages of a PDF as grey PNG files at `dpi`, in `dir`.
+pub fn pages_as_png(src: &Path, dpi: u32, dir: &Path) -> Vec<PathBuf> {
     let root = dir.join("page");
     run(
         "pdftoppm",
@@ -70,7 +113,7 @@ pub fn pages_as_png(file: &str, dpi: u32, dir: &Path) -> Vec<PathBuf> {
             &dpi.to_string(),
             "-gray",
             "-png",
-            path(&src),
+            path(src),
             path(&root),
         ],
     );

@@ -1,7 +1,7 @@
 //! The reader on files that are not readable forms: encrypted, truncated,
 //! corrupt, another document; and on the blank form itself.
 
-use crate::common::{corpus_pdf, path, run};
+use crate::common::{generated_pdf, path, run, G4_SCAN, JPEG_SCAN};
 use guichet::domain::ReadError;
 use guichet::reader::{Da100Reader, FormReader};
 
@@ -74,7 +74,7 @@ fn a_password_protected_pdf_is_encrypted() {
 #[test]
 fn a_truncated_or_corrupt_pdf_is_unreadable() {
     let reader = Da100Reader::new().unwrap();
-    let whole = corpus_pdf("form-0003.pdf");
+    let whole = generated_pdf(G4_SCAN);
     for cut in [whole.len() / 2, whole.len() - 200, 100] {
         let result = reader.read(&whole[..cut]);
         assert!(
@@ -89,7 +89,7 @@ fn a_truncated_or_corrupt_pdf_is_unreadable() {
     assert!(matches!(reader.read(&junk), Err(ReadError::Unreadable(_))));
     // A scan whose JPEG data is zeroed in the middle: decoders may still
     // make an image of it, so what is asserted is an answer, not a panic.
-    let mut broken = corpus_pdf("form-0004.pdf");
+    let mut broken = generated_pdf(JPEG_SCAN);
     let middle = broken.len() / 3;
     broken[middle..middle + 4000].fill(0);
     let result = reader.read(&broken);
@@ -112,6 +112,8 @@ fn another_document_is_an_unknown_form() {
             "xc:white",
             "-fill",
             "black",
+            "-font",
+            "DejaVu-Sans",
             "-pointsize",
             "40",
             "-annotate",

@@ -2,14 +2,18 @@
 //! AcroForm, a file holding two forms, and a re-scan that is upside down,
 //! skewed, out of order and has a blank back page.
 
-use crate::common::{assert_matches_truth, corpus_pdf, pages_as_png, path, run, truth};
+use crate::common::{
+    assert_matches_truth, generated, pages_as_png, path, run, ACROFORM, G4_SCAN, JPEG_SCAN,
+    TWO_FORMS, TYPED,
+};
 use guichet::reader::{Da100Reader, FormReader};
 
 #[test]
 fn a_jpeg_scan_reads_as_its_truth() {
     let reader = Da100Reader::new().unwrap();
-    let report = reader.read(&corpus_pdf("form-0004.pdf")).unwrap();
-    assert_matches_truth(&report, &truth("form-0004.pdf"));
+    let (pdf, truth) = generated(JPEG_SCAN);
+    let report = reader.read(&std::fs::read(pdf).unwrap()).unwrap();
+    assert_matches_truth(&report, &truth);
     assert!(report
         .fields
         .values()
@@ -19,15 +23,17 @@ fn a_jpeg_scan_reads_as_its_truth() {
 #[test]
 fn a_ccitt_g4_scan_reads_as_its_truth() {
     let reader = Da100Reader::new().unwrap();
-    let report = reader.read(&corpus_pdf("form-0030.pdf")).unwrap();
-    assert_matches_truth(&report, &truth("form-0030.pdf"));
+    let (pdf, truth) = generated(G4_SCAN);
+    let report = reader.read(&std::fs::read(pdf).unwrap()).unwrap();
+    assert_matches_truth(&report, &truth);
 }
 
 #[test]
 fn an_acroform_gives_its_field_values() {
     let reader = Da100Reader::new().unwrap();
-    let report = reader.read(&corpus_pdf("form-0020.pdf")).unwrap();
-    assert_matches_truth(&report, &truth("form-0020.pdf"));
+    let (pdf, truth) = generated(ACROFORM);
+    let report = reader.read(&std::fs::read(pdf).unwrap()).unwrap();
+    assert_matches_truth(&report, &truth);
     // Values typed into fields are taken as typed, not OCR'd.
     assert!(report.fields.values().all(|f| f.confidence == 1.0));
 }
@@ -35,14 +41,16 @@ fn an_acroform_gives_its_field_values() {
 #[test]
 fn two_forms_in_one_file_are_counted() {
     let reader = Da100Reader::new().unwrap();
-    let report = reader.read(&corpus_pdf("form-0024.pdf")).unwrap();
+    let (pdf, _) = generated(TWO_FORMS);
+    let report = reader.read(&std::fs::read(pdf).unwrap()).unwrap();
     assert_eq!((report.forms, report.pages), (2, 4));
 }
 
 #[test]
 fn an_upside_down_skewed_rescan_with_a_blank_back_reads_the_same() {
     let dir = tempfile::tempdir().unwrap();
-    let pages = pages_as_png("form-0002.pdf", 200, dir.path());
+    let (typed_form, truth) = generated(TYPED);
+    let pages = pages_as_png(&typed_form, 200, dir.path());
     assert_eq!(pages.len(), 2);
     let turned = dir.path().join("turned.png");
     let skewed = dir.path().join("skewed.png");
@@ -93,13 +101,14 @@ fn an_upside_down_skewed_rescan_with_a_blank_back_reads_the_same() {
     let reader = Da100Reader::new().unwrap();
     let report = reader.read(&std::fs::read(&pdf).unwrap()).unwrap();
     assert_eq!(report.pages, 3);
-    assert_matches_truth(&report, &truth("form-0002.pdf"));
+    assert_matches_truth(&report, &truth);
 }
 
 #[test]
 fn a_typed_name_or_a_smudge_is_no_signature() {
     let dir = tempfile::tempdir().unwrap();
-    let pages = pages_as_png("form-0002.pdf", 200, dir.path());
+    let (typed_form, _) = generated(TYPED);
+    let pages = pages_as_png(&typed_form, 200, dir.path());
     let typed = dir.path().join("typed.png");
     let smudged = dir.path().join("smudged.png");
     let pdf = dir.path().join("unsigned.pdf");
@@ -154,6 +163,6 @@ fn a_typed_name_or_a_smudge_is_no_signature() {
     );
     assert!(!report.signatures.user, "a smudge passed for a signature");
     // The original, handwritten, passes (same pages untouched).
-    let original = reader.read(&corpus_pdf("form-0002.pdf")).unwrap();
+    let original = reader.read(&std::fs::read(typed_form).unwrap()).unwrap();
     assert!(original.signatures.employer && original.signatures.user);
 }

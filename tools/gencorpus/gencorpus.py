@@ -27,18 +27,12 @@ PRODUCTIONS = {"scan": 78, "digital": 12, "acroform": 10}
 
 
 def form_dir(explicit):
-    """The official blank form and layout: --form-dir, else the nearest
-    `shared/forms/da-100` above this repository."""
+    """The official blank form and layout: --form-dir, else the copies this
+    repository ships in `data/da-100`."""
     if explicit:
         return explicit
     here = os.path.dirname(os.path.abspath(__file__))
-    probe = here
-    while probe != os.path.dirname(probe):
-        candidate = os.path.join(probe, "shared", "forms", "da-100")
-        if os.path.exists(os.path.join(candidate, "layout.json")):
-            return candidate
-        probe = os.path.dirname(probe)
-    raise SystemExit("cannot find shared/forms/da-100; pass --form-dir")
+    return os.path.join(here, "..", "..", "data", "da-100")
 
 
 def one(seed, index, args, layout, blank):
@@ -52,6 +46,9 @@ def one(seed, index, args, layout, blank):
     filled = form.complete(rng)
     reasons = flaws.apply(rng, flaw, filled)
     style = render.Style(rng)
+    if args.truth_only:
+        name = f"form-{index:04d}.pdf"
+        return name, None, truth.entry(name, flaw, reasons, filled, production, False)
     pasted = production != "scan"
     acro = production == "acroform"
     pdf = render.filled(rng, filled, layout, blank, style, acro=acro, allow_pasted=pasted)
@@ -86,6 +83,11 @@ def main(argv):
     parser.add_argument("--dpi", type=int, choices=[150, 200, 300, 600], help="scan resolution")
     parser.add_argument("--wrapper", choices=list(scan.WRAPPERS), help="scan PDF writer")
     parser.add_argument("--simplex", action="store_true", help="no blank duplex backs")
+    parser.add_argument(
+        "--truth-only",
+        action="store_true",
+        help="write truth.json only (same people, flaws and reasons; no PDF rendered)",
+    )
     args = parser.parse_args(argv)
     if args.flaws:
         unknown = args.flaws - set(flaws.WEIGHTS)
@@ -102,9 +104,11 @@ def main(argv):
     entries = []
     for index in range(args.count):
         name, pdf, entry = one(args.seed, index, args, layout, blank)
+        entries.append(entry)
+        if pdf is None:
+            continue
         with open(os.path.join(args.out, name), "wb") as fh:
             fh.write(pdf)
-        entries.append(entry)
         print(f"{name} {entry['flaw']} {entry['produced_by']} {len(pdf)} bytes", file=sys.stderr)
     with open(os.path.join(args.out, "truth.json"), "w", encoding="utf-8") as fh:
         json.dump(entries, fh, ensure_ascii=False, indent=1)
