@@ -1,5 +1,7 @@
 //! The built-in transport: each message becomes `<id>.eml` in a folder,
-//! written to a temporary name first so a reader never sees half a file.
+//! written to a temporary name first so a reader never sees half a file,
+//! and made durable (the file, then the folder that names it) before the
+//! store is told it was sent: a crash never loses a reply counted sent.
 
 use std::path::{Path, PathBuf};
 
@@ -28,8 +30,12 @@ impl Transport for FileTransport {
         let tmp = self.dir.join(format!(".{safe}.tmp"));
         let path = self.dir.join(format!("{safe}.eml"));
         let write = || -> std::io::Result<()> {
-            std::fs::write(&tmp, &mail.raw)?;
-            std::fs::rename(&tmp, &path)
+            use std::io::Write;
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(&mail.raw)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
         };
         write().map_err(|e| SendError::Transient(format!("{}: {e}", path.display())))
     }

@@ -5,6 +5,7 @@
 mod backup;
 #[path = "../support/corpus.rs"]
 mod corpus;
+mod crash;
 mod metrics;
 mod retention;
 mod signals;
