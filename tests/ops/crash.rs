@@ -19,7 +19,7 @@ fn message(i: usize) -> Vec<u8> {
         "From: Personne {i} <p{i}@clinique{i}.example>\r\nTo: acces@organisme.example\r\n\
 Subject: demande {i}\r\nMessage-ID: <kill-{i}@clinique.example>\r\nMIME-Version: 1.0\r\n"
     );
-    if i % 3 != 0 {
+    if !i.is_multiple_of(3) {
         return format!("{head}\r\nBonjour, voici ma demande {i}.\r\n").into_bytes();
     }
     // A JPEG's first bytes are enough for "this is a photo, not a PDF".
@@ -137,7 +137,7 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
     // One request per photo, each number once.
     let store = Store::open_waiting(&dir.path().join("var/db"), Duration::from_secs(10)).unwrap();
     let requests = store.requests(None).unwrap();
-    let photos = (0..total).filter(|i| i % 3 == 0).count();
+    let photos = (0..total).filter(|i| i.is_multiple_of(3)).count();
     assert_eq!(requests.len(), photos, "one request per photo");
     let ids: BTreeSet<_> = requests.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), requests.len(), "a request number used twice");
