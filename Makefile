@@ -2,7 +2,8 @@
 #   make run   installs what is missing, builds, runs the daemon on the built-in default
 #   make test  installs what is missing, checks format and lints, runs every test
 #   make deb   builds target/debian/guichet_*.deb (binary, units, man pages, examples)
-#   make bench prints the form reader's figures beside the generic pipeline
+#   make bench prints the form reader's figures beside the generic pipeline,
+#              and the desk's cost per message as the history grows
 
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
@@ -32,6 +33,7 @@ test: test-deps lint
 
 bench: test-deps
 	$(CARGO) bench --bench reader
+	$(CARGO) bench --bench store
 
 fmt:
 	$(CARGO) fmt
