@@ -437,6 +437,17 @@ fn every_notice_renders_with_its_kind() {
             ),
             "agent@organisme.example",
         ),
+        (
+            notices::staff_notice(
+                &t,
+                "agent@organisme.example",
+                Some(&r.id),
+                &notices::Problem::NoVerb,
+                None,
+                "<staff@organisme.example>",
+            ),
+            "agent@organisme.example",
+        ),
     ];
     for (reply, to) in &notices {
         let bytes = rendered(reply);
@@ -483,10 +494,14 @@ fn every_notice_renders_with_its_kind() {
         .contains("src=\"cid:crop0@guichet\""));
     let text = text_of(&request_mail);
     assert!(
-        text.contains("user.email: patrick.roy80@gmail.com (62 %)"),
+        text.contains("- Courriel de l'utilisateur : patrick.roy80@gmail.com (illisible"),
         "{text}"
     );
-    assert!(text.contains("APPROUVER") && text.contains("REFUSE"));
+    assert!(text.contains("APPROUVER") && text.contains("REFUSE") && text.contains("CORRIGER"));
+    // A person's words, never field ids or machine states.
+    for machine in ["user.email", "review", "queued", "employer."] {
+        assert!(!text.contains(machine), "{machine} shown:\n{text}");
+    }
     // Approved and refused notices thread under the applicant's e-mail.
     let approved_bytes = rendered(&notices[1].0);
     let approved = mailparse::parse_mail(&approved_bytes).unwrap();

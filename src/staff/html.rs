@@ -8,6 +8,26 @@
 //! `<hr>` Outlook draws above them. Replies put their words above all of
 //! these, so cutting there loses nothing the decision needs.
 
+/// Classes of the containers clients put the quoted message (or the
+/// signature below the reply) in; Outlook on the web prefixes them `x_`.
+const QUOTE_CLASSES: [&str; 7] = [
+    "gmail_quote",
+    "gmail_signature",
+    "moz-cite-prefix",
+    "moz-signature",
+    "yahoo_quoted",
+    "zmail_extra",
+    "outlookmessageheader",
+];
+
+/// Ids of the same, lower-cased.
+const QUOTE_IDS: [&str; 4] = [
+    "divrplyfwdmsg",
+    "appendonsend",
+    "outlookmessageheader",
+    "zwchr",
+];
+
 /// Elements whose content is never text (styles, scripts, the head).
 const INVISIBLE: [&str; 4] = ["head", "style", "script", "title"];
 
@@ -27,7 +47,9 @@ pub(crate) fn fresh_text(html: &str) -> String {
         }
         let after = &rest[lt..];
         // A `<` that opens no tag is text (`a < b` in sloppy HTML).
-        if !after[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!') {
+        if !after[1..]
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?')
+        {
             if hidden.is_none() {
                 out.push('<');
             }
@@ -36,6 +58,10 @@ pub(crate) fn fresh_text(html: &str) -> String {
         }
         if after.starts_with("<!--") {
             rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        if after.starts_with("<?") {
+            rest = after.find("?>").map_or("", |end| &after[end + 2..]);
             continue;
         }
         let Some(end) = tag_end(after) else {
@@ -108,9 +134,11 @@ impl Tag {
         let classes = || self.class.split_whitespace();
         self.name == "blockquote"
             || self.name == "hr"
-            || classes().any(|c| c == "gmail_quote" || c == "moz-cite-prefix")
-            || self.id == "divrplyfwdmsg"
-            || self.id == "appendonsend"
+            || classes().any(|c| {
+                let c = c.strip_prefix("x_").unwrap_or(c);
+                QUOTE_CLASSES.contains(&c)
+            })
+            || QUOTE_IDS.contains(&self.id.strip_prefix("x_").unwrap_or(&self.id))
     }
 }
 
