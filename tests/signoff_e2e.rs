@@ -1015,7 +1015,7 @@ async fn corriger_sends_the_request_back_and_the_corrected_form_resumes_it() {
     );
     assert_eq!(
         request_ids_of(&desk.store(), State::Correction),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
 
     // The applicant answers the correction with the corrected form.
