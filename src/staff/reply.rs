@@ -289,7 +289,7 @@ static ATTRIBUTION_VERB: LazyLock<Regex> = LazyLock::new(|| {
 });
 static ORIGINAL_MESSAGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"^-{2,}\s*(original message|message d'origine|message original|forwarded message|",
+        r"^-{2,}\s*(original message|message d'origine|message original|mail original|forwarded message|",
         r"message transfere|ursprungliche nachricht|weitergeleitete nachricht|",
         r"messaggio originale|messaggio inoltrato|mensaje original|mensaje reenviado|",
         r"mensagem original|mensagem encaminhada|oorspronkelijk bericht|doorgestuurd bericht|",
@@ -310,7 +310,7 @@ static HEADER_FROM: LazyLock<Regex> = LazyLock::new(|| {
 });
 static HEADER_OTHER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(^|\s)\*?(sent|envoye|date|datum|data|fecha|gesendet|inviato|enviado|enviada|",
+        r"(^|\s)\*?(sent|envoye|envoye le|date|datum|data|fecha|gesendet|inviato|enviado|enviada|",
         r"verzonden|verstuurd|skickat|sendt|elkuldve|wyslano|wyslane|отправлено|дата|",
         r"to|a|an|para|aan|till|til|do|cimzett|кому|cc|subject|objet|betreff|oggetto|",
         r"asunto|assunto|onderwerp|amne|emne|targy|temat|тема|lahetetty|aihe)\s*\*?\s*:"
@@ -328,7 +328,7 @@ static VALEDICTION: LazyLock<Regex> = LazyLock::new(|| {
         r"vriendelijke groet(en)?|groeten|bedankt|med vanlig halsning|vanliga halsningar|",
         r"mvh|med venlig hilsen|venlig hilsen|med vennlig hilsen|hilsen|tack|tak|",
         r"udvozlettel|koszonom|pozdrawiam|z powazaniem|dziekuje|с уважением|спасибо|",
-        r"ystavallisin terveisin)[ ,.!]*$"
+        r"ystavallisin terveisin)[ ,.!:]*$"
     ))
     .expect("static regex")
 });
