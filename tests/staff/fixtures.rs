@@ -129,8 +129,6 @@ struct Row {
     want: Want,
 }
 
-const SIG: &str = "-- \nAgent Dupont\nService des accès\nTél. : 514 555-0100";
-
 fn approve() -> Want {
     Want::Approve(vec![])
 }
@@ -202,6 +200,9 @@ fn rows() -> Vec<Row> {
         row("Gmail", "fr", Win1252, "REFUSER l’adresse « réception » est partagée.\n\nBien cordialement\nAgent Dupont",
             Prefixed("Le lun. 18 nov. 2024 à 09:12, <acces@organisme.example> a écrit :"),
             Refuse("l’adresse « réception » est partagée.")),
+        row("Gmail", "fr", Qp, "REFUSER mauvaise version du formulaire\n-- \nAgent Dupont\nService des accès\nTél. : 514 555-0100",
+            Prefixed("Le lun. 18 nov. 2024 à 09:12, <acces@organisme.example> a écrit :"),
+            Refuse("mauvaise version du formulaire")),
         row("Gmail", "fr", EightBit, "REFUSER\n\nAgent Dupont",
             Prefixed("Le lun. 18 nov. 2024 à 09:12, <acces@organisme.example> a écrit :"),
             Unsure(Unclear::NoMessage)),
