@@ -298,7 +298,10 @@ pub fn judge(
     let reading = reply.reading(Some(&sent));
     match reading.decision {
         Decision::Approve => match corrected(bench, request, &reading.fields) {
-            Ok(changes) => approve(bench, request.clone(), staff, &changes),
+            Ok(changes) => match unreachable_party(request, &changes) {
+                Some(party) => unchanged(Problem::NoAddress(party)),
+                None => approve(bench, request.clone(), staff, &changes),
+            },
             Err(problem) => unchanged(problem),
         },
         Decision::Refuse(reason) => Ok(refuse(bench, request.clone(), staff, &reason)),
@@ -316,6 +319,22 @@ pub fn judge(
 fn sent_text(templates: &Templates, request: &Request, staff: &str) -> String {
     let sent = notices::approval_request(templates, request, &[], staff, "");
     format!("{}\n{}", sent.text, reply_text::html_text(&sent.html))
+}
+
+/// The party whose address, once corrected, still cannot receive
+/// credentials (the rules accept it; the mail library must too).
+fn unreachable_party(request: &Request, changes: &[Change]) -> Option<Party> {
+    Party::BOTH.into_iter().find(|party| {
+        let (field, read) = match party {
+            Party::Employer => ("employer.email", &request.employer.email),
+            Party::User => ("user.email", &request.user.email),
+        };
+        let email = changes
+            .iter()
+            .find(|c| c.field == field)
+            .map_or(read.as_str(), |c| c.new.as_str());
+        email.trim().parse::<lettre::Address>().is_err()
+    })
 }
 
 /// A field a staff member set: id, value read (empty if none), value given.
@@ -459,24 +478,6 @@ fn approve(
         ));
     }
     request.reasons.clear();
-    for party in Party::BOTH {
-        let email = match party {
-            Party::Employer => &request.employer.email,
-            Party::User => &request.user.email,
-        };
-        if email.trim().parse::<lettre::Address>().is_err() {
-            let problem = Problem::NoAddress(party);
-            let notice = notices::staff_notice(
-                bench.templates,
-                staff,
-                Some(&request.id),
-                &problem,
-                None,
-                "",
-            );
-            return Ok(Verdict::Unchanged { problem, notice });
-        }
-    }
     let username = credentials::username(
         &request.user.first_name,
         &request.user.last_name,

@@ -858,7 +858,7 @@ async fn a_review_request_with_an_illegible_address_is_completed_by_one_reply() 
     let plain = french_text(approval);
     assert!(plain.contains("État : à vérifier"), "{plain}");
     assert!(
-        plain.contains("- Courriel de l'utilisateur : ? (illisible"),
+        plain.contains("- Courriel de l'utilisateur : (illisible"),
         "{plain}"
     );
     assert!(

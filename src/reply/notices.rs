@@ -138,6 +138,14 @@ fn sort_fields(request: &Request) -> (Vec<Doubtful<'_>>, Vec<(&str, &str)>) {
     (doubtful, sure)
 }
 
+/// A label's colon as each language's typography wants it.
+fn colon(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => " : ",
+        Lang::En => ": ",
+    }
+}
+
 /// What the approval request says of a doubtful field, in words.
 fn doubt_words(templates: &Templates, lang: Lang, d: &Doubtful) -> String {
     if d.confidence <= 0.0 {
@@ -165,9 +173,14 @@ fn ready_lines(templates: &Templates, lang: Lang, doubtful: &[Doubtful]) -> Stri
             } else {
                 ""
             };
-            format!("{} : {}", label(templates, lang, d.id), value(shown))
-                .trim_end()
-                .to_string()
+            format!(
+                "{}{}{}",
+                label(templates, lang, d.id),
+                colon(lang),
+                value(shown)
+            )
+            .trim_end()
+            .to_string()
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -203,12 +216,12 @@ pub fn approval_request(
             let doubtful_text: String = doubtful
                 .iter()
                 .map(|d| {
-                    format!(
-                        "- {} : {} ({})\n",
-                        label(templates, lang, d.id),
-                        value(d.value.unwrap_or("?")),
-                        doubt_words(templates, lang, d)
-                    )
+                    let words = doubt_words(templates, lang, d);
+                    let shown = match d.value {
+                        Some(v) => format!("{} ({words})", value(v)),
+                        None => format!("({words})"),
+                    };
+                    format!("- {}{}{shown}\n", label(templates, lang, d.id), colon(lang))
                 })
                 .collect();
             let doubtful_text = if doubtful.is_empty() {
@@ -218,7 +231,14 @@ pub fn approval_request(
             };
             let fields: String = sure
                 .iter()
-                .map(|(id, v)| format!("- {} : {}\n", label(templates, lang, id), value(v)))
+                .map(|(id, v)| {
+                    format!(
+                        "- {}{}{}\n",
+                        label(templates, lang, id),
+                        colon(lang),
+                        value(v)
+                    )
+                })
                 .collect();
             let fields = if fields.is_empty() {
                 "—\n".to_string()
@@ -261,8 +281,13 @@ pub fn approval_request(
     };
     let html = |lang: Lang| -> Vec<(&'static str, String)> {
         let row = |label_text: &str, value_html: String, image: String| {
+            let image = if image.is_empty() {
+                image
+            } else {
+                format!("<td>{image}</td>")
+            };
             format!(
-                "<tr><th>{}</th><td>{value_html}</td><td>{image}</td></tr>",
+                "<tr><th>{}</th><td>{value_html}</td>{image}</tr>",
                 escape(label_text)
             )
         };
@@ -270,9 +295,12 @@ pub fn approval_request(
             .iter()
             .map(|d| {
                 let name = label(templates, lang, d.id);
+                let read = d
+                    .value
+                    .map(|v| format!("<b>{}</b><br>", escape(&value(v))))
+                    .unwrap_or_default();
                 let shown = format!(
-                    "<b>{}</b><br><small>{}</small>",
-                    escape(&value(d.value.unwrap_or("?"))),
+                    "{read}<small>{}</small>",
                     escape(&doubt_words(templates, lang, d))
                 );
                 row(&name, shown, img(d.id, &name))
@@ -291,7 +319,11 @@ pub fn approval_request(
             .filter(|zone| cid_of(zone).is_some())
             .map(|zone| {
                 let name = label(templates, lang, zone);
-                row(&name, String::new(), img(zone, &name))
+                format!(
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    escape(&name),
+                    img(zone, &name)
+                )
             })
             .collect();
         let field_rows: String = sure
@@ -308,7 +340,7 @@ pub fn approval_request(
             ("doubtful", doubtful_html),
             (
                 "fields",
-                format!("<table class=\"signatures\">{signature_rows}</table><table>{field_rows}</table>"),
+                format!("<table>{field_rows}</table><table class=\"signatures\">{signature_rows}</table>"),
             ),
             (
                 "lines",
