@@ -485,12 +485,8 @@ fn approve(
     )?;
     let password = TemporaryPassword::generate();
     let password_hash = credentials::hash_password(&password)?;
-    request.state = State::Approved;
-    request.history.push(HistoryEntry {
-        at: bench.now,
-        state: State::Approved,
-        note: format!("approved by {staff}; account {username}"),
-    });
+    let note = format!("approved by {staff}; account {username}");
+    let request = settled(bench, request, State::Approved, note);
     let templates = bench.templates;
     let messages = vec![
         notices::username(templates, &request, &username),
@@ -517,26 +513,29 @@ fn approve(
     })
 }
 
-fn refuse(bench: &Bench, mut request: Request, staff: &str, reason: &str) -> Verdict {
-    request.state = State::Refused;
+/// The request moved to `state` by a staff decision, with its history line.
+fn settled(bench: &Bench, mut request: Request, state: State, note: String) -> Request {
+    request.state = state;
     request.history.push(HistoryEntry {
         at: bench.now,
-        state: State::Refused,
-        note: format!("refused by {staff}: {reason}"),
+        state,
+        note,
     });
+    request
+}
+
+fn refuse(bench: &Bench, request: Request, staff: &str, reason: &str) -> Verdict {
+    let note = format!("refused by {staff}: {reason}");
+    let request = settled(bench, request, State::Refused, note);
     let notice = notices::refused(bench.templates, &request, reason);
     Verdict::Refused { request, notice }
 }
 
 /// `CORRIGER`: the request goes back to the applicant, keeping its number
 /// and its reception date (its place).
-fn send_back(bench: &Bench, mut request: Request, staff: &str, message: &str) -> Verdict {
-    request.state = State::Correction;
-    request.history.push(HistoryEntry {
-        at: bench.now,
-        state: State::Correction,
-        note: format!("sent back for correction by {staff}: {message}"),
-    });
+fn send_back(bench: &Bench, request: Request, staff: &str, message: &str) -> Verdict {
+    let note = format!("sent back for correction by {staff}: {message}");
+    let request = settled(bench, request, State::Correction, note);
     let notice = notices::staff_correction(bench.templates, &request, message);
     Verdict::Correction { request, notice }
 }

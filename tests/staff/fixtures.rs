@@ -12,6 +12,8 @@ use guichet::reply::notices;
 use guichet::reply::Templates;
 use guichet::staff::reply::{html_text, Decision, FieldLine, Unclear};
 use guichet::staff::StaffReply;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, SinglePart};
 
 const INTAKE: &str = "acces@organisme.example";
 const TRUSTED: &str = "mx.organisme.example";
@@ -457,57 +459,14 @@ fn html_body(top: &str, client: Html, sent_html: &str) -> String {
     }
 }
 
-/// Quoted-printable, soft lines at 76 characters.
-fn qp(text: &str) -> String {
-    let mut out = String::new();
-    for line in text.split('\n') {
-        let mut current = String::new();
-        for b in line.bytes() {
-            let piece = if (b == b' ' || b.is_ascii_graphic()) && b != b'=' {
-                (b as char).to_string()
-            } else {
-                format!("={b:02X}")
-            };
-            if current.len() + piece.len() > 75 {
-                out.push_str(&current);
-                out.push_str("=\r\n");
-                current.clear();
-            }
-            current.push_str(&piece);
-        }
-        if current.ends_with(' ') {
-            current.pop();
-            current.push_str("=20");
-        }
-        out.push_str(&current);
-        out.push_str("\r\n");
-    }
-    out
-}
-
-/// Base64 in lines of 76.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut flat = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                flat.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                flat.push('=');
-            }
-        }
-    }
-    flat.as_bytes()
-        .chunks(76)
-        .map(|l| format!("{}\r\n", std::str::from_utf8(l).unwrap()))
-        .collect()
+/// A text part as lettre encodes it: its content headers, a blank line,
+/// the body in `encoding` (quoted-printable or base64 here).
+fn encoded_part(ctype: &str, encoding: ContentTransferEncoding, body: String) -> Vec<u8> {
+    let body = Body::new_with_encoding(body, encoding).expect("encodable");
+    SinglePart::builder()
+        .header(ContentType::parse(ctype).expect("content type"))
+        .body(body)
+        .formatted()
 }
 
 /// windows-1252 bytes of `text` (the characters French replies use).
@@ -568,46 +527,40 @@ MIME-Version: 1.0\r\n"
     );
     let crlf = |s: &str| s.replace('\n', "\r\n");
     let plain = || plain_body(row.top, row.quote, sent_text);
-    let (ctype, cte, body): (&str, &str, Vec<u8>) = match row.enc {
-        Enc::EightBit => (
-            "text/plain; charset=utf-8",
-            "8bit",
-            crlf(&plain()).into_bytes(),
-        ),
-        Enc::Qp => (
-            "text/plain; charset=utf-8",
-            "quoted-printable",
-            qp(&plain()).into_bytes(),
-        ),
-        Enc::Base64 => (
-            "text/plain; charset=utf-8",
-            "base64",
-            base64(plain().as_bytes()).into_bytes(),
-        ),
-        Enc::Flowed => (
+    let part = |ctype: &str, cte: &str, body: Vec<u8>| {
+        let mut part = format!("Content-Type: {ctype}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n")
+            .into_bytes();
+        part.extend(body);
+        part
+    };
+    const UTF8: &str = "text/plain; charset=utf-8";
+    const HTML: &str = "text/html; charset=utf-8";
+    let body = match row.enc {
+        Enc::EightBit => part(UTF8, "8bit", crlf(&plain()).into_bytes()),
+        Enc::Qp => encoded_part(UTF8, ContentTransferEncoding::QuotedPrintable, plain()),
+        Enc::Base64 => encoded_part(UTF8, ContentTransferEncoding::Base64, plain()),
+        Enc::Flowed => part(
             "text/plain; charset=utf-8; format=flowed",
             "8bit",
             flowed(&plain()).into_bytes(),
         ),
-        Enc::Win1252 => (
+        Enc::Win1252 => part(
             "text/plain; charset=windows-1252",
             "8bit",
             cp1252(&crlf(&plain())),
         ),
-        Enc::HtmlOnly(client) => (
-            "text/html; charset=utf-8",
+        Enc::HtmlOnly(client) => part(
+            HTML,
             "8bit",
             crlf(&html_body(row.top, client, sent_html)).into_bytes(),
         ),
-        Enc::HtmlQp(client) => (
-            "text/html; charset=utf-8",
-            "quoted-printable",
-            qp(&html_body(row.top, client, sent_html)).into_bytes(),
+        Enc::HtmlQp(client) => encoded_part(
+            HTML,
+            ContentTransferEncoding::QuotedPrintable,
+            html_body(row.top, client, sent_html),
         ),
     };
-    let mut raw =
-        format!("{headers}Content-Type: {ctype}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n")
-            .into_bytes();
+    let mut raw = headers.into_bytes();
     raw.extend(body);
     raw
 }
@@ -638,6 +591,17 @@ fn replies_from_every_client_give_their_decision_fields_and_message() {
     let mut without_knowing = 0;
     for row in &rows {
         let raw = message(row, &sent_text, &sent_html);
+        let cte = match row.enc {
+            Enc::Qp | Enc::HtmlQp(_) => "quoted-printable",
+            Enc::Base64 => "base64",
+            _ => "8bit",
+        };
+        let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("content-transfer-encoding: {cte}")),
+            "{}",
+            row.client
+        );
         let reply = StaffReply::read(&raw, INTAKE, TRUSTED).expect("a staff reply");
         assert!(reply.auth.is_ok());
         let reading = reply.reading(Some(&known));
