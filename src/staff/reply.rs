@@ -257,9 +257,10 @@ pub fn fresh_lines<'t>(text: &'t str, context: &Context) -> Vec<&'t str> {
                 || sent
                     .as_deref()
                     .is_some_and(|sent| quotes_sent(&lines[i..], sent))
-                || signer
-                    .as_deref()
-                    .is_some_and(|name| is_signer(lines[i], name))
+                || (i > 0
+                    && signer
+                        .as_deref()
+                        .is_some_and(|name| is_signer(lines[i], name)))
         })
         .unwrap_or(lines.len());
     lines[..cut].to_vec()
@@ -474,15 +475,27 @@ fn quotes_sent(lines: &[&str], sent: &str) -> bool {
     probe.chars().count() >= QUOTE_PROBE_CHARS && sent.contains(&probe)
 }
 
-/// A signature line: the sender's display name, or its first word, alone.
+/// A signature line: the sender's display name, or its first word, alone,
+/// or a short line naming the sender's last name (`M. Dupont`).
 fn is_signer(line: &str, name: &str) -> bool {
+    /// Words in a line that signs: initials, titles, the name.
+    const MAX_SIGNING_WORDS: usize = 4;
     let line = fold(line.trim());
     let line = trim_name(&line);
+    let words: Vec<&str> = line
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let last = name
+        .split(|c: char| !c.is_alphanumeric())
+        .rfind(|w| !w.is_empty())
+        .filter(|w| w.chars().count() >= 3 && *w != name);
     !line.is_empty()
         && (line == name
             || (line.chars().count() >= 3
                 && !line.contains(' ')
-                && name.split_whitespace().next() == Some(line)))
+                && name.split_whitespace().next() == Some(line))
+            || (words.len() <= MAX_SIGNING_WORDS && last.is_some_and(|last| words.contains(&last))))
 }
 
 fn trim_name(s: &str) -> &str {
