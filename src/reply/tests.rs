@@ -514,6 +514,57 @@ fn every_notice_renders_with_its_kind() {
 }
 
 #[test]
+fn the_approval_request_puts_doubtful_fields_first_with_their_crop() {
+    let t = Templates::builtin();
+    let r = request();
+    let crops = [
+        Crop {
+            zone: "employer.signature".into(),
+            png: vec![1],
+        },
+        Crop {
+            zone: "user.email".into(),
+            png: vec![2],
+        },
+    ];
+    let reply = notices::approval_request(&t, &r, &crops, "agent@organisme.example", "a@b.c");
+    let html = &reply.html;
+    // The illegible address's row holds its own crop (cid 1), and comes
+    // before the table of the other fields.
+    let row_start = html
+        .find("<tr><th>Courriel de l&#39;utilisateur</th>")
+        .unwrap();
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+    assert!(row.contains("cid:crop1@guichet"), "{row}");
+    assert!(row.contains("illisible"), "{row}");
+    assert!(row_start < html.find("Autres champs lus").unwrap());
+    assert!(html.contains("<th>Signature du professionnel</th><td><img src=\"cid:crop0@guichet\""));
+    assert!(
+        html.contains("<pre>Courriel de l&#39;utilisateur : patrick.roy80@gmail.com</pre>")
+            || html.contains("<pre>Courriel de l&#39;utilisateur :</pre>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<pre>User&#39;s e-mail:"),
+        "English labels in the English part"
+    );
+    let text_of_html = crate::staff::reply::html_text(html);
+    for machine in ["user.email", "employer.signature", "queued", "review"] {
+        assert!(!text_of_html.contains(machine), "{machine} in the HTML");
+    }
+    // Every label shown can be written back in a field line.
+    for lang in Lang::BOTH {
+        for id in crate::reader::value_fields() {
+            let shown = notices::label(&t, lang, id);
+            assert_eq!(notices::field_named(&t, &shown), Some(id), "{shown}");
+        }
+    }
+    assert_eq!(notices::field_named(&t, "USERS EMAIL"), Some("user.email"));
+    assert_eq!(notices::field_named(&t, "user.email"), Some("user.email"));
+    assert_eq!(notices::field_named(&t, "courriel"), None);
+}
+
+#[test]
 fn operator_templates_change_the_words() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -695,55 +746,4 @@ fn the_digest_gives_depth_per_state_and_the_longest_waiting_first() {
         reply.text
     );
     assert!(reply.text.contains("DA-2024-000001") && !reply.text.contains("DA-2024-000002"));
-}
-
-#[test]
-fn the_approval_request_puts_doubtful_fields_first_with_their_crop() {
-    let t = Templates::builtin();
-    let r = request();
-    let crops = [
-        Crop {
-            zone: "employer.signature".into(),
-            png: vec![1],
-        },
-        Crop {
-            zone: "user.email".into(),
-            png: vec![2],
-        },
-    ];
-    let reply = notices::approval_request(&t, &r, &crops, "agent@organisme.example", "a@b.c");
-    let html = &reply.html;
-    // The illegible address's row holds its own crop (cid 1), and comes
-    // before the table of the other fields.
-    let row_start = html
-        .find("<tr><th>Courriel de l&#39;utilisateur</th>")
-        .unwrap();
-    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
-    assert!(row.contains("cid:crop1@guichet"), "{row}");
-    assert!(row.contains("illisible"), "{row}");
-    assert!(row_start < html.find("Autres champs lus").unwrap());
-    assert!(html.contains("<th>Signature du professionnel</th><td><img src=\"cid:crop0@guichet\""));
-    assert!(
-        html.contains("<pre>Courriel de l&#39;utilisateur : patrick.roy80@gmail.com</pre>")
-            || html.contains("<pre>Courriel de l&#39;utilisateur :</pre>"),
-        "{html}"
-    );
-    assert!(
-        html.contains("<pre>User&#39;s e-mail:"),
-        "English labels in the English part"
-    );
-    let text_of_html = crate::staff::reply::html_text(html);
-    for machine in ["user.email", "employer.signature", "queued", "review"] {
-        assert!(!text_of_html.contains(machine), "{machine} in the HTML");
-    }
-    // Every label shown can be written back in a field line.
-    for lang in Lang::BOTH {
-        for id in crate::reader::value_fields() {
-            let shown = notices::label(&t, lang, id);
-            assert_eq!(notices::field_named(&t, &shown), Some(id), "{shown}");
-        }
-    }
-    assert_eq!(notices::field_named(&t, "USERS EMAIL"), Some("user.email"));
-    assert_eq!(notices::field_named(&t, "user.email"), Some("user.email"));
-    assert_eq!(notices::field_named(&t, "courriel"), None);
 }
