@@ -959,7 +959,16 @@ mod tests {
         request: Option<&Request>,
         automatic: bool,
     ) -> Result<Verdict, NoAction> {
-        let record = record();
+        run_with(reply, request, automatic, &record(), at(19, 10))
+    }
+
+    fn run_with(
+        reply: &StaffReply,
+        request: Option<&Request>,
+        automatic: bool,
+        record: &TokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, NoAction> {
         let taken = |name: &str| name == "vmartel";
         let staff = vec![STAFF.to_string()];
         let on_file: Vec<Request> = request.into_iter().cloned().collect();
@@ -970,12 +979,12 @@ mod tests {
             intake: "acces@organisme.example",
             on_file: &on_file,
             taken: &taken,
-            now: at(19, 10),
+            now,
         };
         judge(
             &bench,
             reply,
-            Some(&record),
+            Some(record),
             request,
             automatic,
             "<r1@organisme.example>",
@@ -1208,6 +1217,29 @@ mod tests {
         assert_eq!(problem, Problem::NotWaiting(State::Approved));
         let (problem, _) = problem_of(run(&reply("APPROUVER"), None, false));
         assert_eq!(problem, Problem::NoRequest);
+        let used = TokenRecord {
+            used: true,
+            ..record()
+        };
+        let (problem, notice) = problem_of(run_with(
+            &reply("APPROUVER"),
+            Some(&pending),
+            false,
+            &used,
+            at(19, 10),
+        ));
+        assert_eq!(problem, Problem::TokenUsed);
+        assert_eq!(notice.reply_to, None, "nothing left to answer");
+        let late = at(18, 9) + TimeDelta::days(15);
+        let (problem, notice) = problem_of(run_with(
+            &reply("APPROUVER"),
+            Some(&pending),
+            false,
+            &record(),
+            late,
+        ));
+        assert_eq!(problem, Problem::TokenExpired);
+        assert!(notice.text.contains("nouvelle demande d'approbation"));
 
         let mut unauthenticated = reply("APPROUVER");
         unauthenticated.auth = Err(AuthFailure::NoTrustedResults);

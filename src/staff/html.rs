@@ -257,7 +257,19 @@ mod tests {
 
     #[test]
     fn keeps_text_above_quotation_containers() {
-        let cases: [(&str, &[&str]); 9] = [
+        let cases: [(&str, &[&str]); 12] = [
+            (
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<html><head><!--[if gte mso 9]><xml><o:x/></xml><![endif]--></head><body><![if !supportLists]><p class=MsoNormal>APPROUVER<o:p></o:p></p><![endif]></body></html>",
+                &["APPROUVER"],
+            ),
+            (
+                "<div>REFUSER doublon</div><div id=\"x_divRplyFwdMsg\">De : acces</div>",
+                &["REFUSER doublon"],
+            ),
+            (
+                "<div>REFUSE wrong</div><div class=\"yahoo_quoted\">On Monday wrote:</div>",
+                &["REFUSE wrong"],
+            ),
             (
                 "<html><head><style>p{color:red}</style></head><body><p>REFUSER signature&nbsp;absente</p><p>Merci</p></body></html>",
                 &["REFUSER signature absente", "Merci"],
