@@ -264,9 +264,8 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             &self.settings.staff.authserv_id,
         );
         if let Some(reply) = StaffReply::read(&incoming.bytes, intake, authserv_id) {
-            let templates = &self.desk.templates;
             let acted =
-                signoff::take_reply(store, &self.settings, templates, &sub, &reply, Utc::now())?;
+                signoff::take_reply(store, &self.settings, &self.desk, &sub, &reply, Utc::now())?;
             let outcome = if acted {
                 "staff-decision"
             } else {

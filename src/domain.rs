@@ -384,6 +384,25 @@ pub struct HistoryEntry {
     pub note: String,
 }
 
+impl HistoryEntry {
+    /// A field a staff member set by reply: who, which field, the value
+    /// read (empty when illegible) and the value given.
+    pub fn staff_change(
+        at: DateTime<Utc>,
+        state: State,
+        by: &str,
+        field: &str,
+        old: &str,
+        new: &str,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            at,
+            state,
+            note: format!("{field} set by {by}: «{old}» → «{new}»"),
+        }
+    }
+}
+
 /// One form from one attachment: the unit staff sign off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Request {

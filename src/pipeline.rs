@@ -260,6 +260,26 @@ pub fn examine(
     }
 }
 
+/// The rules applied again to a request a staff member corrected by
+/// reply: `report` is the request as corrected, `stored` the requests on
+/// file other than it, `today` its reception day.
+pub fn decide_again(
+    roles: &RoleList,
+    report: &FormReport,
+    stored: &[Request],
+    today: NaiveDate,
+) -> Vec<Reason> {
+    rules::decide(
+        report,
+        &OnFile {
+            stored,
+            earlier: &[],
+        },
+        roles,
+        today,
+    )
+}
+
 /// Copies what the form says into the request.
 fn fill(r: &mut Request, report: Option<&FormReport>, reasons: Vec<Reason>, state: State) {
     r.state = state;

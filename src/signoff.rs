@@ -22,14 +22,20 @@ use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::daemon;
-use crate::domain::{HistoryEntry, Party, Request, State};
+use crate::domain::{
+    FieldReading, FormReport, HistoryEntry, Party, Reason, Request, Signatures, State,
+};
 use crate::message::Submission;
 use crate::outbox::Outgoing;
-use crate::reply::{notices, Attachment, RenderError, Reply, Templates};
+use crate::pipeline::{self, Desk};
+use crate::reader;
+use crate::reply::notices::{self, Problem};
+use crate::reply::{Attachment, RenderError, Reply, Templates};
+use crate::rules::RoleList;
 use crate::staff::assign::{assign, Assignment, Waiting};
 use crate::staff::credentials::{self, HashError, NoFreeUsername, TemporaryPassword};
-use crate::staff::reply::Decision;
-use crate::staff::token::{Token, TokenRecord};
+use crate::staff::reply::{self as reply_text, Decision, FieldLine, Unclear};
+use crate::staff::token::{Token, TokenRecord, TokenRefusal};
 use crate::staff::{Ignored, StaffReply};
 use crate::store::signoff::{Account, Approval, Handoff, SignoffCommit};
 use crate::store::{Document, Processed, Store};
@@ -153,22 +159,17 @@ pub fn approval_request(
 
 // ---- Staff replies --------------------------------------------------------
 
-/// Why a staff reply changes nothing. None of these gets an answer; each
-/// is logged for operators (without the token).
+/// Why a staff reply changes nothing and gets no answer: it is not from
+/// an authenticated staff member, or it is an automatic reply. Each is
+/// logged for operators (without the token).
 #[derive(Debug, thiserror::Error)]
 pub enum NoAction {
     #[error("{0}")]
     Refused(Ignored),
+    #[error("not from a staff member")]
+    NotStaff,
     #[error("an automatic reply (out of office, bounce…)")]
     AutoReply,
-    #[error("no APPROUVER or REFUSER <raison> on the first line")]
-    Unclear,
-    #[error("the request of this token is not on file")]
-    NoRequest,
-    #[error("the request is {0}, not awaiting a decision")]
-    NotPending(State),
-    #[error("the {} address on the form cannot receive credentials", .0.as_str())]
-    NoAddress(Party),
     #[error(transparent)]
     Username(#[from] NoFreeUsername),
     #[error(transparent)]
@@ -177,7 +178,7 @@ pub enum NoAction {
     Render(#[from] RenderError),
 }
 
-/// What an accepted staff reply does.
+/// What an authenticated staff reply does.
 #[derive(Debug)]
 pub enum Verdict {
     /// The request approved, its account, and the three messages: username
@@ -190,81 +191,303 @@ pub enum Verdict {
     },
     /// The request refused and the notice to the sender with the reason.
     Refused { request: Request, notice: Reply },
+    /// The request sent back to the applicant with the staff member's
+    /// message; a corrected form in answer to `notice` resumes it.
+    Correction { request: Request, notice: Reply },
+    /// Nothing changed: the one `staff-notice` telling the staff member
+    /// why and what to send.
+    Unchanged { problem: Problem, notice: Reply },
 }
 
 impl Verdict {
-    pub fn request(&self) -> &Request {
+    /// The request the verdict changed, if any.
+    pub fn request(&self) -> Option<&Request> {
         match self {
-            Verdict::Approved { request, .. } | Verdict::Refused { request, .. } => request,
+            Verdict::Approved { request, .. }
+            | Verdict::Refused { request, .. }
+            | Verdict::Correction { request, .. } => Some(request),
+            Verdict::Unchanged { .. } => None,
         }
     }
 
     fn messages(&self) -> Vec<&Reply> {
         match self {
             Verdict::Approved { messages, .. } => messages.iter().collect(),
-            Verdict::Refused { notice, .. } => vec![notice],
+            Verdict::Refused { notice, .. }
+            | Verdict::Correction { notice, .. }
+            | Verdict::Unchanged { notice, .. } => vec![notice],
         }
     }
+}
+
+/// What judging a staff reply needs besides the reply.
+pub struct Bench<'a> {
+    pub templates: &'a Templates,
+    pub roles: &'a RoleList,
+    /// The staff members: only they ever get an answer.
+    pub staff: &'a [String],
+    pub intake: &'a str,
+    /// Every request on file (the rules look at the others when fields
+    /// are corrected).
+    pub on_file: &'a [Request],
+    /// Whether a username is already in use.
+    pub taken: &'a dyn Fn(&str) -> bool,
+    pub now: DateTime<Utc>,
 }
 
 /// Judges a staff reply. `record` is the stored record of its token,
 /// `request` the request that record names, `automatic` whether the reply
-/// is an auto-reply, `taken` whether a username is already in use.
-/// The token and the sender's authentication are checked first, so a
-/// replayed or misdirected reply is logged as such.
+/// is an auto-reply, `message_id` the reply's own Message-ID (a notice
+/// answers it). A reply that is not from an authenticated staff member,
+/// or is automatic, changes nothing and gets no answer; any other reply
+/// either acts or gets exactly one staff notice.
 pub fn judge(
-    templates: &Templates,
+    bench: &Bench,
     reply: &StaffReply,
     record: Option<&TokenRecord>,
     request: Option<&Request>,
     automatic: bool,
-    taken: &dyn Fn(&str) -> bool,
-    now: DateTime<Utc>,
+    message_id: &str,
 ) -> Result<Verdict, NoAction> {
-    let decision = reply.acceptance(record, now).map_err(NoAction::Refused)?;
+    // No answer ever goes to an address the trusted server did not vouch
+    // for, nor to anyone but staff: no backscatter.
+    let from = reply.from.as_deref().unwrap_or_default();
+    reply
+        .auth
+        .clone()
+        .map_err(|e| NoAction::Refused(Ignored::Auth(e)))?;
+    if !bench.staff.iter().any(|m| m.eq_ignore_ascii_case(from)) {
+        return Err(NoAction::NotStaff);
+    }
     if automatic {
         return Err(NoAction::AutoReply);
     }
-    let request = request.ok_or(NoAction::NoRequest)?;
+    let request_id = record.map(|r| r.request_id.as_str());
+    let token_live = reply.acceptance(record, bench.now).is_ok();
+    let reply_to = token_live
+        .then(|| reply.token.reply_address(bench.intake))
+        .flatten();
+    let unchanged = |problem: Problem| {
+        let notice = notices::staff_notice(
+            bench.templates,
+            from,
+            request_id,
+            &problem,
+            reply_to.as_deref(),
+            message_id,
+        );
+        Ok(Verdict::Unchanged { problem, notice })
+    };
+    if let Err(Ignored::Token(refusal)) = reply.acceptance(record, bench.now) {
+        return unchanged(match refusal {
+            TokenRefusal::Unknown => Problem::TokenUnknown,
+            TokenRefusal::Used => Problem::TokenUsed,
+            TokenRefusal::Expired => Problem::TokenExpired,
+            TokenRefusal::WrongSender => Problem::OtherStaff,
+        });
+    }
+    let Some(request) = request else {
+        return unchanged(Problem::NoRequest);
+    };
     if !request.state.is_pending() {
-        return Err(NoAction::NotPending(request.state));
+        return unchanged(Problem::NotWaiting(request.state));
     }
     // `acceptance` passed, so the sender is the staff member of the record.
-    let staff = record.map(|r| r.staff.as_str()).unwrap_or_default();
-    match decision {
-        Decision::Approve => approve(templates, request.clone(), staff, taken, now),
-        Decision::Refuse(reason) => Ok(refuse(templates, request.clone(), staff, reason, now)),
-        Decision::Unclear => Err(NoAction::Unclear),
+    let staff = record.map(|r| r.staff.as_str()).unwrap_or(from);
+    let sent = sent_text(bench.templates, request, staff);
+    let reading = reply.reading(Some(&sent));
+    match reading.decision {
+        Decision::Approve => match corrected(bench, request, &reading.fields) {
+            Ok(changes) => match unreachable_party(request, &changes) {
+                Some(party) => unchanged(Problem::NoAddress(party)),
+                None => approve(bench, request.clone(), staff, &changes),
+            },
+            Err(problem) => unchanged(problem),
+        },
+        Decision::Refuse(reason) => Ok(refuse(bench, request.clone(), staff, &reason)),
+        Decision::Correct(message) => Ok(send_back(bench, request.clone(), staff, &message)),
+        Decision::Unclear => unchanged(match reading.unclear {
+            Some(Unclear::Conditional) => Problem::Conditional,
+            Some(Unclear::NoMessage) => Problem::NoMessage,
+            _ => Problem::NoVerb,
+        }),
     }
 }
 
-/// Approves: a username unique among accounts, a temporary password of
-/// which only the hash stays, the three messages.
-fn approve(
-    templates: &Templates,
-    mut request: Request,
-    staff: &str,
-    taken: &dyn Fn(&str) -> bool,
-    now: DateTime<Utc>,
-) -> Result<Verdict, NoAction> {
-    for party in Party::BOTH {
-        let email = match party {
-            Party::Employer => &request.employer.email,
-            Party::User => &request.user.email,
+/// The text of the approval request a reply about `request` answers (plain
+/// text and the HTML part's text): its quote is found by it.
+fn sent_text(templates: &Templates, request: &Request, staff: &str) -> String {
+    let sent = notices::approval_request(templates, request, &[], staff, "");
+    format!("{}\n{}", sent.text, reply_text::html_text(&sent.html))
+}
+
+/// The party whose address, once corrected, still cannot receive
+/// credentials (the rules accept it; the mail library must too).
+fn unreachable_party(request: &Request, changes: &[Change]) -> Option<Party> {
+    Party::BOTH.into_iter().find(|party| {
+        let (field, read) = match party {
+            Party::Employer => ("employer.email", &request.employer.email),
+            Party::User => ("user.email", &request.user.email),
         };
-        if email.trim().parse::<lettre::Address>().is_err() {
-            return Err(NoAction::NoAddress(party));
+        let email = changes
+            .iter()
+            .find(|c| c.field == field)
+            .map_or(read.as_str(), |c| c.new.as_str());
+        email.trim().parse::<lettre::Address>().is_err()
+    })
+}
+
+/// A field a staff member set: id, value read (empty if none), value given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub field: &'static str,
+    pub old: String,
+    pub new: String,
+}
+
+/// The fields a reply sets, checked: each names a field and has its
+/// field's shape, and with them the rules leave no reason. Lines copied
+/// from the approval request but left empty set nothing.
+fn corrected(
+    bench: &Bench,
+    request: &Request,
+    lines: &[FieldLine],
+) -> Result<Vec<Change>, Problem> {
+    let mut changes: Vec<Change> = Vec::new();
+    for line in lines {
+        let field = notices::field_named(bench.templates, &line.field)
+            .ok_or_else(|| Problem::UnknownField(line.field.clone()))?;
+        if line.value.is_empty() {
+            continue;
+        }
+        let new = reader::normalise_value(field, &line.value)
+            .ok_or_else(|| Problem::BadValue(field.to_string()))?;
+        let old = request
+            .fields
+            .get(field)
+            .map(|r| r.value.clone())
+            .unwrap_or_default();
+        changes.retain(|c| c.field != field);
+        if new != old
+            || request
+                .reasons
+                .contains(&Reason::Illegible(field.to_string()))
+        {
+            changes.push(Change { field, old, new });
         }
     }
-    let username = credentials::username(&request.user.first_name, &request.user.last_name, taken)?;
+    let report = report_with(request, &changes);
+    let others: Vec<Request> = bench
+        .on_file
+        .iter()
+        .filter(|r| r.id != request.id)
+        .cloned()
+        .collect();
+    let reasons = pipeline::decide_again(
+        bench.roles,
+        &report,
+        &others,
+        request.received_at.date_naive(),
+    );
+    if reasons.is_empty() {
+        Ok(changes)
+    } else {
+        Err(Problem::Reasons(reasons))
+    }
+}
+
+/// The request as a form report, with the fields given by staff: what the
+/// rules judged on reception, corrected.
+fn report_with(request: &Request, changes: &[Change]) -> FormReport {
+    let mut fields = request.fields.clone();
+    for c in changes {
+        fields.insert(
+            c.field.to_string(),
+            FieldReading {
+                value: c.new.clone(),
+                confidence: 1.0,
+            },
+        );
+    }
+    let illegible = request
+        .reasons
+        .iter()
+        .filter_map(|r| match r {
+            Reason::Illegible(id) if !changes.iter().any(|c| c.field == id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    let signed = |party| !request.reasons.contains(&Reason::MissingSignature(party));
+    FormReport {
+        forms: 1,
+        pages: 2,
+        ticked: request.service.iter().cloned().collect(),
+        signatures: Signatures {
+            employer: signed(Party::Employer),
+            user: signed(Party::User),
+        },
+        fields,
+        illegible,
+        crops: vec![],
+    }
+}
+
+/// Puts a value given by staff into the request: its field, and the
+/// party's record the queue and the account show.
+fn set_field(request: &mut Request, change: &Change) {
+    request.fields.insert(
+        change.field.to_string(),
+        FieldReading {
+            value: change.new.clone(),
+            confidence: 1.0,
+        },
+    );
+    let slot = match change.field {
+        "employer.last_name" => &mut request.employer.last_name,
+        "employer.first_name" => &mut request.employer.first_name,
+        "employer.licence" => &mut request.employer.licence,
+        "employer.email" => &mut request.employer.email,
+        "user.last_name" => &mut request.user.last_name,
+        "user.first_name" => &mut request.user.first_name,
+        "user.birth_date" => &mut request.user.birth_date,
+        "user.email" => &mut request.user.email,
+        _ => return,
+    };
+    slot.clone_from(&change.new);
+}
+
+/// Approves: the fields given applied (each recorded in the history), a
+/// username unique among accounts made from the corrected names, a
+/// temporary password of which only the hash stays, the three messages
+/// to the corrected addresses.
+fn approve(
+    bench: &Bench,
+    mut request: Request,
+    staff: &str,
+    changes: &[Change],
+) -> Result<Verdict, NoAction> {
+    for change in changes {
+        set_field(&mut request, change);
+        request.history.push(HistoryEntry::staff_change(
+            bench.now,
+            request.state,
+            staff,
+            change.field,
+            &change.old,
+            &change.new,
+        ));
+    }
+    request.reasons.clear();
+    let username = credentials::username(
+        &request.user.first_name,
+        &request.user.last_name,
+        bench.taken,
+    )?;
     let password = TemporaryPassword::generate();
     let password_hash = credentials::hash_password(&password)?;
-    request.state = State::Approved;
-    request.history.push(HistoryEntry {
-        at: now,
-        state: State::Approved,
-        note: format!("approved by {staff}; account {username}"),
-    });
+    let note = format!("approved by {staff}; account {username}");
+    let request = settled(bench, request, State::Approved, note);
+    let templates = bench.templates;
     let messages = vec![
         notices::username(templates, &request, &username),
         notices::temporary_password(templates, &request, password.expose()),
@@ -277,7 +500,7 @@ fn approve(
         employer: request.employer.clone(),
         user: request.user.clone(),
         password_hash,
-        created_at: now,
+        created_at: bench.now,
         approved_by: staff.to_string(),
         active: true,
         deactivated: None,
@@ -290,21 +513,31 @@ fn approve(
     })
 }
 
-fn refuse(
-    templates: &Templates,
-    mut request: Request,
-    staff: &str,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Verdict {
-    request.state = State::Refused;
+/// The request moved to `state` by a staff decision, with its history line.
+fn settled(bench: &Bench, mut request: Request, state: State, note: String) -> Request {
+    request.state = state;
     request.history.push(HistoryEntry {
-        at: now,
-        state: State::Refused,
-        note: format!("refused by {staff}: {reason}"),
+        at: bench.now,
+        state,
+        note,
     });
-    let notice = notices::refused(templates, &request, reason);
+    request
+}
+
+fn refuse(bench: &Bench, request: Request, staff: &str, reason: &str) -> Verdict {
+    let note = format!("refused by {staff}: {reason}");
+    let request = settled(bench, request, State::Refused, note);
+    let notice = notices::refused(bench.templates, &request, reason);
     Verdict::Refused { request, notice }
+}
+
+/// `CORRIGER`: the request goes back to the applicant, keeping its number
+/// and its reception date (its place).
+fn send_back(bench: &Bench, request: Request, staff: &str, message: &str) -> Verdict {
+    let note = format!("sent back for correction by {staff}: {message}");
+    let request = settled(bench, request, State::Correction, note);
+    let notice = notices::staff_correction(bench.templates, &request, message);
+    Verdict::Correction { request, notice }
 }
 
 // ---- Digest and hand-off ----------------------------------------------------
@@ -408,32 +641,41 @@ pub fn send_approval_requests(
 }
 
 /// Handles one staff reply (a message to a token plus-address): judges it
-/// and commits the verdict with the message's processed mark, or only the
-/// mark when it changes nothing. Returns whether a decision was applied.
+/// and commits the verdict with the message's processed mark (a staff
+/// notice when it changes nothing), or only the mark when it gets no
+/// answer. Returns whether a decision was applied.
 pub fn take_reply(
     store: &Store,
     settings: &Settings,
-    templates: &Templates,
+    desk: &Desk,
     sub: &Submission,
     reply: &StaffReply,
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let record = store.token(&reply.token.hash())?;
-    let request = match &record {
-        Some(r) => store.request(&r.request_id)?,
-        None => None,
-    };
+    let on_file = store.requests(None)?;
+    let request = record
+        .as_ref()
+        .and_then(|r| on_file.iter().find(|q| q.id == r.request_id));
     // A store error counts as taken: better a suffix than a duplicate.
     let taken = |name: &str| store.username_taken(name).unwrap_or(true);
+    let bench = Bench {
+        templates: &desk.templates,
+        roles: &desk.roles,
+        staff: &settings.staff.members,
+        intake: &settings.intake.address,
+        on_file: &on_file,
+        taken: &taken,
+        now,
+    };
     let verdict = tokio::task::block_in_place(|| {
         judge(
-            templates,
+            &bench,
             reply,
             record.as_ref(),
-            request.as_ref(),
+            request,
             sub.silence.is_some(),
-            &taken,
-            now,
+            &sub.message_id,
         )
     });
     let mut commit = SignoffCommit {
@@ -449,23 +691,37 @@ pub fn take_reply(
     let from = reply.from.as_deref().unwrap_or("-");
     let request_id = record.as_ref().map_or("-", |r| r.request_id.as_str());
     match verdict.and_then(|v| Ok((render_all(&v, &settings.intake.address, now)?, v))) {
-        Ok((outgoing, verdict)) => {
-            let decision = verdict.request().state;
-            commit.outgoing = outgoing;
-            commit.closed.push(verdict.request().id.clone());
+        Ok((rendered, Verdict::Unchanged { problem, .. })) => {
+            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
+            let fresh = store.commit_signoff(&commit)?;
+            if fresh {
+                info!(message_id = %sub.message_id, request = request_id, staff = from, problem = ?problem_code(&problem), "staff reply changes nothing; staff notice sent");
+            }
+            Ok(false)
+        }
+        Ok((rendered, verdict)) => {
+            let Some(request) = verdict.request().cloned() else {
+                return Ok(false);
+            };
+            let decision = request.state;
+            if let Verdict::Correction { .. } = verdict {
+                // The applicant's corrected form, in answer to this
+                // message, resumes the request.
+                commit.answer_index = rendered
+                    .iter()
+                    .map(|(_, id)| (id.clone(), vec![request.id.clone()]))
+                    .collect();
+            }
+            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
+            commit.closed.push(request.id.clone());
             commit.tokens.extend(record.clone().map(|mut r| {
                 r.used = true;
                 r
             }));
-            match verdict {
-                Verdict::Approved {
-                    request, account, ..
-                } => {
-                    commit.requests.push(request);
-                    commit.accounts.push(*account);
-                }
-                Verdict::Refused { request, .. } => commit.requests.push(request),
+            if let Verdict::Approved { account, .. } = verdict {
+                commit.accounts.push(*account);
             }
+            commit.requests.push(request);
             let fresh = store.commit_signoff(&commit)?;
             if fresh {
                 info!(message_id = %sub.message_id, request = request_id, staff = from, decision = %decision, "staff decision applied");
@@ -480,16 +736,36 @@ pub fn take_reply(
     }
 }
 
-/// Every message of a verdict, rendered; one failure stops the verdict.
+/// A short name for a notice's problem, for logs (never a value).
+fn problem_code(problem: &Problem) -> &'static str {
+    match problem {
+        Problem::NoVerb => "no_verb",
+        Problem::Conditional => "conditional",
+        Problem::NoMessage => "no_message",
+        Problem::UnknownField(_) => "unknown_field",
+        Problem::BadValue(_) => "bad_value",
+        Problem::Reasons(_) => "reasons_left",
+        Problem::TokenUsed => "token_used",
+        Problem::TokenExpired => "token_expired",
+        Problem::TokenUnknown => "token_unknown",
+        Problem::OtherStaff => "other_staff",
+        Problem::NoRequest => "no_request",
+        Problem::NotWaiting(_) => "not_waiting",
+        Problem::NoAddress(_) => "no_address",
+    }
+}
+
+/// Every message of a verdict, rendered, with its Message-ID; one failure
+/// stops the verdict.
 fn render_all(
     verdict: &Verdict,
     from: &str,
     now: DateTime<Utc>,
-) -> Result<Vec<Outgoing>, NoAction> {
+) -> Result<Vec<(Outgoing, String)>, NoAction> {
     verdict
         .messages()
         .into_iter()
-        .map(|reply| Ok(daemon::outgoing(reply, from, now)?.0))
+        .map(|reply| Ok(daemon::outgoing(reply, from, now)?))
         .collect()
 }
 
@@ -658,12 +934,13 @@ mod tests {
         .unwrap()
     }
 
-    fn reply(decision: Decision) -> StaffReply {
+    fn reply(text: &str) -> StaffReply {
         StaffReply {
             token: token(),
             from: Some(STAFF.into()),
             auth: Ok(AuthPass::Dmarc),
-            decision,
+            text: Some(text.into()),
+            signer: Some("Agent Dupont".into()),
         }
     }
 
@@ -682,17 +959,72 @@ mod tests {
         request: Option<&Request>,
         automatic: bool,
     ) -> Result<Verdict, NoAction> {
-        let record = record();
+        run_with(reply, request, automatic, &record(), at(19, 10))
+    }
+
+    fn run_with(
+        reply: &StaffReply,
+        request: Option<&Request>,
+        automatic: bool,
+        record: &TokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, NoAction> {
         let taken = |name: &str| name == "vmartel";
+        let staff = vec![STAFF.to_string()];
+        let on_file: Vec<Request> = request.into_iter().cloned().collect();
+        let bench = Bench {
+            templates: &Templates::builtin(),
+            roles: &RoleList::builtin(),
+            staff: &staff,
+            intake: "acces@organisme.example",
+            on_file: &on_file,
+            taken: &taken,
+            now,
+        };
         judge(
-            &Templates::builtin(),
+            &bench,
             reply,
-            Some(&record),
+            Some(record),
             request,
             automatic,
-            &taken,
-            at(19, 10),
+            "<r1@organisme.example>",
         )
+    }
+
+    /// A request as the rules left it: every field read, `fields` of
+    /// which (id, value) illegible instead.
+    fn read_request(state: State, illegible: &[&str]) -> Request {
+        let mut r = request("DA-2024-000001", 18, state);
+        let values = [
+            ("employer.last_name", "Fortin"),
+            ("employer.first_name", "Léa"),
+            ("employer.licence", "397937"),
+            ("employer.email", "lea.fortin@clinique.example"),
+            ("employer.date", "2024-11-07"),
+            ("user.last_name", "Martel"),
+            ("user.first_name", "Valérie"),
+            ("user.birth_date", "1974-11-22"),
+            ("user.job_title", "Réceptionniste"),
+            ("user.email", "valerie.martel@clinique.example"),
+            ("user.date", "2024-11-12"),
+        ];
+        for (id, v) in values {
+            if illegible.contains(&id) {
+                r.reasons.push(Reason::Illegible(id.into()));
+            } else {
+                r.fields.insert(
+                    id.into(),
+                    FieldReading {
+                        value: v.into(),
+                        confidence: 0.95,
+                    },
+                );
+            }
+        }
+        if illegible.contains(&"user.email") {
+            r.user.email.clear();
+        }
+        r
     }
 
     #[test]
@@ -702,11 +1034,16 @@ mod tests {
             request,
             account,
             messages,
-        }) = run(&reply(Decision::Approve), Some(&pending), false)
+        }) = run(
+            &reply("APPROUVER"),
+            Some(&read_request(State::Queued, &[])),
+            false,
+        )
         else {
             panic!("not approved");
         };
         assert_eq!(request.state, State::Approved);
+        assert_eq!(request.id, pending.id);
         assert_eq!(account.username, "vmartel2", "vmartel is taken");
         assert_eq!(account.approved_by, STAFF);
         let kinds: Vec<(ReplyKind, &str)> =
@@ -733,11 +1070,114 @@ mod tests {
     }
 
     #[test]
+    fn field_lines_complete_a_review_request_and_are_recorded() {
+        let pending = read_request(State::Review, &["user.email"]);
+        let text = "Approuver\n\nCourriel de l'utilisateur : Valerie.Martel2@Clinique.example\n\
+                    Nom de l’UTILISATEUR = Martel-Roy\n";
+        let Ok(Verdict::Approved {
+            request,
+            account,
+            messages,
+        }) = run(&reply(text), Some(&pending), false)
+        else {
+            panic!("not approved");
+        };
+        assert_eq!(request.user.email, "valerie.martel2@clinique.example");
+        assert_eq!(account.user.last_name, "Martel-Roy");
+        assert_eq!(
+            account.username, "vmartelroy",
+            "made from the corrected names"
+        );
+        assert_eq!(messages[1].to, "valerie.martel2@clinique.example");
+        let notes: Vec<&str> = request.history.iter().map(|h| h.note.as_str()).collect();
+        assert!(notes.contains(
+            &"user.email set by agent@organisme.example: «» → «valerie.martel2@clinique.example»"
+        ));
+        assert!(notes
+            .contains(&"user.last_name set by agent@organisme.example: «Martel» → «Martel-Roy»"));
+        assert!(request.reasons.is_empty());
+    }
+
+    /// The problem of a reply that changed nothing, and its one notice.
+    fn problem_of(result: Result<Verdict, NoAction>) -> (Problem, Reply) {
+        match result {
+            Ok(Verdict::Unchanged { problem, notice }) => (problem, notice),
+            Ok(other) => panic!("acted: {:?}", other.request().map(|r| r.state)),
+            Err(why) => panic!("no notice: {why}"),
+        }
+    }
+
+    #[test]
+    fn an_approval_acts_only_when_no_reason_is_left() {
+        let pending = read_request(State::Review, &["user.email", "user.date"]);
+        let (problem, notice) = problem_of(run(
+            &reply("APPROUVER\nCourriel de l'utilisateur : valerie.martel@clinique.example"),
+            Some(&pending),
+            false,
+        ));
+        assert_eq!(
+            problem,
+            Problem::Reasons(vec![Reason::Illegible("user.date".into())])
+        );
+        assert_eq!(notice.kind, ReplyKind::StaffNotice);
+        assert_eq!(notice.to, STAFF);
+        assert!(
+            notice
+                .text
+                .contains("\nDate de signature de l'utilisateur :\n"),
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.text.contains("\nUser's signature date:")
+                || notice.text.contains("\nUser's signature date :")
+        );
+        assert_eq!(
+            notice.reply_to.as_deref(),
+            Some("acces+00aa11bb@organisme.example")
+        );
+        assert_eq!(
+            notice.in_reply_to.as_deref(),
+            Some("<r1@organisme.example>")
+        );
+
+        // A corrected value the rules refuse: the same address twice.
+        let (problem, notice) = problem_of(run(
+            &reply("APPROUVER\nuser.email: lea.fortin@clinique.example\nuser.date: 2024-11-12"),
+            Some(&pending),
+            false,
+        ));
+        assert_eq!(problem, Problem::Reasons(vec![Reason::SameEmail]));
+        assert!(notice.text.contains("même adresse"), "{}", notice.text);
+
+        let cases = [
+            (
+                "APPROUVER\nCouleur préférée : bleu",
+                Problem::UnknownField("Couleur préférée".into()),
+            ),
+            (
+                "APPROUVER\nuser.date : hier",
+                Problem::BadValue("user.date".into()),
+            ),
+            ("REFUSER\n-- \nAgent", Problem::NoMessage),
+            ("CORRIGER\nAgent Dupont", Problem::NoMessage),
+            ("APPROUVER sauf le service", Problem::Conditional),
+            ("Je regarde demain", Problem::NoVerb),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                problem_of(run(&reply(text), Some(&pending), false)).0,
+                want,
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn a_refusal_records_its_reason() {
         let pending = request("DA-2024-000001", 18, State::Review);
-        let reason = "licence inconnue".to_string();
         let Ok(Verdict::Refused { request, notice }) =
-            run(&reply(Decision::Refuse(reason)), Some(&pending), false)
+            run(&reply("REFUSER licence inconnue"), Some(&pending), false)
         else {
             panic!("not refused");
         };
@@ -747,30 +1187,73 @@ mod tests {
     }
 
     #[test]
-    fn replies_that_cannot_act_say_why() {
+    fn a_correction_keeps_number_and_place_and_carries_the_message() {
+        let pending = request("DA-2024-000001", 18, State::Review);
+        let Ok(Verdict::Correction { request, notice }) = run(
+            &reply("CORRIGER Merci de faire signer la page 2 par l'utilisatrice.\n\nAgent Dupont"),
+            Some(&pending),
+            false,
+        ) else {
+            panic!("not sent back");
+        };
+        assert_eq!(request.state, State::Correction);
+        assert_eq!(
+            (request.id.as_str(), request.received_at),
+            (pending.id.as_str(), pending.received_at)
+        );
+        assert_eq!(notice.kind, ReplyKind::Correction);
+        assert_eq!(notice.to, pending.sender);
+        assert!(notice
+            .text
+            .contains("Merci de faire signer la page 2 par l'utilisatrice."));
+        assert!(!notice.text.contains("Dupont"), "the signature stays out");
+    }
+
+    #[test]
+    fn replies_that_cannot_act_say_why_only_to_authenticated_staff() {
         let pending = request("DA-2024-000001", 18, State::Queued);
         let done = request("DA-2024-000001", 18, State::Approved);
-        let mut no_user_address = pending.clone();
-        no_user_address.user.email = "valerie.martel@".into();
-        let mut unauthenticated = reply(Decision::Approve);
+        let (problem, _) = problem_of(run(&reply("APPROUVER"), Some(&done), false));
+        assert_eq!(problem, Problem::NotWaiting(State::Approved));
+        let (problem, _) = problem_of(run(&reply("APPROUVER"), None, false));
+        assert_eq!(problem, Problem::NoRequest);
+        let used = TokenRecord {
+            used: true,
+            ..record()
+        };
+        let (problem, notice) = problem_of(run_with(
+            &reply("APPROUVER"),
+            Some(&pending),
+            false,
+            &used,
+            at(19, 10),
+        ));
+        assert_eq!(problem, Problem::TokenUsed);
+        assert_eq!(notice.reply_to, None, "nothing left to answer");
+        let late = at(18, 9) + TimeDelta::days(15);
+        let (problem, notice) = problem_of(run_with(
+            &reply("APPROUVER"),
+            Some(&pending),
+            false,
+            &record(),
+            late,
+        ));
+        assert_eq!(problem, Problem::TokenExpired);
+        assert!(notice.text.contains("nouvelle demande d'approbation"));
+
+        let mut unauthenticated = reply("APPROUVER");
         unauthenticated.auth = Err(AuthFailure::NoTrustedResults);
-        let cases: Vec<(StaffReply, Option<&Request>, bool, &str)> = vec![
-            (reply(Decision::Unclear), Some(&pending), false, "Unclear"),
-            (reply(Decision::Approve), Some(&pending), true, "AutoReply"),
-            (reply(Decision::Approve), Some(&done), false, "NotPending"),
-            (reply(Decision::Approve), None, false, "NoRequest"),
-            (
-                reply(Decision::Approve),
-                Some(&no_user_address),
-                false,
-                "NoAddress(User)",
-            ),
-            (unauthenticated, Some(&pending), false, "Refused(Auth"),
+        let mut stranger = reply("APPROUVER");
+        stranger.from = Some("x@attacker.example".into());
+        let cases: Vec<(StaffReply, bool, &str)> = vec![
+            (reply("APPROUVER"), true, "AutoReply"),
+            (unauthenticated, false, "Refused(Auth"),
+            (stranger, false, "NotStaff"),
         ];
-        for (reply, request, automatic, expected) in cases {
-            match run(&reply, request, automatic) {
+        for (reply, automatic, expected) in cases {
+            match run(&reply, Some(&pending), automatic) {
                 Err(why) => assert!(format!("{why:?}").starts_with(expected), "{why:?}"),
-                Ok(v) => panic!("{expected}: acted on {}", v.request().id),
+                Ok(v) => panic!("{expected}: answered {:?}", v.request().map(|r| &r.id)),
             }
         }
     }

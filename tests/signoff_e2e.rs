@@ -34,7 +34,8 @@ const USERS: [(&str, &str); 6] = [
 ];
 
 /// Reads `%PDF-1.4\n%form:N` as a complete DA-100 from Léa Fortin for
-/// user N of [`USERS`], with two signature crops.
+/// user N of [`USERS`], with two signature crops; a line
+/// `%illegible:<field id>` makes that field illegible (with its crop).
 struct Scripted;
 
 fn png(shade: u8) -> Vec<u8> {
@@ -76,6 +77,18 @@ impl FormReader for Scripted {
             ("user.email", user_email),
             ("user.date", "2024-11-12".to_string()),
         ];
+        let illegible: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("%illegible:"))
+            .map(|id| id.trim().to_string())
+            .collect();
+        let fields = fields
+            .into_iter()
+            .filter(|(id, _)| !illegible.iter().any(|i| i == id));
+        let field_crops = illegible.iter().map(|id| Crop {
+            zone: id.clone(),
+            png: png(120),
+        });
         Ok(FormReport {
             forms: 1,
             pages: 2,
@@ -94,17 +107,19 @@ impl FormReader for Scripted {
                     (k.to_string(), reading)
                 })
                 .collect(),
-            illegible: vec![],
-            crops: vec![
-                Crop {
-                    zone: "employer.signature".into(),
-                    png: png(10),
-                },
-                Crop {
-                    zone: "user.signature".into(),
-                    png: png(200),
-                },
-            ],
+            crops: field_crops
+                .chain([
+                    Crop {
+                        zone: "employer.signature".into(),
+                        png: png(10),
+                    },
+                    Crop {
+                        zone: "user.signature".into(),
+                        png: png(200),
+                    },
+                ])
+                .collect(),
+            illegible,
         })
     }
 }
@@ -261,19 +276,25 @@ fn pdf(n: usize) -> Vec<u8> {
 
 /// An applicant's e-mail carrying form N.
 fn applicant_mail(n: usize) -> Vec<u8> {
+    applicant_mail_with(n, &pdf(n), &format!("<form-{n}@dentaire.example>"), "")
+}
+
+/// An applicant's e-mail carrying `pdf` as `da100-N.pdf`, with its
+/// Message-ID and extra headers (each ending in CRLF).
+fn applicant_mail_with(n: usize, pdf: &[u8], message_id: &str, headers: &str) -> Vec<u8> {
     use base64_engine::encode;
     format!(
         "From: Lea Fortin <lea.fortin@dentaire.example>\r\n\
 To: acces@organisme.example\r\n\
 Subject: DA-100\r\n\
-Message-ID: <form-{n}@dentaire.example>\r\n\
-MIME-Version: 1.0\r\n\
+Message-ID: {message_id}\r\n\
+{headers}MIME-Version: 1.0\r\n\
 Content-Type: multipart/mixed; boundary=b\r\n\r\n\
 --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nVoici le formulaire.\r\n\
 --b\r\nContent-Type: application/pdf; name=da100-{n}.pdf\r\n\
 Content-Disposition: attachment; filename=da100-{n}.pdf\r\n\
 Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
-        encode(&pdf(n))
+        encode(pdf)
     )
     .into_bytes()
 }
@@ -405,7 +426,20 @@ async fn an_approval_by_reply_issues_credentials_and_nothing_else_acts() {
         ),
     );
     desk.tick().await;
-    assert_eq!(desk.outbox().len(), before, "no reply, no message");
+    // Forged and foreign replies get nothing; the staff member's unclear
+    // reply gets one notice saying why.
+    assert_eq!(desk.outbox().len(), before + 1, "one notice, nothing else");
+    let notices = desk.of_kind("staff-notice");
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0].header("To"), AGENT);
+    assert_eq!(notices[0].header("Auto-Submitted"), "auto-generated");
+    assert_eq!(
+        notices[0].header("In-Reply-To"),
+        "<unclear@organisme.example>"
+    );
+    assert_eq!(notices[0].reply_to(), token_address, "answer it directly");
+    assert!(notices[0].text().contains("APPROUVER, ou REFUSER"));
+    let before = before + 1;
     {
         let store = desk.store();
         assert_eq!(
@@ -486,7 +520,13 @@ async fn an_approval_by_reply_issues_credentials_and_nothing_else_acts() {
         ),
     );
     desk.tick().await;
-    assert_eq!(desk.outbox().len(), after_approval);
+    // The re-delivery is nothing; each new reply on the used token gets
+    // its notice, and acts on nothing.
+    assert_eq!(desk.outbox().len(), after_approval + 2);
+    assert_eq!(desk.of_kind("staff-notice").len(), 3);
+    assert!(desk.of_kind("staff-notice")[2]
+        .text()
+        .contains("a déjà reçu une réponse"));
     let store = desk.store();
     assert_eq!(store.accounts().unwrap().len(), 1);
     assert_eq!(request_ids_of(&store, State::Approved), [id]);
@@ -699,6 +739,9 @@ async fn approval_requests_spread_over_staff_up_to_the_limit() {
     desk.tick().await;
     assert!(desk.of_kind("username").is_empty());
     assert!(desk.store().accounts().unwrap().is_empty());
+    let notices = desk.of_kind("staff-notice");
+    assert_eq!(notices.len(), 1);
+    assert!(notices[0].text().contains("autre membre du personnel"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -763,4 +806,241 @@ async fn the_digest_goes_once_a_day_and_new_accounts_are_handed_off() {
         .unwrap();
     assert!(handoff.ok, "{handoff:?}");
     assert!(handoff.detail.contains("recorded"), "{handoff:?}");
+}
+
+/// The French part of a message's plain text (before the English version).
+fn french_text(sent: &Sent) -> String {
+    let text = String::from_utf8(sent.parts()[0].3.clone())
+        .unwrap()
+        .replace("\r\n", "\n");
+    text.split("——— English version ———")
+        .next()
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+/// A staff reply as a mail client writes it: `top` above the quoted
+/// approval request (`>` prefixes, French attribution).
+fn quoting_reply(id: &str, to: &str, top: &str, approval: &Sent) -> Vec<u8> {
+    let quoted: String = String::from_utf8(approval.parts()[0].3.clone())
+        .unwrap()
+        .lines()
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    format!(
+        "Delivered-To: {to}\r\n\
+{TRUSTED_AUTH}From: Agent Dupont <{AGENT}>\r\n\
+To: {to}\r\n\
+Subject: Re: {}\r\n\
+Message-ID: <{id}@organisme.example>\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: 8bit\r\n\r\n\
+{top}\r\n\r\n\
+Agent Dupont\r\n\r\n\
+Le lun. 18 nov. 2024 à 09:12, <acces@organisme.example> a écrit :\r\n{quoted}",
+        approval.header("Subject"),
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_review_request_with_an_illegible_address_is_completed_by_one_reply() {
+    let desk = Desktop::new(&[]);
+    let form = b"%PDF-1.4\n%form:2\n%illegible:user.email\n%%EOF\n";
+    desk.drop_in(
+        1_731_917_000,
+        &applicant_mail_with(2, form, "<form-2@dentaire.example>", ""),
+    );
+    desk.tick().await;
+    let id = request_ids_of(&desk.store(), State::Review).pop().unwrap();
+    let approval = &desk.of_kind("approval-request")[0];
+    let plain = french_text(approval);
+    assert!(plain.contains("État : à vérifier"), "{plain}");
+    assert!(
+        plain.contains("- Courriel de l'utilisateur : (illisible"),
+        "{plain}"
+    );
+    assert!(
+        plain.contains("\nCourriel de l'utilisateur :\n"),
+        "ready to copy: {plain}"
+    );
+    assert!(!plain.contains("user.email") && !plain.contains("review"));
+    let images = approval
+        .parts()
+        .into_iter()
+        .filter(|p| p.0 == "image/png")
+        .count();
+    assert_eq!(images, 3, "the address crop and both signatures");
+
+    let top = "APPROUVER\r\nCourriel de l'utilisateur : Chloe.Bouchard@Dentaire.example";
+    let reply = quoting_reply("complete", &approval.reply_to(), top, approval);
+    desk.drop_in(1_731_918_000, &reply);
+    desk.tick().await;
+
+    let to =
+        |kind: &str| -> Vec<String> { desk.of_kind(kind).iter().map(|m| m.header("To")).collect() };
+    assert_eq!(to("username"), ["lea.fortin@dentaire.example"]);
+    assert_eq!(
+        to("temporary-password"),
+        ["chloe.bouchard@dentaire.example"]
+    );
+    assert_eq!(to("approved"), ["lea.fortin@dentaire.example"]);
+    assert!(desk.of_kind("staff-notice").is_empty());
+    let store = desk.store();
+    let request = store.request(&id).unwrap().unwrap();
+    assert_eq!(request.state, State::Approved);
+    assert_eq!(request.user.email, "chloe.bouchard@dentaire.example");
+    assert!(request.reasons.is_empty());
+    assert!(request.history.iter().any(|h| h.note
+        == "user.email set by agent@organisme.example: «» → «chloe.bouchard@dentaire.example»"));
+    assert_eq!(
+        store.accounts().unwrap()[0].user.email,
+        "chloe.bouchard@dentaire.example"
+    );
+
+    // The transcript of the closing note: `--nocapture` shows it.
+    eprintln!("=== approval request (plain text, French part)\n{plain}\n");
+    eprintln!("=== staff reply\n{}\n", String::from_utf8_lossy(&reply));
+    for sent in desk.outbox() {
+        eprintln!(
+            "=== sent: X-Guichet-Kind: {} / To: {}",
+            sent.header("X-Guichet-Kind"),
+            sent.header("To")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_with_a_field_still_missing_gets_a_notice_and_the_next_reply_acts() {
+    let desk = Desktop::new(&[]);
+    let form = b"%PDF-1.4\n%form:4\n%illegible:user.email\n%illegible:user.date\n%%EOF\n";
+    desk.drop_in(
+        1_731_917_000,
+        &applicant_mail_with(4, form, "<form-4@dentaire.example>", ""),
+    );
+    desk.tick().await;
+    let approval = &desk.of_kind("approval-request")[0];
+    let token_address = approval.reply_to();
+
+    // Only one of the two fields, then a value the rules refuse.
+    let top = "Approuver\r\nuser.email = zoe.tremblay@dentaire.example";
+    desk.drop_in(
+        1_731_918_000,
+        &quoting_reply("half", &token_address, top, approval),
+    );
+    desk.tick().await;
+    let top = "APPROVE\r\nUser's e-mail: lea.fortin@dentaire.example\r\nUser's signature date: 2024-11-12";
+    desk.drop_in(
+        1_731_918_001,
+        &quoting_reply("same", &token_address, top, approval),
+    );
+    desk.tick().await;
+    let notices = desk.of_kind("staff-notice");
+    assert_eq!(notices.len(), 2, "one notice per reply");
+    let missing = notices[0].text();
+    assert!(
+        missing.contains("Date de signature de l'utilisateur"),
+        "{missing}"
+    );
+    assert!(
+        missing.contains("\nDate de signature de l'utilisateur :"),
+        "{missing}"
+    );
+    assert!(notices[1].text().contains("même adresse de courriel"));
+    assert_eq!(notices[1].reply_to(), token_address);
+    assert!(desk.of_kind("username").is_empty());
+    let store = desk.store();
+    let request = &store.requests(Some(State::Review)).unwrap()[0];
+    assert!(request.user.email.is_empty(), "nothing changed");
+    drop(store);
+
+    // A notice that comes back to the intake (a forwarding loop) is never
+    // answered; the staff member's answer to the notice acts.
+    let mut looped = notices[0].raw.clone();
+    looped.splice(0..0, format!("Delivered-To: {token_address}\r\n").bytes());
+    desk.drop_in(1_731_918_002, &looped);
+    desk.tick().await;
+    assert_eq!(desk.of_kind("staff-notice").len(), 2);
+    let top = "APPROUVER\r\nCourriel de l'utilisateur : zoe.tremblay@dentaire.example\r\n\
+               Date de signature de l'utilisateur : 12/11/2024";
+    desk.drop_in(
+        1_731_918_003,
+        &quoting_reply("full", &token_address, top, &notices[0]),
+    );
+    desk.tick().await;
+    assert_eq!(
+        desk.of_kind("temporary-password")[0].header("To"),
+        "zoe.tremblay@dentaire.example"
+    );
+    let store = desk.store();
+    let request = &store.requests(Some(State::Approved)).unwrap()[0];
+    assert_eq!(
+        request.fields["user.date"].value, "2024-11-12",
+        "normalised"
+    );
+    assert_eq!(desk.of_kind("staff-notice").len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corriger_sends_the_request_back_and_the_corrected_form_resumes_it() {
+    let desk = Desktop::new(&[]);
+    desk.drop_in(1_731_917_000, &applicant_mail(3));
+    desk.tick().await;
+    let id = request_ids_of(&desk.store(), State::Queued).pop().unwrap();
+    let received_at = desk.store().request(&id).unwrap().unwrap().received_at;
+    let approval = &desk.of_kind("approval-request")[0];
+    let top = "CORRIGER La date de naissance de l'utilisateur semble erronée :\r\n\
+               faites-la corriger et initialer à la page 2.";
+    desk.drop_in(
+        1_731_918_000,
+        &quoting_reply("back", &approval.reply_to(), top, approval),
+    );
+    desk.tick().await;
+    let corrections = desk.of_kind("correction");
+    assert_eq!(corrections.len(), 1);
+    let correction = &corrections[0];
+    assert_eq!(correction.header("To"), "lea.fortin@dentaire.example");
+    assert_eq!(
+        correction.header("In-Reply-To"),
+        "<form-3@dentaire.example>"
+    );
+    let text = correction.text();
+    assert!(text.contains("La date de naissance de l'utilisateur semble erronée :"));
+    assert!(text.contains("faites-la corriger et initialer à la page 2."));
+    assert!(text.contains(&id));
+    assert!(
+        !text.contains("Agent Dupont") && !text.contains("Mathis"),
+        "{text}"
+    );
+    assert_eq!(
+        request_ids_of(&desk.store(), State::Correction),
+        std::slice::from_ref(&id)
+    );
+
+    // The applicant answers the correction with the corrected form.
+    let answered = correction.header("Message-ID");
+    desk.drop_in(
+        1_731_990_000,
+        &applicant_mail_with(
+            3,
+            &pdf(3),
+            "<form-3-fixed@dentaire.example>",
+            &format!("In-Reply-To: {answered}\r\nReferences: {answered}\r\n"),
+        ),
+    );
+    desk.tick().await;
+    let store = desk.store();
+    let all = store.requests(None).unwrap();
+    assert_eq!(all.len(), 1, "the same request, resumed");
+    assert_eq!(
+        (all[0].id.as_str(), all[0].received_at),
+        (id.as_str(), received_at)
+    );
+    assert_eq!(all[0].state, State::Queued);
+    assert_eq!(
+        desk.of_kind("approval-request").len(),
+        2,
+        "put to staff again"
+    );
 }

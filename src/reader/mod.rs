@@ -96,6 +96,34 @@ pub(crate) mod limits {
     pub const FILE_TIME: Duration = Duration::from_secs(60);
 }
 
+/// The ids of the fields that hold a typed value (text, digits, date,
+/// e-mail), in `layout.json` order: those a staff member may set by reply.
+pub fn value_fields() -> Vec<&'static str> {
+    typed_zones().iter().map(|(id, _)| id.as_str()).collect()
+}
+
+/// A value a person gave for field `id`, normalised as the reader
+/// normalises what it reads (see `check --json`); `None` for an id that
+/// holds no typed value or a value that cannot take its field's shape.
+pub fn normalise_value(id: &str, raw: &str) -> Option<String> {
+    let (_, kind) = typed_zones().iter().find(|(zone, _)| zone == id)?;
+    normalise::normalise(*kind, raw)
+}
+
+fn typed_zones() -> &'static [(String, layout::Kind)] {
+    static ZONES: std::sync::LazyLock<Vec<(String, layout::Kind)>> =
+        std::sync::LazyLock::new(|| {
+            Layout::embedded()
+                .map(|l| l.fields)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|z| !matches!(z.kind, layout::Kind::Checkbox | layout::Kind::Signature))
+                .map(|z| (z.id, z.kind))
+                .collect()
+        });
+    &ZONES
+}
+
 /// Resolution at which pages that are not bare scans are rendered.
 const RENDER_DPI: u32 = 200;
 

@@ -32,6 +32,8 @@ pub enum ReplyKind {
     Username,
     TemporaryPassword,
     Digest,
+    /// To a staff member whose reply changed nothing: why, what to send.
+    StaffNotice,
 }
 
 impl ReplyKind {
@@ -48,6 +50,7 @@ impl ReplyKind {
             ReplyKind::Username => "username",
             ReplyKind::TemporaryPassword => "temporary-password",
             ReplyKind::Digest => "digest",
+            ReplyKind::StaffNotice => "staff-notice",
         }
     }
 }

@@ -65,6 +65,8 @@ const BUILTIN: &[(&str, &str)] = builtin_files!(
     "temporary-password.en.txt",
     "digest.fr.txt",
     "digest.en.txt",
+    "staff-notice.fr.txt",
+    "staff-notice.en.txt",
 );
 
 /// The blank form sent with instructions (the official DA-100, as shipped).

@@ -437,6 +437,17 @@ fn every_notice_renders_with_its_kind() {
             ),
             "agent@organisme.example",
         ),
+        (
+            notices::staff_notice(
+                &t,
+                "agent@organisme.example",
+                Some(&r.id),
+                &notices::Problem::NoVerb,
+                None,
+                "<staff@organisme.example>",
+            ),
+            "agent@organisme.example",
+        ),
     ];
     for (reply, to) in &notices {
         let bytes = rendered(reply);
@@ -483,10 +494,14 @@ fn every_notice_renders_with_its_kind() {
         .contains("src=\"cid:crop0@guichet\""));
     let text = text_of(&request_mail);
     assert!(
-        text.contains("user.email: patrick.roy80@gmail.com (62 %)"),
+        text.contains("- Courriel de l'utilisateur : patrick.roy80@gmail.com (illisible"),
         "{text}"
     );
-    assert!(text.contains("APPROUVER") && text.contains("REFUSE"));
+    assert!(text.contains("APPROUVER") && text.contains("REFUSE") && text.contains("CORRIGER"));
+    // A person's words, never field ids or machine states.
+    for machine in ["user.email", "review", "queued", "employer."] {
+        assert!(!text.contains(machine), "{machine} shown:\n{text}");
+    }
     // Approved and refused notices thread under the applicant's e-mail.
     let approved_bytes = rendered(&notices[1].0);
     let approved = mailparse::parse_mail(&approved_bytes).unwrap();
@@ -496,6 +511,57 @@ fn every_notice_renders_with_its_kind() {
     );
     assert!(text_of(&rendered(&notices[3].0)).contains("proy4821"));
     assert!(text_of(&rendered(&notices[2].0)).contains("Signature illisible Bcc: x@y"));
+}
+
+#[test]
+fn the_approval_request_puts_doubtful_fields_first_with_their_crop() {
+    let t = Templates::builtin();
+    let r = request();
+    let crops = [
+        Crop {
+            zone: "employer.signature".into(),
+            png: vec![1],
+        },
+        Crop {
+            zone: "user.email".into(),
+            png: vec![2],
+        },
+    ];
+    let reply = notices::approval_request(&t, &r, &crops, "agent@organisme.example", "a@b.c");
+    let html = &reply.html;
+    // The illegible address's row holds its own crop (cid 1), and comes
+    // before the table of the other fields.
+    let row_start = html
+        .find("<tr><th>Courriel de l&#39;utilisateur</th>")
+        .unwrap();
+    let row = &html[row_start..row_start + html[row_start..].find("</tr>").unwrap()];
+    assert!(row.contains("cid:crop1@guichet"), "{row}");
+    assert!(row.contains("illisible"), "{row}");
+    assert!(row_start < html.find("Autres champs lus").unwrap());
+    assert!(html.contains("<th>Signature du professionnel</th><td><img src=\"cid:crop0@guichet\""));
+    assert!(
+        html.contains("<pre>Courriel de l&#39;utilisateur : patrick.roy80@gmail.com</pre>")
+            || html.contains("<pre>Courriel de l&#39;utilisateur :</pre>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<pre>User&#39;s e-mail:"),
+        "English labels in the English part"
+    );
+    let text_of_html = crate::staff::reply::html_text(html);
+    for machine in ["user.email", "employer.signature", "queued", "review"] {
+        assert!(!text_of_html.contains(machine), "{machine} in the HTML");
+    }
+    // Every label shown can be written back in a field line.
+    for lang in Lang::BOTH {
+        for id in crate::reader::value_fields() {
+            let shown = notices::label(&t, lang, id);
+            assert_eq!(notices::field_named(&t, &shown), Some(id), "{shown}");
+        }
+    }
+    assert_eq!(notices::field_named(&t, "USERS EMAIL"), Some("user.email"));
+    assert_eq!(notices::field_named(&t, "user.email"), Some("user.email"));
+    assert_eq!(notices::field_named(&t, "courriel"), None);
 }
 
 #[test]

@@ -8,6 +8,26 @@
 //! `<hr>` Outlook draws above them. Replies put their words above all of
 //! these, so cutting there loses nothing the decision needs.
 
+/// Classes of the containers clients put the quoted message (or the
+/// signature below the reply) in; Outlook on the web prefixes them `x_`.
+const QUOTE_CLASSES: [&str; 7] = [
+    "gmail_quote",
+    "gmail_signature",
+    "moz-cite-prefix",
+    "moz-signature",
+    "yahoo_quoted",
+    "zmail_extra",
+    "outlookmessageheader",
+];
+
+/// Ids of the same, lower-cased.
+const QUOTE_IDS: [&str; 4] = [
+    "divrplyfwdmsg",
+    "appendonsend",
+    "outlookmessageheader",
+    "zwchr",
+];
+
 /// Elements whose content is never text (styles, scripts, the head).
 const INVISIBLE: [&str; 4] = ["head", "style", "script", "title"];
 
@@ -27,7 +47,9 @@ pub(crate) fn fresh_text(html: &str) -> String {
         }
         let after = &rest[lt..];
         // A `<` that opens no tag is text (`a < b` in sloppy HTML).
-        if !after[1..].starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!') {
+        if !after[1..]
+            .starts_with(|c: char| c.is_ascii_alphabetic() || c == '/' || c == '!' || c == '?')
+        {
             if hidden.is_none() {
                 out.push('<');
             }
@@ -36,6 +58,10 @@ pub(crate) fn fresh_text(html: &str) -> String {
         }
         if after.starts_with("<!--") {
             rest = after.find("-->").map_or("", |end| &after[end + 3..]);
+            continue;
+        }
+        if after.starts_with("<?") {
+            rest = after.find("?>").map_or("", |end| &after[end + 2..]);
             continue;
         }
         let Some(end) = tag_end(after) else {
@@ -108,9 +134,11 @@ impl Tag {
         let classes = || self.class.split_whitespace();
         self.name == "blockquote"
             || self.name == "hr"
-            || classes().any(|c| c == "gmail_quote" || c == "moz-cite-prefix")
-            || self.id == "divrplyfwdmsg"
-            || self.id == "appendonsend"
+            || classes().any(|c| {
+                let c = c.strip_prefix("x_").unwrap_or(c);
+                QUOTE_CLASSES.contains(&c)
+            })
+            || QUOTE_IDS.contains(&self.id.strip_prefix("x_").unwrap_or(&self.id))
     }
 }
 
@@ -229,7 +257,19 @@ mod tests {
 
     #[test]
     fn keeps_text_above_quotation_containers() {
-        let cases: [(&str, &[&str]); 9] = [
+        let cases: [(&str, &[&str]); 12] = [
+            (
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<html><head><!--[if gte mso 9]><xml><o:x/></xml><![endif]--></head><body><![if !supportLists]><p class=MsoNormal>APPROUVER<o:p></o:p></p><![endif]></body></html>",
+                &["APPROUVER"],
+            ),
+            (
+                "<div>REFUSER doublon</div><div id=\"x_divRplyFwdMsg\">De : acces</div>",
+                &["REFUSER doublon"],
+            ),
+            (
+                "<div>REFUSE wrong</div><div class=\"yahoo_quoted\">On Monday wrote:</div>",
+                &["REFUSE wrong"],
+            ),
             (
                 "<html><head><style>p{color:red}</style></head><body><p>REFUSER signature&nbsp;absente</p><p>Merci</p></body></html>",
                 &["REFUSER signature absente", "Merci"],

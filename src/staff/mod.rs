@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use mailparse::parse_mail;
 
 use auth::{AuthFailure, AuthPass};
-use reply::Decision;
+use reply::{Context, Decision, Reading};
 use token::{Token, TokenRecord, TokenRefusal};
 
 /// What a message sent to a plus-address of the intake says, before the
@@ -33,7 +33,11 @@ pub struct StaffReply {
     /// The single `From` address, if there is exactly one.
     pub from: Option<String>,
     pub auth: Result<AuthPass, AuthFailure>,
-    pub decision: Decision,
+    /// The reply's plain text (an HTML-only reply converted), read again
+    /// with the approval request it answers in [`StaffReply::reading`].
+    pub text: Option<String>,
+    /// The display name in `From`, where the signature may start.
+    pub signer: Option<String>,
 }
 
 /// Why a staff reply changes nothing: for operators' logs. No answer is
@@ -57,23 +61,53 @@ impl StaffReply {
             token,
             from: auth::sole_from(&mail.headers),
             auth: auth::authenticate(&mail.headers, authserv_id),
-            decision: reply::decision_in(&mail),
+            text: reply::body_text(&mail),
+            signer: display_name(&mail.headers),
         })
     }
 
-    /// The decision the reply may act on, given the stored record for its
-    /// token (`None`: unknown) and the time now. The token is checked
-    /// first, so a replayed or misdirected reply is logged as such even
-    /// when it is also unauthenticated. An `Unclear` decision is returned
-    /// too: the token stays unused and the staff member may answer again.
+    /// What the reply says, its quote found with the help of `sent`, the
+    /// text of the approval request it answers (when known).
+    pub fn reading(&self, sent: Option<&str>) -> Reading {
+        let context = Context {
+            sent,
+            signer: self.signer.as_deref(),
+        };
+        match &self.text {
+            Some(text) => reply::read(text, &context),
+            None => Reading {
+                decision: Decision::Unclear,
+                fields: vec![],
+                unclear: Some(reply::Unclear::Empty),
+            },
+        }
+    }
+
+    /// Whether the reply may act, given the stored record for its token
+    /// (`None`: unknown) and the time now. The token is checked first, so
+    /// a replayed or misdirected reply is logged as such even when it is
+    /// also unauthenticated.
     pub fn acceptance(
         &self,
         record: Option<&TokenRecord>,
         now: DateTime<Utc>,
-    ) -> Result<&Decision, Ignored> {
+    ) -> Result<(), Ignored> {
         let from = self.from.as_deref().unwrap_or_default();
         token::check(record, from, now).map_err(Ignored::Token)?;
         self.auth.clone().map_err(Ignored::Auth)?;
-        Ok(&self.decision)
+        Ok(())
+    }
+}
+
+/// The display name of the single `From` address, if it has one.
+fn display_name(headers: &[mailparse::MailHeader]) -> Option<String> {
+    use mailparse::{MailAddr, MailHeaderMap};
+    let header = headers.get_all_headers("From");
+    let [from] = header.as_slice() else {
+        return None;
+    };
+    match mailparse::addrparse_header(from).ok()?.first()? {
+        MailAddr::Single(info) => info.display_name.clone().filter(|n| !n.trim().is_empty()),
+        MailAddr::Group(_) => None,
     }
 }

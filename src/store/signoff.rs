@@ -93,6 +93,9 @@ pub struct SignoffCommit {
     /// New accounts; a username already taken aborts the whole commit.
     pub accounts: Vec<Account>,
     pub digest_sent: Option<NaiveDate>,
+    /// Our message's Message-ID → the requests it is about: a correction
+    /// a staff member sent back, which the applicant's answer resumes.
+    pub answer_index: Vec<(String, Vec<String>)>,
 }
 
 impl Store {
@@ -117,6 +120,11 @@ impl Store {
             .iter()
             .map(|a| Ok((a.username.as_str(), to_json(a)?)))
             .collect::<Result<_>>()?;
+        let answers: Vec<(&str, Vec<u8>)> = c
+            .answer_index
+            .iter()
+            .map(|(id, reqs)| Ok((id.as_str(), to_json(reqs)?)))
+            .collect::<Result<_>>()?;
         let trees = (
             &self.requests,
             &self.request_keys,
@@ -126,9 +134,21 @@ impl Store {
             &self.approvals,
             &self.accounts,
             &self.meta,
+            &self.answers,
         );
         let result = trees.transaction(
-            |(req_tree, keys, done, outbox, token_tree, approval_tree, account_tree, meta)| -> TxResult<bool> {
+            |(
+                req_tree,
+                keys,
+                done,
+                outbox,
+                token_tree,
+                approval_tree,
+                account_tree,
+                meta,
+                answer_tree,
+            )|
+             -> TxResult<bool> {
                 if !c.fingerprint.is_empty() && done.get(c.fingerprint.as_bytes())?.is_some() {
                     return Ok(false);
                 }
@@ -152,6 +172,9 @@ impl Store {
                 }
                 for (id, value) in &opened {
                     approval_tree.insert(id.as_bytes(), value.as_slice())?;
+                }
+                for (id, value) in &answers {
+                    answer_tree.insert(id.as_bytes(), value.as_slice())?;
                 }
                 if let Some(day) = c.digest_sent {
                     meta.insert(LAST_DIGEST, day.to_string().as_bytes())?;

@@ -5,6 +5,7 @@
 mod assign;
 mod auth;
 mod credentials;
+mod fixtures;
 mod reply;
 mod robustness;
 mod sign_off;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use guichet::staff::auth::{AuthFailure, AuthPass};
-use guichet::staff::reply::Decision;
+use guichet::staff::reply::{Decision, Unclear};
 use guichet::staff::token::{Token, TokenRecord, TokenRefusal, DEFAULT_VALIDITY};
 use guichet::staff::{Ignored, StaffReply};
 
@@ -86,7 +86,7 @@ type Case<'a> = (
     &'a str,
     Option<&'a TokenRecord>,
     DateTime<Utc>,
-    Result<&'a Decision, Ignored>,
+    Result<Decision, Ignored>,
 );
 
 #[test]
@@ -114,8 +114,8 @@ fn acceptance() {
         ..live.clone()
     };
     let cases: Vec<Case> = vec![
-        ("genuine", &genuine, Some(&live), now, Ok(&refusal)),
-        ("dkim only", &dkim_only, Some(&live), now, Ok(&refusal)),
+        ("genuine", &genuine, Some(&live), now, Ok(refusal.clone())),
+        ("dkim only", &dkim_only, Some(&live), now, Ok(refusal)),
         (
             "unauthenticated",
             &forged_unauthenticated,
@@ -161,7 +161,10 @@ fn acceptance() {
     ];
     for (label, raw, record, now, want) in cases {
         let reply = StaffReply::read(raw.as_bytes(), INTAKE, TRUSTED).expect(label);
-        assert_eq!(reply.acceptance(record, now), want, "{label}");
+        let got = reply
+            .acceptance(record, now)
+            .map(|()| reply.reading(None).decision);
+        assert_eq!(got, want, "{label}");
     }
 }
 
@@ -172,8 +175,11 @@ fn unclear_replies_are_accepted_as_unclear() {
     let live = record("agent@organisme.example");
     assert_eq!(
         reply.acceptance(Some(&live), at("2024-11-18T15:30:00Z")),
-        Ok(&Decision::Unclear)
+        Ok(())
     );
+    let reading = reply.reading(None);
+    assert_eq!(reading.decision, Decision::Unclear);
+    assert_eq!(reading.unclear, Some(Unclear::Empty));
 }
 
 #[test]
