@@ -78,17 +78,16 @@ pub fn form_json(file: &str, report: Option<&FormReport>, reasons: &[Reason]) ->
 /// Analyses every file. The store, if given, is only read.
 pub fn run(settings: &Settings, store: Option<&Store>, files: &[PathBuf]) -> Result<Vec<Value>> {
     let desk = Desk::from_settings(settings)?;
-    let known = match store {
-        Some(s) => Known {
-            requests: s.requests(None)?,
-            answered: vec![],
-            processing_date: s.processing_date()?,
-        },
-        None => Known {
-            requests: vec![],
-            answered: vec![],
-            processing_date: None,
-        },
+    let lookup = store.map(Store::lookup);
+    let nothing_on_file: Vec<crate::domain::Request> = Vec::new();
+    let on_file: &dyn crate::rules::OnFile = match &lookup {
+        Some(lookup) => lookup,
+        None => &nothing_on_file,
+    };
+    let known = Known {
+        on_file,
+        answered: vec![],
+        processing_date: store.map(Store::processing_date).transpose()?.flatten(),
     };
     let mut seen = HashSet::new();
     let mut out = Vec::new();
@@ -108,7 +107,7 @@ pub fn run(settings: &Settings, store: Option<&Store>, files: &[PathBuf]) -> Res
             let (report, reasons) = pipeline::examine(
                 &desk,
                 &attachment,
-                &known.requests,
+                known.on_file,
                 &[],
                 Utc::now().date_naive(),
             );
@@ -119,6 +118,7 @@ pub fn run(settings: &Settings, store: Option<&Store>, files: &[PathBuf]) -> Res
             &desk, settings, store, &known, &name, &bytes, &mut seen,
         )?);
     }
+    lookup.map_or(Ok(()), crate::store::Lookup::finish)?;
     Ok(out)
 }
 

@@ -314,17 +314,12 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 }
             }
         }
-        // One scan of the queue gives both what is on file and the
-        // processing date (the oldest request still waiting for staff).
-        let requests = store.requests(None)?;
-        let processing_date = requests
-            .iter()
-            .find(|r| r.state.is_pending())
-            .map(|r| r.received_at.date_naive());
+        // What is on file is asked through the store's index, never read whole.
+        let lookup = store.lookup();
         let known = Known {
-            requests,
+            on_file: &lookup,
             answered,
-            processing_date,
+            processing_date: store.processing_date()?,
         };
         let mut next_id = |year| store.next_request_id(year);
         let handled = if incoming.oversized {
@@ -341,6 +336,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 )
             })?
         };
+        lookup.finish()?;
 
         let mut commit = Commit {
             fingerprint: sub.fingerprint.clone(),

@@ -330,6 +330,12 @@ impl State {
         matches!(self, State::Queued | State::Review)
     }
 
+    /// Holds its addresses and its place: waiting for staff, or approved.
+    /// Only such requests make an address "in use" or a new one a duplicate.
+    pub fn holds_place(self) -> bool {
+        matches!(self, State::Queued | State::Review | State::Approved)
+    }
+
     /// The state a request enters with this outcome (`ignored` has none).
     pub fn from_outcome(o: Outcome) -> Option<State> {
         match o {

@@ -33,9 +33,9 @@ impl Desk {
 }
 
 /// What the store knows that matters to one message.
-pub struct Known {
-    /// Every request on file, oldest first.
-    pub requests: Vec<Request>,
+pub struct Known<'a> {
+    /// The requests on file, as the rules ask about them.
+    pub on_file: &'a dyn rules::OnFile,
     /// Requests that replies this message answers were about (a corrected
     /// form resumes them).
     pub answered: Vec<Request>,
@@ -83,7 +83,7 @@ pub fn handle(
     let mut requests: Vec<Request> = Vec::new();
     for attachment in &sub.attachments {
         // A second form in the same e-mail is checked against the first.
-        let (report, reasons) = examine(desk, attachment, &known.requests, &requests, today);
+        let (report, reasons) = examine(desk, attachment, known.on_file, &requests, today);
         let previous = report
             .as_ref()
             .and_then(|rep| take_matching(&mut resumable, rep));
@@ -229,7 +229,7 @@ fn conclude(desk: &Desk, sub: &Submission, known: &Known, e: Effects) -> Handled
 pub fn examine(
     desk: &Desk,
     attachment: &Attachment,
-    stored: &[Request],
+    stored: &dyn rules::OnFile,
     earlier: &[Request],
     today: NaiveDate,
 ) -> (Option<FormReport>, Vec<Reason>) {
@@ -254,30 +254,33 @@ pub fn examine(
                 report.ticked.clear();
                 report.illegible.clear();
             }
-            let reasons = rules::decide(&report, &OnFile { stored, earlier }, &desk.roles, today);
+            let on_file = Seen {
+                stored,
+                earlier,
+                except: None,
+            };
+            let reasons = rules::decide(&report, &on_file, &desk.roles, today);
             (Some(report), reasons)
         }
     }
 }
 
 /// The rules applied again to a request a staff member corrected by
-/// reply: `report` is the request as corrected, `stored` the requests on
-/// file other than it, `today` its reception day.
+/// reply: `report` is the request `id` as corrected, judged against the
+/// other requests on file; `today` is its reception day.
 pub fn decide_again(
     roles: &RoleList,
     report: &FormReport,
-    stored: &[Request],
+    id: &str,
+    stored: &dyn rules::OnFile,
     today: NaiveDate,
 ) -> Vec<Reason> {
-    rules::decide(
-        report,
-        &OnFile {
-            stored,
-            earlier: &[],
-        },
-        roles,
-        today,
-    )
+    let on_file = Seen {
+        stored,
+        earlier: &[],
+        except: Some(id),
+    };
+    rules::decide(report, &on_file, roles, today)
 }
 
 /// Copies what the form says into the request.
@@ -328,23 +331,29 @@ fn take_matching(resumable: &mut Vec<Request>, rep: &FormReport) -> Option<Reque
     Some(resumable.remove(pos))
 }
 
-/// The requests on file, seen through the rules' `Registry`.
-/// The store's requests and those of earlier attachments of the same e-mail,
-/// seen together without copying either.
-struct OnFile<'a> {
-    stored: &'a [Request],
+/// The requests on file and those of earlier attachments of the same
+/// e-mail, seen together through the rules' `Registry` (less the request
+/// being judged again, if any).
+struct Seen<'a> {
+    stored: &'a dyn rules::OnFile,
     earlier: &'a [Request],
+    except: Option<&'a str>,
 }
 
-impl OnFile<'_> {
-    fn counting(&self) -> impl Iterator<Item = &Request> {
-        self.stored.iter().chain(self.earlier).filter(|r| counts(r))
+impl Seen<'_> {
+    /// The stored requests a question finds, and the earlier ones that
+    /// answer `also`, less the one judged again.
+    fn found(&self, stored: Vec<Request>, also: impl Fn(&Request) -> bool) -> Vec<Request> {
+        let earlier = self
+            .earlier
+            .iter()
+            .filter(|r| r.state.holds_place() && also(r));
+        stored
+            .into_iter()
+            .chain(earlier.cloned())
+            .filter(|r| Some(r.id.as_str()) != self.except)
+            .collect()
     }
-}
-
-/// Requests that hold an address or a place: waiting for staff, or approved.
-fn counts(r: &Request) -> bool {
-    matches!(r.state, State::Queued | State::Review | State::Approved)
 }
 
 fn employer_of(r: &Request) -> Person {
@@ -364,14 +373,18 @@ fn user_of(r: &Request) -> Option<Person> {
     })
 }
 
-impl Registry for OnFile<'_> {
+impl Registry for Seen<'_> {
     fn people_with_email(&self, key: &str) -> Vec<Person> {
+        let holds = |email: &str| !email.is_empty() && rules::mailbox_key(email) == key;
+        let found = self.found(self.stored.with_mailbox(key), |r| {
+            holds(&r.employer.email) || holds(&r.user.email)
+        });
         let mut out = Vec::new();
-        for r in self.counting() {
-            if !r.employer.email.is_empty() && rules::mailbox_key(&r.employer.email) == key {
+        for r in &found {
+            if holds(&r.employer.email) {
                 out.push(employer_of(r));
             }
-            if !r.user.email.is_empty() && rules::mailbox_key(&r.user.email) == key {
+            if holds(&r.user.email) {
                 out.extend(user_of(r));
             }
         }
@@ -379,14 +392,13 @@ impl Registry for OnFile<'_> {
     }
 
     fn has_active_request(&self, key: &RequestKey) -> bool {
-        self.counting().any(|r| {
-            let Some(user) = user_of(r) else {
-                return false;
-            };
-            r.employer.licence == key.licence
-                && r.service.as_deref() == Some(key.service.as_str())
-                && user.is_same(&key.user)
-        })
+        let of = |r: &Request| {
+            r.employer.licence == key.licence && r.service.as_deref() == Some(key.service.as_str())
+        };
+        let stored = self.stored.of_professional(&key.licence, &key.service);
+        self.found(stored, of)
+            .iter()
+            .any(|r| user_of(r).is_some_and(|user| user.is_same(&key.user)))
     }
 }
 
@@ -497,9 +509,12 @@ mod tests {
         handle(&desk(), sub, known, now, now, &mut next).unwrap()
     }
 
-    fn empty() -> Known {
+    /// Nothing on file.
+    static NONE: Vec<Request> = Vec::new();
+
+    fn empty() -> Known<'static> {
         Known {
-            requests: vec![],
+            on_file: &NONE,
             answered: vec![],
             processing_date: None,
         }
@@ -574,8 +589,9 @@ mod tests {
         );
         let original = first.requests[0].clone();
         assert_eq!(original.state, State::Correction);
+        let on_file = vec![original.clone()];
         let known = Known {
-            requests: vec![original.clone()],
+            on_file: &on_file,
             answered: vec![original.clone()],
             processing_date: None,
         };

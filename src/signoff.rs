@@ -227,9 +227,9 @@ pub struct Bench<'a> {
     /// The staff members: only they ever get an answer.
     pub staff: &'a [String],
     pub intake: &'a str,
-    /// Every request on file (the rules look at the others when fields
+    /// The requests on file (the rules look at the others when fields
     /// are corrected).
-    pub on_file: &'a [Request],
+    pub on_file: &'a dyn crate::rules::OnFile,
     /// Whether a username is already in use.
     pub taken: &'a dyn Fn(&str) -> bool,
     pub now: DateTime<Utc>,
@@ -377,16 +377,11 @@ fn corrected(
         }
     }
     let report = report_with(request, &changes);
-    let others: Vec<Request> = bench
-        .on_file
-        .iter()
-        .filter(|r| r.id != request.id)
-        .cloned()
-        .collect();
     let reasons = pipeline::decide_again(
         bench.roles,
         &report,
-        &others,
+        &request.id,
+        bench.on_file,
         request.received_at.date_naive(),
     );
     if reasons.is_empty() {
@@ -653,10 +648,11 @@ pub fn take_reply(
     now: DateTime<Utc>,
 ) -> Result<bool> {
     let record = store.token(&reply.token.hash())?;
-    let on_file = store.requests(None)?;
-    let request = record
-        .as_ref()
-        .and_then(|r| on_file.iter().find(|q| q.id == r.request_id));
+    let request = match &record {
+        Some(r) => store.request(&r.request_id)?,
+        None => None,
+    };
+    let on_file = store.lookup();
     // A store error counts as taken: better a suffix than a duplicate.
     let taken = |name: &str| store.username_taken(name).unwrap_or(true);
     let bench = Bench {
@@ -673,11 +669,12 @@ pub fn take_reply(
             &bench,
             reply,
             record.as_ref(),
-            request,
+            request.as_ref(),
             sub.silence.is_some(),
             &sub.message_id,
         )
     });
+    on_file.finish()?;
     let mut commit = SignoffCommit {
         fingerprint: sub.fingerprint.clone(),
         processed: Some(Processed {

@@ -52,6 +52,36 @@ pub trait Registry {
     fn has_active_request(&self, key: &RequestKey) -> bool;
 }
 
+/// The requests on file the rules may need to look at, as narrow questions:
+/// the store answers them from its index, a list answers them by looking
+/// (`check` without a store, tests). Only requests that
+/// [hold their place](crate::domain::State::holds_place) are answered.
+pub trait OnFile {
+    /// Requests in which a party's address has this [`mailbox_key`].
+    fn with_mailbox(&self, mailbox_key: &str) -> Vec<crate::domain::Request>;
+    /// Requests of this professional (licence) for this service.
+    fn of_professional(&self, licence: &str, service: &str) -> Vec<crate::domain::Request>;
+}
+
+impl OnFile for Vec<crate::domain::Request> {
+    fn with_mailbox(&self, key: &str) -> Vec<crate::domain::Request> {
+        let holds = |email: &str| !email.is_empty() && mailbox_key(email) == key;
+        self.iter()
+            .filter(|r| r.state.holds_place())
+            .filter(|r| holds(&r.employer.email) || holds(&r.user.email))
+            .cloned()
+            .collect()
+    }
+
+    fn of_professional(&self, licence: &str, service: &str) -> Vec<crate::domain::Request> {
+        self.iter()
+            .filter(|r| r.state.holds_place())
+            .filter(|r| r.employer.licence == licence && r.service.as_deref() == Some(service))
+            .cloned()
+            .collect()
+    }
+}
+
 /// What makes two requests the same request: who delegates, to whom, for
 /// which service.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -3,7 +3,11 @@
 //! Trees:
 //! - `requests`: key `received_at (ms, big-endian) ‖ id` → `Request` (JSON), so
 //!   that a range scan yields requests oldest reception first;
-//! - `request_keys`: id → key in `requests`;
+//! - `request_keys`: id → key in `requests`; and, under keys that start
+//!   with a zero byte (no id does), the secondary index of `requests`,
+//!   written in the same transaction as the request (see [`index_keys`]):
+//!   the narrow questions of handling one message are answered from it,
+//!   never by reading every request;
 //! - `processed`: message fingerprint → what it produced (makes re-reading harmless);
 //! - `answers`: Message-ID of a reply we sent → request ids it was about
 //!   (a correction that answers it resumes those requests);
@@ -29,6 +33,7 @@ use sled::Transactional;
 
 use crate::domain::{Outcome, Request, State};
 use crate::outbox::Outgoing;
+use crate::rules;
 
 mod admin;
 pub mod cursor;
@@ -128,17 +133,72 @@ fn encode_requests(requests: &[Request]) -> Result<Vec<EncodedRequest>> {
         .collect()
 }
 
+/// Index entry kinds (after the zero byte that sets them apart from ids).
+const BY_MAILBOX: u8 = b'm';
+const BY_PROFESSIONAL: u8 = b'a';
+const PENDING: u8 = b'p';
+/// Set in `meta` once the index of an older store has been built.
+const INDEX_VERSION: &str = "request_index";
+
+fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
+    let mut key = vec![0, kind];
+    for part in parts {
+        key.extend_from_slice(part);
+        key.push(0);
+    }
+    key
+}
+
+/// The index entries of a request stored under `key`:
+/// - by mailbox (each party's address as [`rules::mailbox_key`] makes it)
+///   and by professional and service (`licence ‖ service`), for requests
+///   that [hold their place](State::holds_place): what the rules ask;
+/// - the requests waiting for staff, in reception order: the processing date.
+fn index_keys(r: &Request, key: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let id = r.id.as_bytes();
+    if r.state.holds_place() {
+        for email in [&r.employer.email, &r.user.email] {
+            if !email.is_empty() {
+                let mailbox = rules::mailbox_key(email);
+                out.push(index_key(BY_MAILBOX, &[mailbox.as_bytes(), id]));
+            }
+        }
+        if let Some(service) = &r.service {
+            let licence = r.employer.licence.as_bytes();
+            out.push(index_key(
+                BY_PROFESSIONAL,
+                &[licence, service.as_bytes(), id],
+            ));
+        }
+    }
+    if r.state.is_pending() {
+        out.push(index_key(PENDING, &[key]));
+    }
+    out
+}
+
 /// Writes a request under its date key, dropping the old entry should the
-/// key have changed.
+/// key have changed, and its index entries in place of the old ones.
 fn put_request(
     requests: &TransactionalTree,
     keys: &TransactionalTree,
     (key, value, id): &EncodedRequest,
 ) -> TxResult<()> {
-    if let Some(old) = keys.get(id.as_bytes())? {
-        if old.as_ref() != key.as_slice() {
-            requests.remove(old)?;
+    if let Some(old_key) = keys.get(id.as_bytes())? {
+        if let Some(old) = requests.get(&old_key)? {
+            let old: Request = from_json(&old).map_err(abort)?;
+            for entry in index_keys(&old, &old_key) {
+                keys.remove(entry)?;
+            }
         }
+        if old_key.as_ref() != key.as_slice() {
+            requests.remove(old_key)?;
+        }
+    }
+    let new: Request = from_json(value).map_err(abort)?;
+    for entry in index_keys(&new, key) {
+        keys.insert(entry, &[])?;
     }
     requests.insert(key.as_slice(), value.as_slice())?;
     keys.insert(id.as_bytes(), key.as_slice())?;
@@ -187,6 +247,38 @@ fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).context("corrupt record in the store")
 }
 
+/// The store as the rules' [`rules::OnFile`], answered from its index. The
+/// rules' questions cannot fail; a read error is kept and given back by
+/// [`Lookup::finish`], which the step that asked them calls.
+pub struct Lookup<'a> {
+    store: &'a Store,
+    error: std::cell::RefCell<Option<anyhow::Error>>,
+}
+
+impl Lookup<'_> {
+    /// The first read error met while answering, if any.
+    pub fn finish(self) -> Result<()> {
+        self.error.into_inner().map_or(Ok(()), Err)
+    }
+
+    fn answer(&self, found: Result<Vec<Request>>) -> Vec<Request> {
+        found.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            Vec::new()
+        })
+    }
+}
+
+impl rules::OnFile for Lookup<'_> {
+    fn with_mailbox(&self, mailbox_key: &str) -> Vec<Request> {
+        self.answer(self.store.requests_with_mailbox(mailbox_key))
+    }
+
+    fn of_professional(&self, licence: &str, service: &str) -> Vec<Request> {
+        self.answer(self.store.requests_of_professional(licence, service))
+    }
+}
+
 impl Store {
     /// Opens the store. The daemon holds it only while it works, so a
     /// command run beside it (`status`, `queue list`) waits for its turn:
@@ -209,7 +301,7 @@ impl Store {
             .open()
             .with_context(|| format!("cannot open the store at {}", path.display()))?;
         let tree = |name: &str| db.open_tree(name);
-        Ok(Store {
+        let store = Store {
             requests: tree("requests")?,
             request_keys: tree("request_keys")?,
             processed: tree("processed")?,
@@ -223,7 +315,68 @@ impl Store {
             approvals: tree("approvals")?,
             accounts: tree("accounts")?,
             db,
-        })
+        };
+        store.index_if_needed()?;
+        Ok(store)
+    }
+
+    /// Builds the secondary index of a store written before it existed
+    /// (once: later writes keep it up to date in their transactions).
+    fn index_if_needed(&self) -> Result<()> {
+        if self.meta.contains_key(INDEX_VERSION)? {
+            return Ok(());
+        }
+        for item in self.requests.iter() {
+            let (key, value) = item?;
+            let r: Request = from_json(&value)?;
+            for entry in index_keys(&r, &key) {
+                self.request_keys.insert(entry, &[])?;
+            }
+        }
+        self.meta.insert(INDEX_VERSION, &b"1"[..])?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The requests whose index entries start with `prefix` (entries end
+    /// with the request id).
+    fn indexed(&self, prefix: &[u8]) -> Result<Vec<Request>> {
+        let mut out = Vec::new();
+        for item in self.request_keys.scan_prefix(prefix) {
+            let (entry, _) = item?;
+            let id = entry[prefix.len()..].strip_suffix(&[0]).unwrap_or_default();
+            if let Some(r) = self.request(&String::from_utf8_lossy(id))? {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The store as the rules ask about it (see [`Lookup`]).
+    pub fn lookup(&self) -> Lookup<'_> {
+        Lookup {
+            store: self,
+            error: Default::default(),
+        }
+    }
+
+    /// Requests holding their place in which a party's address has this
+    /// mailbox key ([`rules::mailbox_key`]).
+    pub fn requests_with_mailbox(&self, mailbox_key: &str) -> Result<Vec<Request>> {
+        let mut prefix = vec![0, BY_MAILBOX];
+        prefix.extend_from_slice(mailbox_key.as_bytes());
+        prefix.push(0);
+        self.indexed(&prefix)
+    }
+
+    /// Requests holding their place of this professional for this service.
+    pub fn requests_of_professional(&self, licence: &str, service: &str) -> Result<Vec<Request>> {
+        let mut prefix = vec![0, BY_PROFESSIONAL];
+        for part in [licence, service] {
+            prefix.extend_from_slice(part.as_bytes());
+            prefix.push(0);
+        }
+        self.indexed(&prefix)
     }
 
     /// Has a message with this fingerprint already been handled?
@@ -391,14 +544,16 @@ impl Store {
     /// The date shown to applicants: reception date of the oldest request
     /// still waiting for staff.
     pub fn processing_date(&self) -> Result<Option<NaiveDate>> {
-        for item in self.requests.iter() {
-            let (_, v) = item?;
-            let r: Request = from_json(&v)?;
-            if r.state.is_pending() {
-                return Ok(Some(r.received_at.date_naive()));
-            }
-        }
-        Ok(None)
+        let Some(first) = self.request_keys.scan_prefix([0, PENDING]).next() else {
+            return Ok(None);
+        };
+        let (entry, _) = first?;
+        let key = entry[2..].strip_suffix(&[0]).unwrap_or_default();
+        let Some(value) = self.requests.get(key)? else {
+            return Ok(None);
+        };
+        let r: Request = from_json(&value)?;
+        Ok(Some(r.received_at.date_naive()))
     }
 
     /// Automatic replies sent to `sender` since `since`.
@@ -653,5 +808,66 @@ mod tests {
         assert_eq!(store.next_request_id(2024).unwrap(), "DA-2024-000001");
         assert_eq!(store.next_request_id(2024).unwrap(), "DA-2024-000002");
         assert_eq!(store.next_request_id(2025).unwrap(), "DA-2025-000001");
+    }
+
+    /// The index answers what the rules ask, follows every change of a
+    /// request in the same commit, and is built for a store written before it.
+    #[test]
+    fn the_index_answers_the_rules_and_follows_each_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut r = request("DA-2024-000001", 18, State::Queued);
+        r.employer.licence = "104382".into();
+        r.employer.email = "Dr.Gelinas@Clinique.example".into();
+        r.user.email = "julie+da100@clinique.example".into();
+        let older = request("DA-2024-000002", 17, State::Review);
+        let put = |fingerprint: &str, requests: Vec<Request>| {
+            let c = Commit {
+                fingerprint: fingerprint.into(),
+                requests,
+                ..Default::default()
+            };
+            store.commit(&c).unwrap();
+        };
+        put("a", vec![r.clone(), older.clone()]);
+        let ids = |found: Vec<Request>| found.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        let julie = rules::mailbox_key("julie@clinique.example");
+        assert_eq!(
+            ids(store.requests_with_mailbox(&julie).unwrap()),
+            ["DA-2024-000001"]
+        );
+        let gelinas = rules::mailbox_key("dr.gelinas@clinique.example");
+        assert_eq!(store.requests_with_mailbox(&gelinas).unwrap().len(), 1);
+        let of = |licence, service| ids(store.requests_of_professional(licence, service).unwrap());
+        assert_eq!(of("104382", "FACT"), ["DA-2024-000001"]);
+        assert!(of("104382", "PAIE").is_empty());
+        assert_eq!(
+            store.processing_date().unwrap(),
+            Some(older.received_at.date_naive())
+        );
+
+        // Refused: it holds no address, no place, and no longer waits.
+        r.state = State::Refused;
+        put("b", vec![r.clone()]);
+        assert!(store.requests_with_mailbox(&julie).unwrap().is_empty());
+        assert!(of("104382", "FACT").is_empty());
+        let mut approved = older.clone();
+        approved.state = State::Approved;
+        put("c", vec![approved]);
+        assert_eq!(store.processing_date().unwrap(), None);
+
+        // A store from before the index: entries gone, version unset.
+        r.state = State::Approved;
+        put("d", vec![r]);
+        let entries: Vec<_> = store.request_keys.scan_prefix([0]).keys().collect();
+        assert!(!entries.is_empty());
+        for key in entries {
+            store.request_keys.remove(key.unwrap()).unwrap();
+        }
+        store.meta.remove(INDEX_VERSION).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.requests_with_mailbox(&julie).unwrap().len(), 1);
+        assert_eq!(rules::OnFile::with_mailbox(&store.lookup(), &julie).len(), 1);
     }
 }
