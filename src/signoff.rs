@@ -586,7 +586,7 @@ pub fn send_approval_requests(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Result<usize> {
-    let requests = store.requests(None)?;
+    let requests = store.waiting_requests()?;
     let approvals = store.approvals()?;
     let by_id: HashMap<&str, &Request> = requests.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut commit = SignoffCommit {

@@ -58,17 +58,6 @@ const BACKUP_MAGIC: &[u8] = b"guichet-backup 1\n";
 const MAX_RECORD: u64 = 1 << 30;
 
 impl Store {
-    /// Reception time of the oldest request waiting for staff.
-    pub fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
-        for item in self.requests.iter() {
-            let r: Request = from_json(&item?.1)?;
-            if r.state.is_pending() {
-                return Ok(Some(r.received_at));
-            }
-        }
-        Ok(None)
-    }
-
     /// Requests whose PDF and crops are still held.
     pub fn documents_held(&self) -> Result<usize> {
         let mut n = 0;
@@ -231,6 +220,8 @@ impl Store {
             tree.apply_batch(batch)?;
         }
         self.db.flush()?;
+        // A backup of a store from before the request index has none.
+        self.index_if_needed()?;
         Ok(entries)
     }
 }

@@ -137,6 +137,7 @@ fn encode_requests(requests: &[Request]) -> Result<Vec<EncodedRequest>> {
 const BY_MAILBOX: u8 = b'm';
 const BY_PROFESSIONAL: u8 = b'a';
 const PENDING: u8 = b'p';
+const STATE_COUNT: u8 = b'c';
 /// Set in `meta` once the index of an older store has been built.
 const INDEX_VERSION: &str = "request_index";
 
@@ -178,6 +179,17 @@ fn index_keys(r: &Request, key: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Adds `delta` to the number of requests in `state` (kept beside the index).
+fn count_state(keys: &TransactionalTree, state: State, delta: i64) -> TxResult<()> {
+    let key = index_key(STATE_COUNT, &[state.as_str().as_bytes()]);
+    let now = keys
+        .get(&key)?
+        .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+        .unwrap_or(0);
+    keys.insert(key, &(now + delta).to_be_bytes())?;
+    Ok(())
+}
+
 /// Writes a request under its date key, dropping the old entry should the
 /// key have changed, and its index entries in place of the old ones.
 fn put_request(
@@ -191,6 +203,7 @@ fn put_request(
             for entry in index_keys(&old, &old_key) {
                 keys.remove(entry)?;
             }
+            count_state(keys, old.state, -1)?;
         }
         if old_key.as_ref() != key.as_slice() {
             requests.remove(old_key)?;
@@ -200,6 +213,7 @@ fn put_request(
     for entry in index_keys(&new, key) {
         keys.insert(entry, &[])?;
     }
+    count_state(keys, new.state, 1)?;
     requests.insert(key.as_slice(), value.as_slice())?;
     keys.insert(id.as_bytes(), key.as_slice())?;
     Ok(())
@@ -326,12 +340,18 @@ impl Store {
         if self.meta.contains_key(INDEX_VERSION)? {
             return Ok(());
         }
+        let mut counts: std::collections::BTreeMap<State, i64> = Default::default();
         for item in self.requests.iter() {
             let (key, value) = item?;
             let r: Request = from_json(&value)?;
             for entry in index_keys(&r, &key) {
                 self.request_keys.insert(entry, &[])?;
             }
+            *counts.entry(r.state).or_default() += 1;
+        }
+        for (state, n) in counts {
+            let key = index_key(STATE_COUNT, &[state.as_str().as_bytes()]);
+            self.request_keys.insert(key, &n.to_be_bytes())?;
         }
         self.meta.insert(INDEX_VERSION, &b"1"[..])?;
         self.db.flush()?;
@@ -544,16 +564,46 @@ impl Store {
     /// The date shown to applicants: reception date of the oldest request
     /// still waiting for staff.
     pub fn processing_date(&self) -> Result<Option<NaiveDate>> {
-        let Some(first) = self.request_keys.scan_prefix([0, PENDING]).next() else {
-            return Ok(None);
-        };
-        let (entry, _) = first?;
-        let key = entry[2..].strip_suffix(&[0]).unwrap_or_default();
-        let Some(value) = self.requests.get(key)? else {
-            return Ok(None);
-        };
-        let r: Request = from_json(&value)?;
-        Ok(Some(r.received_at.date_naive()))
+        Ok(self.oldest_pending()?.map(|at| at.date_naive()))
+    }
+
+    /// The requests waiting for staff (`queued`, `review`), oldest first.
+    pub fn waiting_requests(&self) -> Result<Vec<Request>> {
+        self.waiting(usize::MAX)
+    }
+
+    /// When the oldest request still waiting for staff was received.
+    pub fn oldest_pending(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.waiting(1)?.first().map(|r| r.received_at))
+    }
+
+    /// The first `limit` requests of the waiting index.
+    fn waiting(&self, limit: usize) -> Result<Vec<Request>> {
+        let mut out = Vec::new();
+        for item in self.request_keys.scan_prefix([0, PENDING]).take(limit) {
+            let (entry, _) = item?;
+            let key = entry[2..].strip_suffix(&[0]).unwrap_or_default();
+            if let Some(value) = self.requests.get(key)? {
+                out.push(from_json(&value)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many requests are in each state (counted as they change).
+    fn depth(&self) -> Result<std::collections::BTreeMap<String, usize>> {
+        State::ALL
+            .iter()
+            .map(|state| {
+                let key = index_key(STATE_COUNT, &[state.as_str().as_bytes()]);
+                let n = self
+                    .request_keys
+                    .get(key)?
+                    .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+                    .unwrap_or(0);
+                Ok((state.as_str().to_string(), n.max(0) as usize))
+            })
+            .collect()
     }
 
     /// Automatic replies sent to `sender` since `since`.
@@ -648,13 +698,7 @@ impl Store {
     }
 
     pub fn status(&self) -> Result<Status> {
-        let mut depth: std::collections::BTreeMap<String, usize> = State::ALL
-            .iter()
-            .map(|s| (s.as_str().to_string(), 0))
-            .collect();
-        for r in self.requests(None)? {
-            *depth.entry(r.state.as_str().to_string()).or_default() += 1;
-        }
+        let depth = self.depth()?;
         let last_poll = self
             .meta
             .get("last_poll")?
@@ -868,6 +912,9 @@ mod tests {
         drop(store);
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(store.requests_with_mailbox(&julie).unwrap().len(), 1);
-        assert_eq!(rules::OnFile::with_mailbox(&store.lookup(), &julie).len(), 1);
+        assert_eq!(
+            rules::OnFile::with_mailbox(&store.lookup(), &julie).len(),
+            1
+        );
     }
 }
