@@ -32,8 +32,10 @@ use crate::outbox::Outgoing;
 
 mod admin;
 pub mod cursor;
+mod retention;
+mod rewrite;
 pub mod signoff;
-pub use admin::Purge;
+pub use retention::{digest, settled_at, Erasure, ForgetError, Forgetting, Purge, Retention};
 
 /// What one handled message leaves behind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -204,6 +206,8 @@ impl Store {
     }
 
     pub fn open(path: &Path) -> Result<Store> {
+        // Held while sled opens: a rewrite swapping the files keeps us out.
+        let _gate = rewrite::gate(path)?;
         let db = sled::Config::new()
             .path(path)
             .open()

@@ -408,6 +408,64 @@ impl Link {
     }
 }
 
+// ---- Retention: kept copies removed -----------------------------------------
+
+impl Link {
+    /// In `folder`, flags `\Deleted` and expunges every message whose
+    /// Message-ID header is one of `message_ids` (UID EXPUNGE with UIDPLUS,
+    /// else EXPUNGE). Leaves `folder` selected: see [`Link::reselect`].
+    pub async fn remove_by_message_id(
+        &mut self,
+        folder: &str,
+        message_ids: &[String],
+    ) -> Result<usize, Failure> {
+        let limit = self.command_timeout;
+        let session = &mut self.session;
+        timed(limit, "SELECT", session.select(folder)).await?;
+        let mut uids = Vec::new();
+        for id in message_ids {
+            let query = format!("HEADER Message-ID {}", quoted(id));
+            let found = timed(limit, "UID SEARCH", session.uid_search(query)).await?;
+            uids.extend(found);
+        }
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+        let set = set.join(",");
+        timed(limit, "UID STORE", async {
+            let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?;
+            stream.try_collect::<Vec<_>>().await
+        })
+        .await?;
+        if self.offers.uid_expunge {
+            timed(limit, "UID EXPUNGE", async {
+                let stream = session.uid_expunge(&set).await?;
+                stream.try_collect::<Vec<_>>().await
+            })
+            .await?;
+        } else {
+            timed(limit, "EXPUNGE", async {
+                let stream = session.expunge().await?;
+                stream.try_collect::<Vec<_>>().await
+            })
+            .await?;
+        }
+        Ok(uids.len())
+    }
+
+    /// Selects the intake mailbox again after work in another folder.
+    pub async fn reselect(&mut self, mailbox: &str) -> Result<(), Failure> {
+        let selected = timed(self.command_timeout, "SELECT", self.session.select(mailbox)).await?;
+        if selected.uid_validity != Some(self.uidvalidity) {
+            return Err(Failure::Link("the intake mailbox was renumbered".into()));
+        }
+        Ok(())
+    }
+}
+
 /// The slowest transfer rate tolerated when fetching a large message.
 const BYTES_PER_SECOND_AT_LEAST: u64 = 64 * 1024;
 
