@@ -271,7 +271,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             Ok(sub) => sub,
             Err(e) => {
                 metrics.message("set-aside", []);
-                warn!(key = %incoming.key, error = %e, "unparsable message, set aside");
+                warn!(key = %incoming.key, error = %crate::logging::scrub(&e.to_string()), "unparsable message, set aside");
                 return self
                     .mailbox
                     .settle(&incoming.key, Disposition::Quarantine(e.to_string()))
@@ -413,7 +413,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                     }
                     // An address lettre will not write (a hostile From) gets no reply.
                     Err(e) => {
-                        warn!(message_id = %sub.message_id, error = %e, "reply not rendered, none sent")
+                        warn!(message_id = %sub.message_id, error = %crate::logging::scrub(&e.to_string()), "reply not rendered, none sent")
                     }
                 }
             }
@@ -491,12 +491,12 @@ pub async fn drain_outbox<T: Transport>(
             }
             Err(SendError::Transient(e)) => {
                 let delay = (first_retry_s << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
-                warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %e, retry_in_s = delay, "send failed, will retry");
+                warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %crate::logging::scrub(&e), retry_in_s = delay, "send failed, will retry");
                 metrics.send_retry();
                 store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
             }
             Err(SendError::Permanent(e)) => {
-                error!(outgoing = %queued.mail.id, error = %e, "send refused for good");
+                error!(outgoing = %queued.mail.id, error = %crate::logging::scrub(&e), "send refused for good");
                 metrics.send_refused();
                 store.give_up(seq, queued, &e)?;
             }

@@ -442,7 +442,7 @@ impl Mailbox for ImapMailbox {
             bail!("IMAP message {key} settled before any fetch");
         };
         if let Disposition::Quarantine(reason) = &disposition {
-            tracing::warn!(%key, %reason, "IMAP message quarantined");
+            tracing::warn!(%key, reason = %crate::logging::scrub(reason), "IMAP message quarantined");
         }
         if key.uidvalidity != ledger.mark().uidvalidity {
             // Its UID may now name another message: leave it; the rescan

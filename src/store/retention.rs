@@ -247,6 +247,23 @@ fn is_reduced(a: &Account) -> bool {
     a.employer == Employer::default() && a.user == User::default() && a.password_hash.is_empty()
 }
 
+/// Removes the entries of `tree` whose record satisfies `doomed`; returns
+/// how many.
+fn remove_where<T: for<'de> Deserialize<'de>>(
+    tree: &sled::Tree,
+    doomed: impl Fn(&T) -> bool,
+) -> Result<usize> {
+    let mut n = 0;
+    for item in tree.iter() {
+        let (k, v) = item?;
+        if doomed(&from_json(&v)?) {
+            tree.remove(k)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
 impl Store {
     fn tree(&self, name: &str) -> Result<sled::Tree> {
         Ok(self.db.open_tree(name)?)
@@ -401,7 +418,8 @@ impl Store {
     /// tokens and approvals of erased requests, their accounts reduced,
     /// reply indexes that resume only erased requests, replies the server
     /// refused before `cutoff`, and per-sender counters past the limit's
-    /// window or of addresses that only erased requests held.
+    /// window, or before `cutoff` or of erased requests for addresses no
+    /// live request holds.
     fn sweep(
         &self,
         now: DateTime<Utc>,
@@ -415,22 +433,12 @@ impl Store {
             .keys()
             .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
             .collect::<Result<_>>()?;
-        for item in self.tokens.iter() {
-            let (k, v) = item?;
-            let t: TokenRecord = from_json(&v)?;
-            if erased.contains(&t.request_id) {
-                self.tokens.remove(k)?;
-                report.tokens += 1;
-            }
-        }
-        for item in self.approvals.iter() {
-            let (k, v) = item?;
-            let a: Approval = from_json(&v)?;
-            if erased.contains(&a.request_id) {
-                self.approvals.remove(k)?;
-                report.approvals += 1;
-            }
-        }
+        report.tokens += remove_where(&self.tokens, |t: &TokenRecord| {
+            erased.contains(&t.request_id)
+        })?;
+        report.approvals += remove_where(&self.approvals, |a: &Approval| {
+            erased.contains(&a.request_id)
+        })?;
         for item in self.accounts.iter() {
             let (k, v) = item?;
             let a: Account = from_json(&v)?;
@@ -439,22 +447,10 @@ impl Store {
                 report.accounts += 1;
             }
         }
-        for item in self.answers.iter() {
-            let (k, v) = item?;
-            let ids: Vec<String> = from_json(&v)?;
-            if !ids.is_empty() && ids.iter().all(|id| erased.contains(id)) {
-                self.answers.remove(k)?;
-                report.answers += 1;
-            }
-        }
-        for item in self.failed.iter() {
-            let (k, v) = item?;
-            let q: Queued = from_json(&v)?;
-            if q.next_attempt <= cutoff {
-                self.failed.remove(k)?;
-                report.failed += 1;
-            }
-        }
+        report.answers += remove_where(&self.answers, |ids: &Vec<String>| {
+            !ids.is_empty() && ids.iter().all(|id| erased.contains(id))
+        })?;
+        report.failed += remove_where(&self.failed, |q: &Queued| q.next_attempt <= cutoff)?;
         let live: HashSet<String> = self
             .requests(None)?
             .iter()
@@ -472,8 +468,12 @@ impl Store {
                 .try_into()
                 .map(i64::from_be_bytes)
                 .unwrap_or(0);
-            let only_erased = gone_addresses.contains(&sender) && !live.contains(&sender);
-            if ms < window || only_erased {
+            // Within the limit's window a counter of someone with no live
+            // request still goes when `days` says so (days = 0).
+            let not_live = !live.contains(&sender);
+            let only_erased = gone_addresses.contains(&sender) && not_live;
+            let past_days = ms <= cutoff.timestamp_millis() && not_live;
+            if ms < window || only_erased || past_days {
                 self.sent_log.remove(k)?;
                 report.counters += 1;
             }
@@ -520,28 +520,27 @@ impl Store {
         Ok(())
     }
 
-    /// The audit records of documents purged, oldest first.
-    pub fn purges(&self) -> Result<Vec<Purge>> {
-        self.tree(AUDIT_TREE)?
+    /// Every record of one of the trees above, in key order.
+    fn records<T: for<'de> Deserialize<'de>>(&self, tree: &str) -> Result<Vec<T>> {
+        self.tree(tree)?
             .iter()
             .map(|item| from_json(&item?.1))
             .collect()
+    }
+
+    /// The audit records of documents purged, oldest first.
+    pub fn purges(&self) -> Result<Vec<Purge>> {
+        self.records(AUDIT_TREE)
     }
 
     /// The records of erased requests, by request number.
     pub fn erasures(&self) -> Result<Vec<Erasure>> {
-        self.tree(ERASED_TREE)?
-            .iter()
-            .map(|item| from_json(&item?.1))
-            .collect()
+        self.records(ERASED_TREE)
     }
 
     /// The records of people's data erased on request, oldest first.
     pub fn forgettings(&self) -> Result<Vec<Forgetting>> {
-        self.tree(FORGOTTEN_TREE)?
-            .iter()
-            .map(|item| from_json(&item?.1))
-            .collect()
+        self.records(FORGOTTEN_TREE)
     }
 
     /// Everything held about the person with `address`, as JSON: requests
@@ -708,14 +707,9 @@ impl Store {
             }
         }
         for tree in [&self.outbox, &self.failed] {
-            for item in tree.iter() {
-                let (k, v) = item?;
-                let q: Queued = from_json(&v)?;
-                if q.mail.to.iter().any(|t| t.to_lowercase() == address) {
-                    tree.remove(k)?;
-                    record.outgoing += 1;
-                }
-            }
+            record.outgoing += remove_where(tree, |q: &Queued| {
+                q.mail.to.iter().any(|t| t.to_lowercase() == address)
+            })?;
         }
         for k in self.counters_of(address)? {
             self.sent_log.remove(k)?;

@@ -1,8 +1,9 @@
-//! Operating the desk: backup and restore, metrics, retention, and the
+//! Operating the desk: backup and restore, metrics, retention and privacy, and the
 //! built daemon under signals as systemd sends them. One test binary;
 //! each module is one theme.
 
 mod backup;
 mod metrics;
+mod privacy;
 mod retention;
 mod signals;

@@ -309,6 +309,15 @@ impl Link {
             return timed(limit, "UID MOVE", session.uid_mv(uids, folder)).await;
         }
         timed(limit, "UID COPY", session.uid_copy(uids, folder)).await?;
+        self.delete(uids).await
+    }
+
+    /// Flags the messages `uids` of the selected folder `\\Deleted` and
+    /// expunges them (UID EXPUNGE with UIDPLUS, plain EXPUNGE otherwise,
+    /// which also removes any other message flagged `\\Deleted` there).
+    async fn delete(&mut self, uids: &str) -> Result<(), Failure> {
+        let limit = self.command_timeout;
+        let session = &mut self.session;
         timed(limit, "UID STORE", async {
             let stream = session.uid_store(uids, "+FLAGS.SILENT (\\Deleted)").await?;
             stream.try_collect::<Vec<_>>().await
@@ -434,25 +443,7 @@ impl Link {
         uids.sort_unstable();
         uids.dedup();
         let set: Vec<String> = uids.iter().map(u32::to_string).collect();
-        let set = set.join(",");
-        timed(limit, "UID STORE", async {
-            let stream = session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?;
-            stream.try_collect::<Vec<_>>().await
-        })
-        .await?;
-        if self.offers.uid_expunge {
-            timed(limit, "UID EXPUNGE", async {
-                let stream = session.uid_expunge(&set).await?;
-                stream.try_collect::<Vec<_>>().await
-            })
-            .await?;
-        } else {
-            timed(limit, "EXPUNGE", async {
-                let stream = session.expunge().await?;
-                stream.try_collect::<Vec<_>>().await
-            })
-            .await?;
-        }
+        self.delete(&set.join(",")).await?;
         Ok(uids.len())
     }
 
