@@ -453,3 +453,156 @@ Subject: formulaire\r\nMessage-ID: <privacy-4-0@clinique4.example>\r\n\r\nBonjou
     let left = found(&places(&site), &kept);
     assert!(left.is_empty(), "left after forget: {left:#?}");
 }
+
+/// The generated corpus of `count` typed forms (one with a bad user
+/// address), with the truth of each: (PDF path, field values).
+fn generated(out: &Path, count: u32) -> Vec<(PathBuf, serde_json::Map<String, serde_json::Value>)> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = Command::new("/usr/bin/python3")
+        .arg(here.join("tools/gencorpus/gencorpus.py"))
+        .args(["--seed", "14", "--count", &count.to_string()])
+        .args(["--production", "digital", "--flaws", "none,bad_email_user"])
+        .arg("--form-dir")
+        .arg(here.join("data/da-100"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run tools/gencorpus with Debian's python3");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("truth.json")).unwrap()).unwrap();
+    truth
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            let file = out.join(entry["file"].as_str().unwrap());
+            (file, entry["fields"].as_object().unwrap().clone())
+        })
+        .collect()
+}
+
+/// The generated PDF as an applicant mails it, from the professional.
+fn mail_with(pdf: &Path, from: &str, i: usize) -> Vec<u8> {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(std::fs::read(pdf).unwrap());
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "From: <{from}>\r\nTo: acces@organisme.example\r\nSubject: DA-100\r\n\
+Message-ID: <scan-{i}@generated.example>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=cut\r\n\r\n--cut\r\n\
+Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=form-{i}.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--cut--\r\n",
+        lines.join("\r\n")
+    )
+    .into_bytes()
+}
+
+#[test]
+fn the_daemon_and_the_commands_log_no_name_birth_date_licence_or_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = generated(&dir.path().join("forms"), 3);
+    let site = dir.path().join("desk");
+    let inbox = site.join("var/inbox/new");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let personal = ["last_name", "first_name", "licence", "birth_date", "email"];
+    let mut values: Vec<String> = Vec::new();
+    for (i, (pdf, fields)) in corpus.iter().enumerate() {
+        let from = fields["employer.email"].as_str().unwrap().to_string();
+        std::fs::write(
+            inbox.join(format!("{}.M{i}.gen", 1_731_900_000 + i)),
+            mail_with(pdf, &from, i),
+        )
+        .unwrap();
+        for (id, value) in fields {
+            if personal.iter().any(|p| id.ends_with(p)) {
+                values.push(value.as_str().unwrap().to_string());
+            }
+        }
+        values.push(from);
+    }
+    values.sort();
+    values.dedup();
+
+    // The built-in default (no --config, in the desk's folder), every
+    // guichet line down to trace.
+    let run = |args: &[&str]| -> Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(&site)
+            .env("RUST_LOG", "guichet=trace,info")
+            .env("GUICHET__LOG__FORMAT", "json")
+            .env_remove("JOURNAL_STREAM")
+            .output()
+            .unwrap()
+    };
+    let daemon = run(&["run", "--once"]);
+    assert!(daemon.status.success(), "{}", stderr(&daemon));
+    let list = run(&["queue", "list", "--json"]);
+    let queue: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ids: Vec<String> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 3, "one request a form");
+    let show = run(&["queue", "show", &ids[0]]);
+    let export = run(&["export"]);
+    let address = values.iter().find(|v| v.contains('@')).unwrap();
+    let person = run(&["person", "export", address]);
+    let held: serde_json::Value = serde_json::from_slice(&person.stdout).unwrap();
+    assert!(
+        !held["requests"].as_array().unwrap().is_empty(),
+        "the data is shown on standard output, never in the log"
+    );
+    let mut log = String::new();
+    for out in [&daemon, &list, &show, &export, &person] {
+        assert!(out.status.success(), "{}", stderr(out));
+        log.push_str(&stderr(out));
+    }
+    assert_eq!(
+        log.matches("\"message handled\"").count(),
+        3,
+        "the daemon logged each message:\n{log}"
+    );
+    assert!(
+        log.contains("\"field read\""),
+        "the reader's debug lines are scanned too"
+    );
+    let access: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("guichet::access"))
+        .collect();
+    assert_eq!(
+        access.len(),
+        4,
+        "one access line per command that shows data"
+    );
+    assert!(access.iter().all(|l| l.contains("\"uid\":")));
+    assert!(access[1].contains(&ids[0]), "queue show names its request");
+
+    let lower = log.to_lowercase();
+    let leaks: Vec<&String> = values
+        .iter()
+        .filter(|v| {
+            log.contains(v.as_str()) || (v.contains('@') && lower.contains(&v.to_lowercase()))
+        })
+        .collect();
+    eprintln!(
+        "log scan: {} personal values of {} generated forms searched in {} log lines, {} found",
+        values.len(),
+        corpus.len(),
+        log.lines().count(),
+        leaks.len()
+    );
+    assert!(leaks.is_empty(), "in the log: {leaks:?}");
+}
