@@ -141,6 +141,8 @@ impl FormReader for Scripted {
 
 struct Site {
     dir: tempfile::TempDir,
+    /// `[retention] days` for the daemon; the default when `None`.
+    daemon_days: Option<&'static str>,
 }
 
 impl Site {
@@ -165,7 +167,11 @@ impl Site {
     }
 
     async fn tick(&self) {
-        let settings = Settings::load_with_env(None, self.env()).unwrap();
+        let mut env = self.env();
+        if let Some(days) = self.daemon_days {
+            env.push(("GUICHET__RETENTION__DAYS".into(), days.into()));
+        }
+        let settings = Settings::load_with_env(None, env).unwrap();
         let mut daemon = Daemon {
             desk: Desk {
                 reader: Box::new(Scripted),
@@ -301,6 +307,7 @@ fn stderr(out: &Output) -> String {
 async fn a_purge_leaves_nothing_of_settled_requests_and_a_person_is_exported_then_forgotten() {
     let site = Site {
         dir: tempfile::tempdir().unwrap(),
+        daemon_days: None,
     };
     // Persons 0 and 1 will be decided, 2 needs a correction, 3 waits; 0
     // sends the same form twice (the second is a rejected duplicate once
@@ -452,6 +459,33 @@ Subject: formulaire\r\nMessage-ID: <privacy-4-0@clinique4.example>\r\n\r\nBonjou
     assert_eq!(json["forgotten"][0]["reason"], "demande 2024-17");
     let left = found(&places(&site), &kept);
     assert!(left.is_empty(), "left after forget: {left:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_applies_retention_in_its_round_and_rewrites_the_store() {
+    let site = Site {
+        dir: tempfile::tempdir().unwrap(),
+        daemon_days: Some("0"),
+    };
+    site.deliver("1731900000.M0.t", &Person { n: 2 }.mail(0));
+    site.deliver("1731900001.M1.t", &Person { n: 3 }.mail(0));
+    site.tick().await;
+    let left = found(&places(&site), &Person { n: 2 }.values());
+    assert!(
+        left.is_empty(),
+        "the unanswered correction, at once: {left:#?}"
+    );
+    let kept = found(&places(&site), &Person { n: 3 }.values()[..1]);
+    assert!(!kept.is_empty(), "the queued request keeps its data");
+    let mails = files_under(&site.dir.path().join("inbox/cur"));
+    assert_eq!(mails.len(), 1, "only the queued request's e-mail is kept");
+    let store = Store::open_waiting(
+        &site.dir.path().join("db"),
+        std::time::Duration::from_secs(10),
+    )
+    .unwrap();
+    assert_eq!(store.erasures().unwrap().len(), 1);
+    assert!(store.mail_to_forget().unwrap().is_empty());
 }
 
 /// The generated corpus of `count` typed forms (one with a bad user
