@@ -442,7 +442,9 @@ impl Store {
         for item in self.accounts.iter() {
             let (k, v) = item?;
             let a: Account = from_json(&v)?;
-            if erased.contains(&a.request_id) && !is_reduced(&a) {
+            // An account not yet handed off keeps what the hand-off needs
+            // until the next run.
+            if erased.contains(&a.request_id) && a.handoff.is_some() && !is_reduced(&a) {
                 self.accounts.insert(k, to_json(&reduced(&a))?)?;
                 report.accounts += 1;
             }
