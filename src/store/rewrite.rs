@@ -32,11 +32,14 @@ const PATIENCE: Duration = Duration::from_secs(60);
 pub(super) fn gate(path: &Path) -> Result<File> {
     std::fs::create_dir_all(path)
         .with_context(|| format!("cannot create the store at {}", path.display()))?;
+    // A lock needs no write access: a gate another user created (root
+    // running a command) is still usable by the daemon's user.
     let file = File::options()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path.join(GATE))
+        .or_else(|_| File::open(path.join(GATE)))
         .with_context(|| format!("cannot open {}", path.join(GATE).display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
@@ -101,16 +104,40 @@ fn shred(dir: &Path) -> Result<()> {
 }
 
 fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        if entry.file_type()?.is_dir() {
-            files.extend(walk(&entry.path())?);
-        } else {
-            files.push(entry.path());
-        }
+    Ok(walk_all(dir)?.into_iter().filter(|p| p.is_file()).collect())
+}
+
+/// Gives the fresh database the old one's owner and directory mode: an
+/// operator running `guichet purge` as root beside a daemon that runs as
+/// its own user must not leave it a store it cannot open.
+fn same_owner(fresh: &Path, old: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(old)?;
+    std::fs::set_permissions(fresh, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    let mine = std::fs::metadata(fresh)?;
+    if (mine.uid(), mine.gid()) == (meta.uid(), meta.gid()) {
+        return Ok(());
     }
-    Ok(files)
+    let mut paths = walk_all(fresh)?;
+    paths.push(fresh.to_path_buf());
+    for p in paths {
+        std::os::unix::fs::chown(&p, Some(meta.uid()), Some(meta.gid()))
+            .with_context(|| format!("cannot give {} to the store's owner", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Every file and directory under `dir`.
+fn walk_all(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            out.extend(walk_all(&path)?);
+        }
+        out.push(path);
+    }
+    Ok(out)
 }
 
 /// Swaps two directories in one step where the system can (Linux
@@ -180,6 +207,7 @@ impl Store {
         fresh.flush()?;
         drop(fresh);
         until_released(&fresh_path)?;
+        same_owner(&fresh_path, path)?;
         drop(self);
         until_released(path)?;
         exchange(path, &fresh_path)?;
