@@ -138,6 +138,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let oldest = store.oldest_pending()?;
     let held = store.documents_held()?;
     let purged = store.purges()?.len();
+    let erased = store.erasures()?.len();
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -145,6 +146,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
             serde_json::to_value(oldest.map(|t| (chrono::Utc::now() - t).num_seconds()))?;
         value["documents_held"] = held.into();
         value["documents_purged"] = purged.into();
+        value["requests_erased"] = erased.into();
         value["retention_days"] = settings.retention.days.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -168,6 +170,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
         "documents          {held} held, {purged} purged (after {} days)",
         settings.retention.days
     );
+    println!("personal data      erased from {erased} settled request(s)");
     match status.last_poll {
         Some(t) => println!("last poll          {}", t.to_rfc3339()),
         None => println!("last poll          never"),

@@ -353,6 +353,9 @@ Subject: formulaire\r\nMessage-ID: <privacy-4-0@clinique4.example>\r\n\r\nBonjou
     let summary = String::from_utf8_lossy(&purge.stdout).into_owned();
     assert!(summary.starts_with("4 request(s) erased"), "{summary}");
 
+    let status = site.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["requests_erased"], 4);
     let after = places(&site);
     let left = found(&after, &settled);
     let in_db = after
