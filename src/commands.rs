@@ -56,8 +56,11 @@ pub fn check(config: Option<&Path>, files: &[PathBuf], json: bool) -> Result<()>
 
 pub fn queue_list(config: Option<&Path>, state: Option<State>, json: bool) -> Result<()> {
     let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let requests = store.requests(state)?;
+    let ids: Vec<&str> = requests.iter().map(|r| r.id.as_str()).collect();
+    accessed("queue list", &ids, None);
     if json {
         let list: Vec<_> = requests.iter().map(|r| r.to_json()).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
@@ -86,10 +89,12 @@ pub fn queue_list(config: Option<&Path>, state: Option<State>, json: bool) -> Re
 
 pub fn queue_show(config: Option<&Path>, id: &str, json: bool) -> Result<()> {
     let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let Some(r) = store.request(id)? else {
         bail!("no request {id}");
     };
+    accessed("queue show", &[r.id.as_str()], None);
     if json {
         let mut value = r.to_json();
         value["fields"] = serde_json::to_value(&r.fields)?;
@@ -133,6 +138,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let oldest = store.oldest_pending()?;
     let held = store.documents_held()?;
     let purged = store.purges()?.len();
+    let erased = store.erasures()?.len();
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -140,6 +146,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
             serde_json::to_value(oldest.map(|t| (chrono::Utc::now() - t).num_seconds()))?;
         value["documents_held"] = held.into();
         value["documents_purged"] = purged.into();
+        value["requests_erased"] = erased.into();
         value["retention_days"] = settings.retention.days.into();
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
@@ -163,6 +170,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
         "documents          {held} held, {purged} purged (after {} days)",
         settings.retention.days
     );
+    println!("personal data      erased from {erased} settled request(s)");
     match status.last_poll {
         Some(t) => println!("last poll          {}", t.to_rfc3339()),
         None => println!("last poll          never"),
@@ -173,11 +181,15 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
 /// Every request as one JSON object a line, oldest reception first.
 pub fn export(config: Option<&Path>) -> Result<()> {
     let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     store.export(&mut out)?;
     out.flush()?;
+    let ids: Vec<String> = store.requests(None)?.into_iter().map(|r| r.id).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    accessed("export", &ids, None);
     Ok(())
 }
 
@@ -205,8 +217,11 @@ pub fn restore(config: Option<&Path>, path: &Path) -> Result<()> {
 
 pub fn accounts_list(config: Option<&Path>, json: bool) -> Result<()> {
     let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let accounts = store.accounts()?;
+    let ids: Vec<&str> = accounts.iter().map(|a| a.request_id.as_str()).collect();
+    accessed("accounts list", &ids, None);
     if json {
         // The hash stays in the store: nothing outside needs it.
         let list: Vec<_> = accounts
@@ -264,7 +279,7 @@ pub fn accounts_deactivate(config: Option<&Path>, username: &str, reason: &str) 
     crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let account = store.deactivate(username, reason, chrono::Utc::now())?;
-    tracing::info!(username = %account.username, request = %account.request_id, reason, "account deactivated");
+    tracing::info!(request = %account.request_id, "account deactivated");
     println!("{} deactivated", account.username);
     Ok(())
 }
@@ -280,5 +295,153 @@ pub fn digest(config: Option<&Path>) -> Result<()> {
     let queued =
         crate::signoff::send_digest(&store, &settings, &templates, None, chrono::Utc::now())?;
     println!("{queued} digest message(s) queued");
+    Ok(())
+}
+
+/// Who runs a command: the numeric user id, and the login name when the
+/// environment gives one (`sudo` keeps the caller's in `SUDO_USER`).
+fn operator() -> (u32, String) {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let name = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_default();
+    (uid, name)
+}
+
+/// The access log: a command showed personal data. One line, target
+/// `guichet::access`, with who and which requests (never the data), in
+/// the journal even when the command's own log goes to a terminal.
+fn accessed(command: &str, requests: &[&str], address_sha256: Option<&str>) {
+    let (uid, user) = operator();
+    let line = || {
+        tracing::info!(
+            target: "guichet::access",
+            uid,
+            user = %user,
+            command,
+            count = requests.len(),
+            requests = %requests.join(","),
+            person = address_sha256.unwrap_or(""),
+            "personal data shown"
+        )
+    };
+    line();
+    if !crate::logging::stderr_is_journal() {
+        if let Ok(journal) = tracing_journald::layer() {
+            use tracing_subscriber::layer::SubscriberExt;
+            let journal = journal.with_field_prefix(Some("GUICHET".to_string()));
+            let subscriber = tracing_subscriber::registry().with(journal);
+            tracing::subscriber::with_default(subscriber, line);
+        }
+    }
+}
+
+/// Applies `[retention]` now: erases what is due, removes the kept e-mails
+/// from the mailbox, and rewrites the store so nothing erased stays on disk.
+pub fn purge(config: Option<&Path>) -> Result<()> {
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let store = open_store(&settings)?;
+    let days = settings.retention.days;
+    let done = store.retention(chrono::Utc::now(), days)?;
+    let removed = kept_mail(&settings, &store)?;
+    tracing::info!(
+        erased = %done.erased.join(","),
+        documents = done.documents,
+        accounts = done.accounts,
+        mail = removed,
+        waiting = done.waiting,
+        "retention applied (guichet purge)"
+    );
+    if done.removed_anything() {
+        store.rewrite(&settings.store.path)?;
+    }
+    println!(
+        "{} request(s) erased ({days} days after their final decision), {} document(s), \
+{} account(s) reduced, {} token(s), {} refused repl(ies), {} counter(s), \
+{removed} kept e-mail(s) removed; {} request(s) still waiting, untouched",
+        done.erased.len(),
+        done.documents,
+        done.accounts,
+        done.tokens,
+        done.failed,
+        done.counters,
+        done.waiting
+    );
+    Ok(())
+}
+
+/// Removes the kept e-mails queued for removal, with the configured mailbox.
+fn kept_mail(settings: &Settings, store: &Store) -> Result<usize> {
+    if store.mail_to_forget()?.is_empty() {
+        return Ok(0);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        use crate::intake::Mailbox;
+        let position = crate::store::cursor::ImapPosition::default();
+        let mut mailbox = crate::intake::Configured::from_settings(settings, &position)?;
+        let removed = crate::daemon::forget_kept_mail(store, &mut mailbox).await;
+        if let Err(e) = mailbox.logout().await {
+            tracing::warn!(error = format!("{e:#}"), "mailbox logout failed");
+        }
+        removed
+    })
+}
+
+/// Prints as JSON everything held about the person with this address.
+pub fn person_export(config: Option<&Path>, address: &str) -> Result<()> {
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let store = open_store(&settings)?;
+    let value = store.person(address)?;
+    let ids: Vec<&str> = value["requests"]
+        .as_array()
+        .map(|list| list.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    let hash = crate::store::digest(&address.trim().to_lowercase());
+    accessed("person export", &ids, Some(&hash));
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}
+
+/// Erases now everything held about the person with this address, unless
+/// a request of theirs still waits; records what, when and why.
+pub fn person_forget(config: Option<&Path>, address: &str, reason: &str) -> Result<()> {
+    if reason.trim().is_empty() {
+        bail!("--reason must say why");
+    }
+    if address.trim().is_empty() {
+        bail!("an address is required");
+    }
+    let settings = Settings::load(config)?;
+    crate::logging::init(&settings.log.format);
+    let store = open_store(&settings)?;
+    let now = chrono::Utc::now();
+    let record = store.forget_person(address, reason, now, settings.retention.days)?;
+    let removed = kept_mail(&settings, &store)?;
+    tracing::info!(
+        person = %record.address_sha256,
+        requests = %record.requests.join(","),
+        accounts = record.accounts.len(),
+        mail = removed,
+        "person forgotten on request"
+    );
+    store.rewrite(&settings.store.path)?;
+    println!(
+        "erased: {} request(s) {}, {} account(s), {} repl(ies) not yet sent or refused, \
+{} counter(s), {removed} kept e-mail(s); recorded as {} at {}",
+        record.requests.len(),
+        record.requests.join(" "),
+        record.accounts.len(),
+        record.outgoing,
+        record.counters,
+        record.address_sha256,
+        record.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
     Ok(())
 }

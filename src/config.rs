@@ -110,8 +110,10 @@ pub struct Log {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retention {
-    /// A request's PDF and crops are purged this many days after its final
-    /// decision (approved, refused, rejected); the request record stays.
+    /// Every copy of a request's personal data is erased this many days
+    /// after its final decision (approved, refused, rejected, or a
+    /// correction never answered); 0: at the next purge. The request's
+    /// number, dates, states, reasons and service stay.
     pub days: u32,
 }
 
@@ -303,8 +305,8 @@ impl Settings {
         if !(1..=3600).contains(&self.outbox.retry_first_s) {
             bail!("outbox.retry_first_s: must be between 1 and 3600");
         }
-        if self.retention.days == 0 {
-            bail!("retention.days: must be at least 1");
+        if self.retention.days > 36500 {
+            bail!("retention.days: must be at most 36500");
         }
         if let Some(m) = &self.metrics {
             if m.listen.is_none() && m.textfile.is_none() {
@@ -431,7 +433,7 @@ mod tests {
         assert_eq!(ok.metrics.unwrap().listen.unwrap().port(), 9464);
         for (key, value, named) in [
             ("GUICHET__METRICS__LISTEN", "0.0.0.0:9464", "metrics.listen"),
-            ("GUICHET__RETENTION__DAYS", "0", "retention.days"),
+            ("GUICHET__RETENTION__DAYS", "40000", "retention.days"),
             (
                 "GUICHET__OUTBOX__RETRY_FIRST_S",
                 "0",

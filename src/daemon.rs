@@ -165,12 +165,28 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         if let Some(position) = &hooks.position {
             position.take_back();
         }
-        result
+        let (report, erased) = result?;
+        if erased {
+            // Erased values linger in sled's old segments until rewritten.
+            match Arc::try_unwrap(store) {
+                Ok(store) => match store.rewrite(&self.settings.store.path) {
+                    Ok(entries) => info!(entries, "store rewritten after erasure"),
+                    Err(e) => warn!(
+                        error = format!("{e:#}"),
+                        "store not rewritten after erasure"
+                    ),
+                },
+                Err(_) => warn!("store still in use: rewritten after the next erasure"),
+            }
+        }
+        Ok(report)
     }
 
-    /// The work of one round, with the store open.
-    async fn round(&mut self, store: &Store, hooks: &Hooks) -> Result<TickReport> {
+    /// The work of one round, with the store open; says too whether
+    /// retention erased anything (the store is then rewritten).
+    async fn round(&mut self, store: &Store, hooks: &Hooks) -> Result<(TickReport, bool)> {
         let mut report = TickReport::default();
+        let mut erased = false;
         let waiting = self.mailbox.fetch().await;
         hooks.metrics.mailbox_connected(waiting.is_ok());
         for incoming in waiting? {
@@ -190,11 +206,20 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             let first_retry = i64::from(self.settings.outbox.retry_first_s);
             report.sent =
                 drain_outbox(store, &self.transport, now, first_retry, &hooks.metrics).await?;
-            if let Some(purged) = store.purge_if_due(now, self.settings.retention.days)? {
-                for p in &purged {
-                    info!(request_id = %p.request, state = %p.state, decided_at = %p.decided_at, pdf_bytes = p.pdf_bytes, "documents purged (retention)");
-                }
-                hooks.metrics.documents_purged(purged.len());
+            if let Some(done) = store.retention_if_due(now, self.settings.retention.days)? {
+                info!(
+                    erased = %done.erased.join(","),
+                    documents = done.documents,
+                    accounts = done.accounts,
+                    mail = done.mail_queued,
+                    waiting = done.waiting,
+                    "retention applied"
+                );
+                hooks.metrics.documents_purged(done.documents);
+                erased = done.removed_anything();
+            }
+            if let Err(e) = forget_kept_mail(store, &mut self.mailbox).await {
+                warn!(error = format!("{e:#}"), "kept mail not removed yet");
             }
             store.set_last_poll(now)?;
         }
@@ -205,7 +230,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         });
         report.next_send = store.next_send_at()?;
         store.flush()?;
-        Ok(report)
+        Ok((report, erased))
     }
 
     /// Re-reads the operator's templates and role list (SIGHUP). On failure
@@ -246,7 +271,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             Ok(sub) => sub,
             Err(e) => {
                 metrics.message("set-aside", []);
-                warn!(key = %incoming.key, error = %e, "unparsable message, set aside");
+                warn!(key = %incoming.key, error = %crate::logging::scrub(&e.to_string()), "unparsable message, set aside");
                 return self
                     .mailbox
                     .settle(&incoming.key, Disposition::Quarantine(e.to_string()))
@@ -383,7 +408,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                     }
                     // An address lettre will not write (a hostile From) gets no reply.
                     Err(e) => {
-                        warn!(message_id = %sub.message_id, error = %e, "reply not rendered, none sent")
+                        warn!(message_id = %sub.message_id, error = %crate::logging::scrub(&e.to_string()), "reply not rendered, none sent")
                     }
                 }
             }
@@ -428,6 +453,19 @@ pub fn outgoing(
     ))
 }
 
+/// Removes from the mailbox the kept copies of messages that retention or
+/// an erasure queued; they leave the queue once the mailbox removed them.
+pub async fn forget_kept_mail<M: Mailbox>(store: &Store, mailbox: &mut M) -> Result<usize> {
+    let ids = store.mail_to_forget()?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let removed = mailbox.forget(&ids).await?;
+    store.mail_forgotten(&ids)?;
+    info!(messages = ids.len(), removed, "kept mail removed");
+    Ok(removed)
+}
+
 /// Sends what is due. A message leaves the outbox only when the transport
 /// accepted it; temporary failures wait `first_retry_s`, then twice as long
 /// at each further failure.
@@ -448,12 +486,12 @@ pub async fn drain_outbox<T: Transport>(
             }
             Err(SendError::Transient(e)) => {
                 let delay = (first_retry_s << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
-                warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %e, retry_in_s = delay, "send failed, will retry");
+                warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %crate::logging::scrub(&e), retry_in_s = delay, "send failed, will retry");
                 metrics.send_retry();
                 store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
             }
             Err(SendError::Permanent(e)) => {
-                error!(outgoing = %queued.mail.id, error = %e, "send refused for good");
+                error!(outgoing = %queued.mail.id, error = %crate::logging::scrub(&e), "send refused for good");
                 metrics.send_refused();
                 store.give_up(seq, queued, &e)?;
             }

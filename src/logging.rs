@@ -78,9 +78,42 @@ pub fn init(format: &str) {
     };
 }
 
+/// A stable stand-in for an e-mail address in logs: `sha256:` and the
+/// first 12 hex digits of the digest of the lower-cased address. An
+/// operator can tell whose it is by hashing a known address; a log
+/// reader learns nothing.
+pub fn pseudonym(address: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(address.trim().to_lowercase().as_bytes());
+    format!("sha256:{}", &hex::encode(digest)[..12])
+}
+
+/// An error text for the log with every e-mail address in it replaced by
+/// `<address>`: servers quote the recipient they refuse, parsers the
+/// header they choke on.
+pub fn scrub(text: &str) -> String {
+    static ADDRESS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"[^\s<>"'(),;:\[\]@]+@[^\s<>"'(),;:\[\]@]+"#).expect("a valid pattern")
+    });
+    ADDRESS.replace_all(text, "<address>").into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_never_reach_the_log() {
+        let refused = "550 5.1.1 <Zoe.Tremblay@clinique.example>: Recipient address rejected";
+        assert_eq!(
+            scrub(refused),
+            "550 5.1.1 <<address>>: Recipient address rejected"
+        );
+        assert_eq!(scrub("timed out after 30 s"), "timed out after 30 s");
+        let p = pseudonym("Agent@Organisme.example ");
+        assert_eq!(p, pseudonym("agent@organisme.example"));
+        assert!(p.starts_with("sha256:") && p.len() == 19 && !p.contains("agent"));
+    }
 
     #[test]
     fn journal_stream_is_device_and_inode() {

@@ -78,6 +78,31 @@ enum Command {
         #[command(subcommand)]
         command: AccountsCommand,
     },
+    /// Apply [retention] now: erase every copy of the personal data of
+    /// requests settled more than `days` ago (the daemon does it daily).
+    Purge,
+    /// A person's data: what is held about an address, or its erasure.
+    Person {
+        #[command(subcommand)]
+        command: PersonCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PersonCommand {
+    /// Print as JSON everything held about the person with this address:
+    /// requests, fields, history, accounts, replies, e-mails kept.
+    Export { address: String },
+    /// Erase now everything held about the person with this address,
+    /// unless one of their requests is still waiting (then nothing changes
+    /// and the exit status is non-zero). The erasure is recorded with a
+    /// digest of the address, never the address.
+    Forget {
+        address: String,
+        /// Why, for the record (e.g. the reference of the person's request).
+        #[arg(long, required = true)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -151,6 +176,13 @@ fn main() -> ExitCode {
             command: AccountsCommand::Deactivate { username, reason },
         } => commands::accounts_deactivate(cli.config.as_deref(), &username, &reason),
         Command::Export => commands::export(cli.config.as_deref()),
+        Command::Purge => commands::purge(cli.config.as_deref()),
+        Command::Person {
+            command: PersonCommand::Export { address },
+        } => commands::person_export(cli.config.as_deref(), &address),
+        Command::Person {
+            command: PersonCommand::Forget { address, reason },
+        } => commands::person_forget(cli.config.as_deref(), &address, &reason),
         Command::Backup { path } => commands::backup(cli.config.as_deref(), &path),
         Command::Restore { path } => commands::restore(cli.config.as_deref(), &path),
         Command::Man { dir } => man_pages(&dir),

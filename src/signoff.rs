@@ -612,12 +612,12 @@ pub fn send_approval_requests(
         let mail = match daemon::outgoing(&reply, policy.intake, now) {
             Ok((mail, _)) => mail,
             Err(e) => {
-                warn!(request = %request.id, staff = %assignment.staff, error = %e, "approval request not rendered");
+                warn!(request = %request.id, staff = %crate::logging::pseudonym(&assignment.staff), error = %crate::logging::scrub(&e.to_string()), "approval request not rendered");
                 continue;
             }
         };
         let record = TokenRecord::new(&token, &request.id, &assignment.staff, now, policy.validity);
-        info!(request = %request.id, staff = %assignment.staff, expires = %record.expires_at, "approval request sent");
+        info!(request = %request.id, staff = %crate::logging::pseudonym(&assignment.staff), expires = %record.expires_at, "approval request sent");
         commit.opened.push(Approval {
             request_id: request.id.clone(),
             staff: assignment.staff.clone(),
@@ -721,12 +721,12 @@ pub fn take_reply(
             commit.requests.push(request);
             let fresh = store.commit_signoff(&commit)?;
             if fresh {
-                info!(message_id = %sub.message_id, request = request_id, staff = from, decision = %decision, "staff decision applied");
+                info!(message_id = %sub.message_id, request = request_id, staff = %crate::logging::pseudonym(from), decision = %decision, "staff decision applied");
             }
             Ok(fresh)
         }
         Err(why) => {
-            warn!(message_id = %sub.message_id, request = request_id, from, reason = %why, "staff reply changes nothing");
+            warn!(message_id = %sub.message_id, request = request_id, from = %crate::logging::pseudonym(from), reason = %crate::logging::scrub(&why.to_string()), "staff reply changes nothing");
             store.commit_signoff(&commit)?;
             Ok(false)
         }
@@ -792,7 +792,9 @@ pub fn send_digest(
             let reply = notices::digest(templates, member, &requests, processing);
             match daemon::outgoing(&reply, &settings.intake.address, now) {
                 Ok((mail, _)) => commit.outgoing.push(mail),
-                Err(e) => warn!(staff = %member, error = %e, "digest not rendered"),
+                Err(e) => {
+                    warn!(staff = %crate::logging::pseudonym(member), error = %crate::logging::scrub(&e.to_string()), "digest not rendered")
+                }
             }
         }
     }
@@ -826,9 +828,9 @@ pub async fn run_handoffs(store: &Store, command: Option<&Path>, now: DateTime<U
             }
         };
         if handoff.ok {
-            info!(username = %account.username, detail = %handoff.detail, "account handed off");
+            info!(request = %account.request_id, detail = %crate::logging::scrub(&handoff.detail), "account handed off");
         } else {
-            warn!(username = %account.username, detail = %handoff.detail, "account not handed off");
+            warn!(request = %account.request_id, detail = %crate::logging::scrub(&handoff.detail), "account not handed off");
         }
         store.record_handoff(&account.username, handoff)?;
     }

@@ -442,7 +442,7 @@ impl Mailbox for ImapMailbox {
             bail!("IMAP message {key} settled before any fetch");
         };
         if let Disposition::Quarantine(reason) = &disposition {
-            tracing::warn!(%key, %reason, "IMAP message quarantined");
+            tracing::warn!(%key, reason = %crate::logging::scrub(reason), "IMAP message quarantined");
         }
         if key.uidvalidity != ledger.mark().uidvalidity {
             // Its UID may now name another message: leave it; the rescan
@@ -494,6 +494,52 @@ impl Mailbox for ImapMailbox {
             Err(failure) => self.lost(failure),
         }
         Ok(())
+    }
+
+    async fn forget(&mut self, message_ids: &[String]) -> Result<usize> {
+        self.remove_kept(message_ids).await
+    }
+}
+
+// ---- Retention: kept copies removed -----------------------------------------
+
+impl ImapMailbox {
+    /// Flags `\Deleted` and expunges, in the processed and quarantine
+    /// folders, the messages with these Message-IDs, then selects the intake
+    /// mailbox again. Without a connection nothing is removed and the
+    /// caller tries again at its next purge.
+    async fn remove_kept(&mut self, message_ids: &[String]) -> Result<usize> {
+        if message_ids.is_empty() {
+            return Ok(0);
+        }
+        if !self.connect().await? {
+            bail!("IMAP unavailable: kept messages are removed at the next purge");
+        }
+        let Some(link) = self.link.as_mut() else {
+            bail!("IMAP unavailable: kept messages are removed at the next purge");
+        };
+        let folders = [
+            self.processed_folder.clone(),
+            self.quarantine_folder.clone(),
+        ];
+        let mut removed = 0;
+        let mut outcome = Ok(());
+        for folder in &folders {
+            match link.remove_by_message_id(folder, message_ids).await {
+                Ok(n) => removed += n,
+                Err(failure) => {
+                    outcome = Err(failure);
+                    break;
+                }
+            }
+        }
+        let reselect = link.reselect(&self.server.mailbox).await;
+        if let Err(failure) = outcome.and(reselect) {
+            let why = failure.to_string();
+            self.failed(failure);
+            bail!("IMAP: kept messages not all removed ({why})");
+        }
+        Ok(removed)
     }
 }
 

@@ -138,6 +138,48 @@ impl Mailbox for Maildir {
         }
         Ok(())
     }
+
+    async fn forget(&mut self, message_ids: &[String]) -> Result<usize> {
+        self.remove_kept(message_ids)
+    }
+}
+
+impl Maildir {
+    /// Removes the files of `cur/` and the quarantine whose Message-ID (as
+    /// the desk read it, a made-up one for mail without) is one of these.
+    fn remove_kept(&self, message_ids: &[String]) -> Result<usize> {
+        if message_ids.is_empty() {
+            return Ok(0);
+        }
+        let wanted: std::collections::HashSet<&str> =
+            message_ids.iter().map(String::as_str).collect();
+        let mut removed = 0;
+        for folder in [
+            self.root.join("cur"),
+            self.root.join(QUARANTINE).join("cur"),
+            self.root.join(QUARANTINE).join("new"),
+        ] {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries {
+                let path = entry?.path();
+                if !path.is_file() {
+                    continue;
+                }
+                let bytes = std::fs::read(&path)?;
+                let Ok(sub) = crate::message::parse(&bytes, "") else {
+                    continue;
+                };
+                if wanted.contains(sub.message_id.as_str()) {
+                    std::fs::remove_file(&path)
+                        .with_context(|| format!("cannot remove {}", path.display()))?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +213,26 @@ mod tests {
         assert!(dir.path().join("cur/100.M1.h:2,S").exists());
         assert!(dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
         assert_eq!(md.fetch().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn forgetting_removes_kept_copies_by_message_id_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path(), 1 << 20).unwrap();
+        let mail = |id: &str| format!("From: a@b.example\r\nMessage-ID: {id}\r\n\r\nbody\r\n");
+        std::fs::write(dir.path().join("new/100.M1.h"), mail("<one@b.example>")).unwrap();
+        std::fs::write(dir.path().join("new/200.M1.h"), mail("<two@b.example>")).unwrap();
+        std::fs::write(dir.path().join("new/300.M1.h"), mail("<one@b.example>")).unwrap();
+        md.settle("100.M1.h", Disposition::Processed).await.unwrap();
+        md.settle("200.M1.h", Disposition::Processed).await.unwrap();
+        md.settle("300.M1.h", Disposition::Quarantine("x".into()))
+            .await
+            .unwrap();
+        let gone = md.forget(&["<one@b.example>".to_string()]).await.unwrap();
+        assert_eq!(gone, 2, "the processed and the quarantined copy");
+        assert!(!dir.path().join("cur/100.M1.h:2,S").exists());
+        assert!(!dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
+        assert!(dir.path().join("cur/200.M1.h:2,S").exists());
+        assert_eq!(md.forget(&[]).await.unwrap(), 0);
     }
 }

@@ -52,6 +52,18 @@ pub trait Mailbox {
     async fn logout(&mut self) -> anyhow::Result<()> {
         Ok(())
     }
+
+    /// Removes for good the kept copies (processed and quarantine folders)
+    /// of the messages with these Message-IDs, once retention or an
+    /// erasure calls for it; returns how many were removed. A mailbox that
+    /// keeps nothing it can remove says so.
+    async fn forget(&mut self, message_ids: &[String]) -> anyhow::Result<usize> {
+        anyhow::ensure!(
+            message_ids.is_empty(),
+            "this mailbox cannot remove the messages it keeps"
+        );
+        Ok(0)
+    }
 }
 
 /// The mailbox the settings name: IMAP when `[imap]` is given, else the
@@ -97,6 +109,13 @@ impl Mailbox for Configured {
         match self {
             Configured::Maildir(m) => m.wait(max).await,
             Configured::Imap(m) => m.wait(max).await,
+        }
+    }
+
+    async fn forget(&mut self, message_ids: &[String]) -> anyhow::Result<usize> {
+        match self {
+            Configured::Maildir(m) => m.forget(message_ids).await,
+            Configured::Imap(m) => m.forget(message_ids).await,
         }
     }
 

@@ -351,7 +351,7 @@ fn within(whitelist: &str, value: &str) -> bool {
 /// One OCR pass over a cleaned field crop, normalised to the field's kind.
 fn recognise(clean: &GrayImage, zone: &Zone, settings: ocr::Settings) -> Option<FieldReading> {
     let words = ocr::read(clean, settings).ok()?;
-    tracing::debug!("{}: {words:?}", zone.id);
+    tracing::debug!(zone = %zone.id, words = words.len(), "field read");
     let confidence = field_confidence(&words)?;
     let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
     let raw = text.join(" ");
@@ -409,7 +409,7 @@ fn is_typed(crop: &GrayImage) -> bool {
     let Ok(words) = ocr::read(&clean, settings) else {
         return false;
     };
-    tracing::debug!("signature OCR: {words:?}");
+    tracing::debug!(words = words.len(), "signature box read as text");
     // Flourishes read as dashes or underscores say nothing either way.
     let lettered: Vec<&Word> = words
         .iter()

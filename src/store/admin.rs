@@ -1,5 +1,5 @@
-//! The operator's side of the store: retention of documents, export,
-//! backup and restore.
+//! The operator's side of the store: export, backup and restore
+//! (retention and erasure are in `retention`).
 //!
 //! Each runs while its caller holds the store, so beside a running daemon
 //! (which holds it only during a round) they see and write a consistent
@@ -9,48 +9,11 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sled::transaction::TransactionError;
-use sled::Transactional;
 
-use super::{crop_key, from_json, request_key, to_json, Store, TxResult};
-use crate::domain::{HistoryEntry, Request, State};
-
-/// The tree of audit records: purge time (ms, big-endian) ‖ request id → `Purge`.
-const AUDIT_TREE: &str = "audit";
-/// `meta` key: the last day retention ran.
-const RETENTION_LAST: &str = "retention:last";
-
-/// What retention removed from one request, kept after the bytes are gone:
-/// enough to prove which file was held, nothing of its contents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Purge {
-    pub request: String,
-    pub state: State,
-    pub decided_at: DateTime<Utc>,
-    pub purged_at: DateTime<Utc>,
-    pub pdf_bytes: u64,
-    pub pdf_sha256: String,
-    pub crops: Vec<String>,
-}
-
-/// A decision no one will revisit: the documents have served their purpose.
-fn is_final(state: State) -> bool {
-    matches!(state, State::Approved | State::Refused | State::Rejected)
-}
-
-/// When a request reached its final state: the last history entry in that
-/// state, else its reception (a request rejected on arrival has no other date).
-fn decided_at(r: &Request) -> DateTime<Utc> {
-    r.history
-        .iter()
-        .rev()
-        .find(|h| h.state == r.state)
-        .map(|h| h.at)
-        .unwrap_or(r.received_at)
-}
+use super::{from_json, Store};
+use crate::domain::Request;
 
 /// First line of a backup file.
 const BACKUP_MAGIC: &[u8] = b"guichet-backup 1\n";
@@ -73,83 +36,6 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
-    }
-
-    /// Runs `purge_documents` at most once a calendar day (UTC). `None` when
-    /// it already ran today.
-    pub fn purge_if_due(&self, now: DateTime<Utc>, days: u32) -> Result<Option<Vec<Purge>>> {
-        let today = now.date_naive();
-        let last = self
-            .meta
-            .get(RETENTION_LAST)?
-            .and_then(|v| std::str::from_utf8(&v).ok()?.parse::<NaiveDate>().ok());
-        if last == Some(today) {
-            return Ok(None);
-        }
-        let purged = self.purge_documents(now, days)?;
-        self.meta
-            .insert(RETENTION_LAST, today.to_string().as_bytes())?;
-        self.db.flush()?;
-        Ok(Some(purged))
-    }
-
-    /// Removes the PDF and crops of every request decided for good more than
-    /// `days` ago. Each purge is one transaction: the bytes go, an audit
-    /// record and a history entry come.
-    pub fn purge_documents(&self, now: DateTime<Utc>, days: u32) -> Result<Vec<Purge>> {
-        let cutoff = now - chrono::Duration::days(i64::from(days));
-        let audit = self.db.open_tree(AUDIT_TREE)?;
-        let mut purged = Vec::new();
-        for r in self.requests(None)? {
-            let decided = decided_at(&r);
-            if !is_final(r.state) || decided > cutoff {
-                continue;
-            }
-            let Some(doc) = self.document(&r.id)? else {
-                continue;
-            };
-            let record = Purge {
-                request: r.id.clone(),
-                state: r.state,
-                decided_at: decided,
-                purged_at: now,
-                pdf_bytes: doc.pdf.len() as u64,
-                pdf_sha256: hex::encode(Sha256::digest(&doc.pdf)),
-                crops: doc.crops.iter().map(|c| c.zone.clone()).collect(),
-            };
-            let mut updated = r.clone();
-            updated.history.push(HistoryEntry {
-                at: now,
-                state: r.state,
-                note: format!("PDF and crops purged after {days} days (retention)"),
-            });
-            let key = request_key(&updated);
-            let value = to_json(&updated)?;
-            let mut audit_key = now.timestamp_millis().to_be_bytes().to_vec();
-            audit_key.extend_from_slice(r.id.as_bytes());
-            let audit_value = to_json(&record)?;
-            let crop_keys: Vec<Vec<u8>> = record.crops.iter().map(|z| crop_key(&r.id, z)).collect();
-            (&self.documents, &self.requests, &audit)
-                .transaction(|(docs, requests, audit)| -> TxResult<()> {
-                    docs.remove(r.id.as_bytes())?;
-                    for k in &crop_keys {
-                        docs.remove(k.as_slice())?;
-                    }
-                    requests.insert(key.as_slice(), value.as_slice())?;
-                    audit.insert(audit_key.as_slice(), audit_value.as_slice())?;
-                    Ok(())
-                })
-                .map_err(tx_error)?;
-            purged.push(record);
-        }
-        self.db.flush()?;
-        Ok(purged)
-    }
-
-    /// The audit records of retention, oldest first.
-    pub fn purges(&self) -> Result<Vec<Purge>> {
-        let audit = self.db.open_tree(AUDIT_TREE)?;
-        audit.iter().map(|item| from_json(&item?.1)).collect()
     }
 
     /// Every request, oldest reception first, as one JSON object a line
@@ -228,7 +114,7 @@ impl Store {
 
 type Trees = Vec<(sled::IVec, Vec<(Vec<u8>, Vec<u8>)>)>;
 
-fn tx_error(e: TransactionError<anyhow::Error>) -> anyhow::Error {
+pub(super) fn tx_error(e: TransactionError<anyhow::Error>) -> anyhow::Error {
     match e {
         TransactionError::Abort(e) => e,
         TransactionError::Storage(e) => e.into(),

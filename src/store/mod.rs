@@ -37,8 +37,10 @@ use crate::rules;
 
 mod admin;
 pub mod cursor;
+mod retention;
+mod rewrite;
 pub mod signoff;
-pub use admin::Purge;
+pub use retention::{digest, settled_at, Erasure, ForgetError, Forgetting, Purge, Retention};
 
 /// What one handled message leaves behind.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -310,6 +312,8 @@ impl Store {
     }
 
     pub fn open(path: &Path) -> Result<Store> {
+        // Held while sled opens: a rewrite swapping the files keeps us out.
+        let _gate = rewrite::gate(path)?;
         let db = sled::Config::new()
             .path(path)
             .open()

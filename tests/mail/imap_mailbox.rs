@@ -539,3 +539,48 @@ async fn a_configuration_file_pointing_at_the_stack_reaches_both_servers() {
     assert_eq!(got.len(), 1);
     assert!(contains(&got[0], "Subject: Re: Par la configuration"));
 }
+
+/// Retention and erasure remove kept copies by Message-ID, from the
+/// processed and quarantine folders (flagged `\Deleted`, expunged), with
+/// UIDPLUS (UID EXPUNGE) or without (EXPUNGE); the intake then goes on.
+#[tokio::test]
+async fn kept_copies_are_expunged_by_message_id_and_the_intake_goes_on() {
+    let without_uidplus = Options {
+        imap_capability: Some("IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE".into()),
+        ..Options::default()
+    };
+    for options in [Options::default(), without_uidplus] {
+        let stack = MailStack::start_with(options);
+        deliver(&stack, &["Garder", "Oublier", "Écarter"]).await;
+        let cursor = MemoryCursor::default();
+        let mut mailbox = intake(&stack, &cursor);
+        let batch = fetch_until(&mut mailbox, 3, Duration::from_secs(10)).await;
+        let ids: Vec<String> = batch
+            .iter()
+            .map(|m| {
+                guichet::message::parse(&m.bytes, INTAKE)
+                    .unwrap()
+                    .message_id
+            })
+            .collect();
+        for (m, disposition) in batch.iter().zip([
+            Disposition::Processed,
+            Disposition::Processed,
+            Disposition::Quarantine("set aside".into()),
+        ]) {
+            mailbox.settle(&m.key, disposition).await.unwrap();
+        }
+        assert_eq!(mailbox.forget(&[]).await.unwrap(), 0);
+        let removed = mailbox.forget(&ids[1..]).await.unwrap();
+        assert_eq!(removed, 2);
+        let processed = stack.messages(INTAKE, PROCESSED_WIRE).await;
+        assert_eq!(processed.len(), 1);
+        assert!(contains(&processed[0], "Subject: Garder"));
+        assert!(stack.messages(INTAKE, "Quarantaine").await.is_empty());
+        assert_eq!(mailbox.forget(&ids[1..]).await.unwrap(), 0);
+
+        deliver(&stack, &["Ensuite"]).await;
+        let next = fetch_until(&mut mailbox, 1, Duration::from_secs(10)).await;
+        assert_eq!(subjects(&next), ["Ensuite"]);
+    }
+}

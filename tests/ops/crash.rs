@@ -87,19 +87,25 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
     let mut rng = Lcg(seed);
     let mut kills = 0;
     let start = Instant::now();
-    // Kill while messages wait, at most 30 times; a kill may land before
-    // the daemon opened anything, in the middle of a commit, or while it
-    // writes replies.
-    while !files(&new).is_empty() && kills < 30 {
+    let cur = dir.path().join("var/inbox/cur");
+    // Kill while messages wait, at most 40 times: each time once the
+    // daemon is at work (a message settled since it started, whatever the
+    // machine's speed), then 0 to 300 ms later, so a kill lands in the
+    // middle of a commit, between a commit and its move, or while replies
+    // are written.
+    while !files(&new).is_empty() && kills < 40 {
+        let before = files(&cur).len();
         let mut child = daemon(dir.path(), false).spawn().unwrap();
-        // The daemon needs a few hundred milliseconds to start: kill it
-        // between 0.2 and 1 s, before, during or after its first messages.
-        std::thread::sleep(Duration::from_millis(200 + rng.below(800)));
+        let started = Instant::now();
+        while files(&cur).len() == before && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
     }
-    let settled_under_fire = files(&dir.path().join("var/inbox/cur")).len();
+    let settled_under_fire = files(&cur).len();
     let status = daemon(dir.path(), true).status().unwrap();
     assert!(status.success(), "the last run: {status:?}");
     eprintln!(

@@ -1,4 +1,4 @@
-//! Operating the desk: backup and restore, metrics, retention, and the
+//! Operating the desk: backup and restore, metrics, retention and privacy, and the
 //! built daemon under signals as systemd sends them. One test binary;
 //! each module is one theme.
 
@@ -7,5 +7,6 @@ mod backup;
 mod corpus;
 mod crash;
 mod metrics;
+mod privacy;
 mod retention;
 mod signals;

@@ -1,5 +1,6 @@
-//! Retention: a request's PDF and crops go N days after its final
-//! decision; the request, a history entry and an audit record stay.
+//! Retention: a request's personal data, PDF and crops go N days after its
+//! final decision; the anonymous request, a history entry and audit
+//! records stay.
 
 use chrono::{Duration, Utc};
 use guichet::domain::{Crop, HistoryEntry, Request, State};
@@ -81,8 +82,10 @@ fn documents_go_n_days_after_the_final_decision_and_an_audit_stays() {
     assert_eq!(store.documents_held().unwrap(), 5);
 
     let now = Utc::now();
-    let purged = store.purge_documents(now, 90).unwrap();
-    let ids: Vec<&str> = purged.iter().map(|p| p.request.as_str()).collect();
+    let done = store.retention(now, 90).unwrap();
+    let ids: Vec<&str> = done.erased.iter().map(String::as_str).collect();
+    assert_eq!(done.documents, 2);
+    assert_eq!(done.waiting, 1, "the queued request");
     assert_eq!(
         ids,
         ["DA-2024-000001", "DA-2024-000004"],
@@ -100,7 +103,11 @@ fn documents_go_n_days_after_the_final_decision_and_an_audit_stays() {
             .unwrap()
             .expect("the request itself stays");
         let last = r.history.last().unwrap();
-        assert!(last.note.contains("purged after 90 days"), "{last:?}");
+        assert!(
+            last.note
+                .contains("personal data erased (retention after 90 days)"),
+            "{last:?}"
+        );
         assert_eq!(last.state, r.state);
     }
     for kept in ["DA-2024-000002", "DA-2024-000003", "DA-2024-000005"] {
@@ -132,13 +139,13 @@ fn documents_go_n_days_after_the_final_decision_and_an_audit_stays() {
 
     // Once a day: the second run the same day does nothing, even with a
     // shorter period; the next day it runs again.
-    assert!(store.purge_if_due(now, 90).unwrap().is_some());
-    assert!(store.purge_if_due(now, 1).unwrap().is_none());
+    assert!(store.retention_if_due(now, 90).unwrap().is_some());
+    assert!(store.retention_if_due(now, 1).unwrap().is_none());
     let tomorrow = store
-        .purge_if_due(now + Duration::days(1), 1)
+        .retention_if_due(now + Duration::days(1), 1)
         .unwrap()
         .unwrap();
-    let ids: Vec<&str> = tomorrow.iter().map(|p| p.request.as_str()).collect();
+    let ids: Vec<&str> = tomorrow.erased.iter().map(String::as_str).collect();
     assert_eq!(
         ids,
         ["DA-2024-000002", "DA-2024-000005"],

@@ -309,6 +309,15 @@ impl Link {
             return timed(limit, "UID MOVE", session.uid_mv(uids, folder)).await;
         }
         timed(limit, "UID COPY", session.uid_copy(uids, folder)).await?;
+        self.delete(uids).await
+    }
+
+    /// Flags the messages `uids` of the selected folder `\\Deleted` and
+    /// expunges them (UID EXPUNGE with UIDPLUS, plain EXPUNGE otherwise,
+    /// which also removes any other message flagged `\\Deleted` there).
+    async fn delete(&mut self, uids: &str) -> Result<(), Failure> {
+        let limit = self.command_timeout;
+        let session = &mut self.session;
         timed(limit, "UID STORE", async {
             let stream = session.uid_store(uids, "+FLAGS.SILENT (\\Deleted)").await?;
             stream.try_collect::<Vec<_>>().await
@@ -405,6 +414,46 @@ impl Link {
     /// Ends the session politely; errors do not matter any more.
     pub async fn close(mut self) {
         let _ = timed(self.command_timeout, "LOGOUT", self.session.logout()).await;
+    }
+}
+
+// ---- Retention: kept copies removed -----------------------------------------
+
+impl Link {
+    /// In `folder`, flags `\Deleted` and expunges every message whose
+    /// Message-ID header is one of `message_ids` (UID EXPUNGE with UIDPLUS,
+    /// else EXPUNGE). Leaves `folder` selected: see [`Link::reselect`].
+    pub async fn remove_by_message_id(
+        &mut self,
+        folder: &str,
+        message_ids: &[String],
+    ) -> Result<usize, Failure> {
+        let limit = self.command_timeout;
+        let session = &mut self.session;
+        timed(limit, "SELECT", session.select(folder)).await?;
+        let mut uids = Vec::new();
+        for id in message_ids {
+            let query = format!("HEADER Message-ID {}", quoted(id));
+            let found = timed(limit, "UID SEARCH", session.uid_search(query)).await?;
+            uids.extend(found);
+        }
+        if uids.is_empty() {
+            return Ok(0);
+        }
+        uids.sort_unstable();
+        uids.dedup();
+        let set: Vec<String> = uids.iter().map(u32::to_string).collect();
+        self.delete(&set.join(",")).await?;
+        Ok(uids.len())
+    }
+
+    /// Selects the intake mailbox again after work in another folder.
+    pub async fn reselect(&mut self, mailbox: &str) -> Result<(), Failure> {
+        let selected = timed(self.command_timeout, "SELECT", self.session.select(mailbox)).await?;
+        if selected.uid_validity != Some(self.uidvalidity) {
+            return Err(Failure::Link("the intake mailbox was renumbered".into()));
+        }
+        Ok(())
     }
 }
 
