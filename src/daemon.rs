@@ -187,15 +187,23 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     async fn round(&mut self, store: &Store, hooks: &Hooks) -> Result<(TickReport, bool)> {
         let mut report = TickReport::default();
         let mut erased = false;
-        let waiting = self.mailbox.fetch().await;
-        hooks.metrics.mailbox_connected(waiting.is_ok());
-        for incoming in waiting? {
-            if hooks.stopping() {
+        // A backlog comes a batch at a time: one batch in memory, never all.
+        loop {
+            let waiting = self.mailbox.fetch().await;
+            hooks.metrics.mailbox_connected(waiting.is_ok());
+            let waiting = waiting?;
+            let more = waiting.len() >= crate::intake::FETCH_BATCH;
+            for incoming in waiting {
+                if hooks.stopping() {
+                    break;
+                }
+                self.take(store, incoming, &hooks.metrics).await?;
+                report.handled += 1;
+                hooks.alive();
+            }
+            if !more || hooks.stopping() {
                 break;
             }
-            self.take(store, incoming, &hooks.metrics).await?;
-            report.handled += 1;
-            hooks.alive();
         }
         if !hooks.stopping() {
             signoff::step(store, &self.settings, &self.desk.templates, Utc::now()).await?;

@@ -1,6 +1,8 @@
 //! The built-in intake: a Maildir (`new/`, `cur/`, `tmp/`). A message is
 //! taken from `new/` and moved to `cur/` only once its effects are
 //! committed; a message set aside goes to the `.Quarantaine` sub-folder.
+//! A backlog streams: `new/` is listed once, then read [`FETCH_BATCH`]
+//! files at a time, so memory does not grow with the number waiting.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,11 +10,13 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Disposition, Incoming, Mailbox};
+use super::{Disposition, Incoming, Mailbox, FETCH_BATCH};
 
 pub struct Maildir {
     root: PathBuf,
     max_bytes: u64,
+    /// Names listed in `new/`, in arrival order, not yet handed out.
+    listed: std::collections::VecDeque<String>,
 }
 
 /// Maildir sub-folder for messages that could not be handled.
@@ -28,6 +32,7 @@ impl Maildir {
         Ok(Maildir {
             root: root.to_path_buf(),
             max_bytes,
+            listed: Default::default(),
         })
     }
 
@@ -86,18 +91,28 @@ fn delivery_time(name: &str, path: &Path) -> DateTime<Utc> {
 
 impl Mailbox for Maildir {
     async fn fetch(&mut self) -> Result<Vec<Incoming>> {
-        let mut names: Vec<String> = std::fs::read_dir(self.root.join("new"))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| !n.starts_with('.'))
-            .collect();
-        // Maildir names start with the delivery time: sorting gives arrival order.
-        names.sort();
-        let mut out = Vec::with_capacity(names.len());
-        for key in names {
+        if self.listed.is_empty() {
+            let mut names: Vec<String> = std::fs::read_dir(self.root.join("new"))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().map(|t| t.is_file()).unwrap_or(false))
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            // Maildir names start with the delivery time: sorting gives arrival order.
+            names.sort();
+            self.listed = names.into();
+        }
+        let mut out = Vec::with_capacity(FETCH_BATCH);
+        while out.len() < FETCH_BATCH {
+            let Some(key) = self.listed.pop_front() else {
+                break;
+            };
             let path = self.root.join("new").join(&key);
-            let size = std::fs::metadata(&path)?.len();
+            // Gone since the listing (another reader, an operator): skip it.
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue;
+            };
+            let size = meta.len();
             let oversized = size > self.max_bytes;
             let bytes = if oversized {
                 header_section(&path)?
@@ -213,6 +228,35 @@ mod tests {
         assert!(dir.path().join("cur/100.M1.h:2,S").exists());
         assert!(dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
         assert_eq!(md.fetch().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_backlog_comes_a_batch_at_a_time_in_arrival_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path(), 1000).unwrap();
+        let total = 2 * FETCH_BATCH + 3;
+        for i in 0..total {
+            std::fs::write(dir.path().join(format!("new/{}.M1.h", 1000 + i)), b"x").unwrap();
+        }
+        let mut seen = Vec::new();
+        loop {
+            let batch = md.fetch().await.unwrap();
+            assert!(batch.len() <= FETCH_BATCH);
+            if batch.is_empty() {
+                break;
+            }
+            for m in batch {
+                md.settle(&m.key, Disposition::Processed).await.unwrap();
+                seen.push(m.received_at.timestamp());
+            }
+            // A file removed behind its back is skipped, not an error.
+            if seen.len() == FETCH_BATCH {
+                std::fs::remove_file(dir.path().join(format!("new/{}.M1.h", 1000 + total - 1)))
+                    .unwrap();
+            }
+        }
+        let expected: Vec<i64> = (0..total as i64 - 1).map(|i| 1000 + i).collect();
+        assert_eq!(seen, expected);
     }
 
     #[tokio::test]

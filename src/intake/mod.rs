@@ -34,10 +34,16 @@ pub enum Disposition {
 }
 
 /// A mailbox the daemon takes messages from.
+/// The most messages a mailbox hands out at once: a backlog is read a batch
+/// at a time, and the daemon asks again while batches come back full.
+pub const FETCH_BATCH: usize = 16;
+
 #[allow(async_fn_in_trait)]
 pub trait Mailbox {
-    /// Messages waiting, in arrival order. Oversized messages are not loaded:
-    /// they come back with only their header section and `oversized` set.
+    /// Messages waiting, in arrival order. A mailbox may hand a backlog out
+    /// a batch at a time (the Maildir gives at most [`FETCH_BATCH`]): the
+    /// daemon asks again while a fetch gives that many or more. Oversized messages are not loaded: they come back with only their
+    /// header section and `oversized` set.
     async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>>;
 
     /// Takes a handled message out of the inbox. Called only after the
