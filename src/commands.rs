@@ -133,6 +133,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let oldest = store.oldest_pending()?;
     let held = store.documents_held()?;
     let purged = store.purges()?.len();
+    let refused = crate::outbox::drain::paused(&store)?;
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -141,6 +142,10 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
         value["documents_held"] = held.into();
         value["documents_purged"] = purged.into();
         value["retention_days"] = settings.retention.days.into();
+        value["sending_refused"] = match &refused {
+            Some(p) => serde_json::json!({ "since": p.since, "why": p.why, "line": p.line() }),
+            None => serde_json::Value::Null,
+        };
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -158,6 +163,9 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     }
     println!("outbox pending     {}", status.outbox_pending);
     println!("outbox failed      {}", status.outbox_failed);
+    if let Some(p) = &refused {
+        println!("outbox             {}", p.line());
+    }
     println!("messages handled   {}", status.messages_processed);
     println!(
         "documents          {held} held, {purged} purged (after {} days)",

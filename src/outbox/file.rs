@@ -31,7 +31,7 @@ impl Transport for FileTransport {
             std::fs::write(&tmp, &mail.raw)?;
             std::fs::rename(&tmp, &path)
         };
-        write().map_err(|e| SendError::Transient(format!("{}: {e}", path.display())))
+        write().map_err(|e| SendError::Server(format!("{}: {e}", path.display())))
     }
 }
 

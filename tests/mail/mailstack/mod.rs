@@ -172,6 +172,7 @@ impl MailStack {
             host: "127.0.0.1".into(),
             port: self.ports.imap,
             tls: config::Tls::None,
+            auth: config::ImapAuth::Password,
             username: user.into(),
             password: Some(password(user)),
             password_file: None,
@@ -198,6 +199,7 @@ impl MailStack {
             host: "127.0.0.1".into(),
             port: self.ports.smtp,
             tls: config::Tls::None,
+            auth: config::SmtpAuth::Password,
             username: None,
             password: None,
             password_file: None,
@@ -226,6 +228,38 @@ impl MailStack {
             password(INTAKE),
             self.ports.smtp
         )
+    }
+
+    /// As `config_toml`, with replies sent on the submission port logged in
+    /// as `user` (with its password).
+    pub fn config_toml_submitting_as(&self, user: &str) -> String {
+        let imap = self.config_toml();
+        let imap = &imap[..imap.find("[smtp]").unwrap_or(imap.len())];
+        format!(
+            "{imap}[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{user}\"\n\
+             password = \"{}\"\n",
+            self.ports.submission,
+            password(user)
+        )
+    }
+
+    /// Gives `user` another password on the server (Dovecot reads its
+    /// passwd-file again when it changes): logins with the old one fail
+    /// until it is given back.
+    pub fn set_password(&self, user: &str, new: &str) {
+        let path = self.dir().join("dovecot/passwd");
+        let text = fs::read_to_string(&path).expect("passwd-file");
+        let changed: String = text
+            .lines()
+            .map(|l| match l.split_once(':') {
+                Some((u, _)) if u == user => format!("{u}:{{PLAIN}}{new}\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        // Replaced whole, with a new mtime Dovecot notices.
+        let tmp = path.with_extension("new");
+        fs::write(&tmp, changed).expect("passwd-file written");
+        fs::rename(&tmp, &path).expect("passwd-file replaced");
     }
 
     /// Runs `doveadm` against this stack's Dovecot; its output.
