@@ -612,3 +612,42 @@ async fn after_a_lost_index_mail_numbered_below_the_old_mark_is_still_handled() 
     );
     assert_eq!(outbox(&guichet.status()), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_from_an_unreadable_sender_are_quarantined_never_answered_never_dropped() {
+    let stack = MailStack::start();
+    let mut guichet = Guichet::start(&stack, 1);
+    // A folded From: whose address was cut off, with a form attached.
+    let broken = "From: Jean Dupont\r\n <jean.dupont@\r\nTo: acces@organisme.example\r\n\
+                  Subject: Formulaire\r\nMessage-ID: <broken-from@clinique.example>\r\n\
+                  Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+                  Content-Type: application/pdf; name=\"da100.pdf\"\r\n\r\n%PDF-1.4 x\r\n--b--\r\n";
+    stack.append(INTAKE, "INBOX", broken.as_bytes()).await;
+    let fine = applicant_mail(0, None);
+    send_all(&stack, std::slice::from_ref(&fine), 1).await;
+    let quarantined = eventually(PATIENCE, || async {
+        stack
+            .folders(INTAKE)
+            .await
+            .iter()
+            .any(|f| f == "Quarantaine")
+            && stack.messages(INTAKE, "Quarantaine").await.len() == 1
+            && stack.messages(INTAKE, "INBOX").await.is_empty()
+    })
+    .await;
+    assert!(
+        quarantined,
+        "the message waits in Quarantaine for an operator"
+    );
+    let got = wait_for_replies(&stack, 1).await;
+    let got = replies_once_stopped(&stack, &mut guichet, got, 1).await;
+    assert_answered_once(&got, std::slice::from_ref(&fine));
+    assert_eq!(total(&got), 1, "the unreadable sender got nothing");
+    let kept = stack.messages(INTAKE, "Quarantaine").await;
+    assert!(String::from_utf8_lossy(&kept[0]).contains("broken-from@clinique.example"));
+    assert_eq!(
+        guichet.logged("sender unreadable, set aside in quarantine"),
+        1
+    );
+    assert_eq!(outbox(&guichet.status()), (0, 0));
+}

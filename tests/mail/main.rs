@@ -5,5 +5,6 @@
 mod mailstack;
 
 mod daemon;
+mod folders;
 mod imap_mailbox;
 mod smtp_transport;

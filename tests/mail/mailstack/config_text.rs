@@ -23,6 +23,11 @@ pub fn dovecot(dir: &Path, ports: &Ports, options: &Options, (uid, gid): (u32, u
         .as_ref()
         .map(|c| format!("imap_capability = {c}\n"))
         .unwrap_or_default();
+    let namespace = if options.inbox_prefix {
+        "  prefix = INBOX.\n  separator = .\n"
+    } else {
+        "  separator = /\n"
+    };
     format!(
         r#"protocols = imap lmtp
 listen = 127.0.0.1
@@ -42,8 +47,7 @@ lmtp_save_to_detail_mailbox = no
 mailbox_idle_check_interval = 1 secs
 {capability}namespace inbox {{
   inbox = yes
-  separator = /
-}}
+{namespace}}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/dovecot/passwd

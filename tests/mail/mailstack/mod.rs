@@ -70,6 +70,9 @@ pub struct Options {
     /// Replaces the CAPABILITY Dovecot announces after login (to play a
     /// server without IDLE or MOVE).
     pub imap_capability: Option<String>,
+    /// Personal folders under `INBOX.` with `.` as separator, as Cyrus
+    /// (Debian), Courier and many hosting providers lay them out.
+    pub inbox_prefix: bool,
 }
 
 /// Ports of one stack.
