@@ -18,6 +18,11 @@ fn quick() -> Timing {
     }
 }
 
+fn intake(stack: &MailStack, cursor: &MemoryCursor) -> ImapMailbox {
+    let cfg = stack.imap_config(INTAKE);
+    ImapMailbox::with_timing(&cfg, 1 << 20, Box::new(cursor.clone()), quick()).unwrap()
+}
+
 fn inbox_prefixed() -> MailStack {
     MailStack::start_with(Options {
         inbox_prefix: true,
@@ -40,13 +45,7 @@ async fn on_an_inbox_dot_layout_the_folders_go_under_inbox_and_mail_is_taken() {
         stack.append(INTAKE, "INBOX", &raw).await;
     }
     let cursor = MemoryCursor::default();
-    let mut mailbox = ImapMailbox::with_timing(
-        &stack.imap_config(INTAKE),
-        1 << 20,
-        Box::new(cursor.clone()),
-        quick(),
-    )
-    .unwrap();
+    let mut mailbox = intake(&stack, &cursor);
     let started = Instant::now();
     let batch = mailbox.fetch().await.unwrap();
     assert_eq!(batch.len(), 2, "INBOX is read at the first connection");
@@ -74,13 +73,7 @@ async fn on_an_inbox_dot_layout_the_folders_go_under_inbox_and_mail_is_taken() {
     eprintln!("INBOX. layout: folders {folders:?}; 2 messages fetched and settled in {took:?}");
 
     // A second run finds the folders there and goes on.
-    let mut again = ImapMailbox::with_timing(
-        &stack.imap_config(INTAKE),
-        1 << 20,
-        Box::new(cursor.clone()),
-        quick(),
-    )
-    .unwrap();
+    let mut again = intake(&stack, &cursor);
     assert!(again.fetch().await.unwrap().is_empty());
     assert!(again.is_connected());
     again.close().await;
