@@ -7,4 +7,5 @@ mod mailstack;
 mod daemon;
 mod folders;
 mod imap_mailbox;
+mod oauth2;
 mod smtp_transport;

@@ -16,6 +16,7 @@ mod config_text;
 mod direct;
 pub mod failure;
 mod process;
+pub mod token_server;
 
 pub use clients::mail;
 
@@ -73,7 +74,13 @@ pub struct Options {
     /// Personal folders under `INBOX.` with `.` as separator, as Cyrus
     /// (Debian), Courier and many hosting providers lay them out.
     pub inbox_prefix: bool,
+    /// Dovecot (and so Postfix's submission port) also takes bearer tokens
+    /// (XOAUTH2, OAUTHBEARER): JWTs signed HS256 with `OAUTH_KEY`.
+    pub oauth2: bool,
 }
+
+/// The HS256 key the OAuth stack's Dovecot validates tokens with.
+pub const OAUTH_KEY: &[u8] = b"guichet-test-hs256-key-0123456789abcdef";
 
 /// Ports of one stack.
 #[derive(Debug, Clone, Copy)]
@@ -466,6 +473,26 @@ impl MailStack {
             .map(|u| format!("{u}:{{PLAIN}}{}\n", password(u)))
             .collect();
         fs::write(dir.join("passwd"), passwd).map_err(err)?;
+        if self.options.oauth2 {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::STANDARD.encode(OAUTH_KEY);
+            // `<azp>/<alg>/<kid>` (2.3.19: azp `default`, alg as in the
+            // token's header) or `<alg>/<kid>` (older), in either case.
+            for layout in [
+                "keys/HS256",
+                "keys/hs256",
+                "keys/default/HS256",
+                "keys/default/hs256",
+            ] {
+                fs::create_dir_all(dir.join(layout)).map_err(err)?;
+                fs::write(dir.join(layout).join("default"), &key).map_err(err)?;
+            }
+            fs::write(
+                dir.join("dovecot-oauth2.conf.ext"),
+                config_text::dovecot_oauth2(self.dir()),
+            )
+            .map_err(err)?;
+        }
         let text = config_text::dovecot(self.dir(), &self.ports, &self.options, vmail);
         fs::write(self.dovecot_conf(), text).map_err(err)
     }
