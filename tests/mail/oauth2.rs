@@ -6,16 +6,17 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::mailstack::token_server::{TokenServer, CLIENT_ID, CLIENT_SECRET};
-use crate::mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE, OAUTH_KEY};
+use crate::mailstack::{mail, reply, MailStack, Options, APPLICANTS, INTAKE, OAUTH_KEY};
 use guichet::config::{self, Grant, SaslMechanism};
 use guichet::intake::imap::{ImapMailbox, MemoryCursor, Timing};
 use guichet::intake::{Disposition, Mailbox};
 use guichet::oauth2::TokenSource;
 use guichet::outbox::smtp::SmtpTransport;
-use guichet::outbox::{Outgoing, Transport};
+use guichet::outbox::Transport;
 
 const DELIVERY: Duration = Duration::from_secs(20);
 
@@ -73,6 +74,19 @@ fn smtp_settings(stack: &MailStack) -> config::Smtp {
     }
 }
 
+/// The IMAP intake and the SMTP transport of `stack`, both signing in
+/// with tokens from `tokens`.
+fn adapters(stack: &MailStack, tokens: &Arc<TokenSource>) -> (ImapMailbox, SmtpTransport) {
+    let cursor = Box::new(MemoryCursor::default());
+    let imap = imap_settings(stack);
+    let mailbox =
+        ImapMailbox::with_tokens(&imap, Some(tokens.clone()), 1 << 20, cursor, quick()).unwrap();
+    let smtp = smtp_settings(stack);
+    let timeout = Duration::from_secs(30);
+    let transport = SmtpTransport::with_tokens(&smtp, Some(tokens.clone()), timeout).unwrap();
+    (mailbox, transport)
+}
+
 /// Commands may wait: after a refused login Dovecot slows the next ones
 /// from the same address (its auth penalty, up to 15 s).
 fn quick() -> Timing {
@@ -81,15 +95,6 @@ fn quick() -> Timing {
         backoff_min: Duration::from_millis(200),
         backoff_max: Duration::from_secs(1),
         ..Timing::default()
-    }
-}
-
-fn reply(to: &str, subject: &str) -> Outgoing {
-    Outgoing {
-        id: subject.replace(' ', "-"),
-        envelope_from: INTAKE.into(),
-        to: vec![to.into()],
-        raw: mail(INTAKE, to, subject, "Votre demande a bien été reçue."),
     }
 }
 
@@ -156,20 +161,7 @@ async fn xoauth2_client_credentials_tokens_renewed_during_the_run() {
         dir.path(),
     );
     let tokens = TokenSource::new(&cfg).unwrap();
-    let mut mailbox = ImapMailbox::with_tokens(
-        &imap_settings(&stack),
-        Some(tokens.clone()),
-        1 << 20,
-        Box::new(MemoryCursor::default()),
-        quick(),
-    )
-    .unwrap();
-    let transport = SmtpTransport::with_tokens(
-        &smtp_settings(&stack),
-        Some(tokens.clone()),
-        Duration::from_secs(30),
-    )
-    .unwrap();
+    let (mut mailbox, transport) = adapters(&stack, &tokens);
     let started = Instant::now();
     rounds(&stack, &mut mailbox, &transport, 6, Duration::from_secs(2)).await;
     let run = started.elapsed();
@@ -210,20 +202,7 @@ async fn oauthbearer_refresh_token_rotated_written_back_and_a_refused_token_repl
         dir.path(),
     );
     let tokens = TokenSource::new(&cfg).unwrap();
-    let mut mailbox = ImapMailbox::with_tokens(
-        &imap_settings(&stack),
-        Some(tokens.clone()),
-        1 << 20,
-        Box::new(MemoryCursor::default()),
-        quick(),
-    )
-    .unwrap();
-    let transport = SmtpTransport::with_tokens(
-        &smtp_settings(&stack),
-        Some(tokens.clone()),
-        Duration::from_secs(30),
-    )
-    .unwrap();
+    let (mut mailbox, transport) = adapters(&stack, &tokens);
     rounds(&stack, &mut mailbox, &transport, 3, Duration::from_secs(9)).await;
     let got = stack
         .wait_for_messages(APPLICANTS[1], "INBOX", 3, DELIVERY)

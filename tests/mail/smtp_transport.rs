@@ -5,20 +5,11 @@
 
 use std::time::Duration;
 
-use crate::mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE};
+use crate::mailstack::{mail, reply, MailStack, Options, APPLICANTS, INTAKE};
 use guichet::outbox::smtp::SmtpTransport;
 use guichet::outbox::{Outgoing, SendError, Transport};
 
 const DELIVERY: Duration = Duration::from_secs(15);
-
-fn reply(to: &str, subject: &str) -> Outgoing {
-    Outgoing {
-        id: subject.replace(' ', "-"),
-        envelope_from: INTAKE.into(),
-        to: vec![to.into()],
-        raw: mail(INTAKE, to, subject, "Votre demande a bien été reçue."),
-    }
-}
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)

@@ -50,6 +50,16 @@ pub const AUTHSERV_ID: &str = "mx.organisme.example";
 /// written out here so that tests check the adapter's encoding.
 pub const PROCESSED_WIRE: &str = "Trait&AOk-";
 
+/// A reply from the intake to `to`, as guichet would queue it.
+pub fn reply(to: &str, subject: &str) -> guichet::outbox::Outgoing {
+    guichet::outbox::Outgoing {
+        id: subject.replace(' ', "-"),
+        envelope_from: INTAKE.into(),
+        to: vec![to.into()],
+        raw: mail(INTAKE, to, subject, "Votre demande a bien été reçue."),
+    }
+}
+
 /// Every user of the stack.
 pub fn users() -> Vec<&'static str> {
     let mut all = vec![INTAKE, STAFF];
