@@ -651,3 +651,59 @@ async fn files_from_an_unreadable_sender_are_quarantined_never_answered_never_dr
     );
     assert_eq!(outbox(&guichet.status()), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_signs_in_with_oauth_tokens_shorter_than_the_run() {
+    use crate::mailstack::token_server::{TokenServer, CLIENT_ID, CLIENT_SECRET};
+    use crate::mailstack::{Options, OAUTH_KEY};
+    let stack = MailStack::start_with(Options {
+        oauth2: true,
+        ..Options::default()
+    });
+    let lifetime = Duration::from_secs(5);
+    let server = TokenServer::start(OAUTH_KEY, INTAKE, lifetime);
+    let secrets = tempfile::tempdir().unwrap();
+    let secret = secrets.path().join("oauth2-secret");
+    std::fs::write(&secret, CLIENT_SECRET).unwrap();
+    let sections = format!(
+        "[imap]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nauth = \"oauth2\"\nusername = \"{INTAKE}\"\n\n\
+         [smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nauth = \"oauth2\"\nusername = \"{INTAKE}\"\n\n\
+         [oauth2]\nmechanism = \"xoauth2\"\ngrant = \"client_credentials\"\ntoken_url = \"{}\"\n\
+         client_id = \"{CLIENT_ID}\"\nclient_secret_file = \"{}\"\nscope = \"https://outlook.office365.com/.default\"\n",
+        stack.ports.imap,
+        stack.ports.submission,
+        server.url(),
+        secret.display()
+    );
+    let mut guichet = Guichet::start_on(&sections, 1);
+    let started = Instant::now();
+    let mails: Vec<Sent> = (0..15).map(|i| applicant_mail(i, None)).collect();
+    for (wave, chunk) in mails.chunks(3).enumerate() {
+        send_all(&stack, chunk, 3).await;
+        if wave == 2 {
+            // The server ends the session: guichet signs in again.
+            stack.kick(INTAKE);
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let got = wait_for_replies(&stack, mails.len()).await;
+    let run = started.elapsed();
+    let got = replies_once_stopped(&stack, &mut guichet, got, mails.len()).await;
+    assert_answered_once(&got, &mails);
+    assert_eq!(total(&got), mails.len());
+    let counts = server.counts();
+    let fetched = guichet.logged("OAuth access token obtained");
+    assert!(
+        counts.client_credentials >= 4,
+        "tokens of {lifetime:?} renewed during a {run:?} run: {counts:?}"
+    );
+    assert_eq!(fetched, counts.client_credentials as usize);
+    assert_eq!(counts.refused, 0);
+    assert_eq!(outbox(&guichet.status()), (0, 0));
+    eprintln!(
+        "OAuth run: {run:?} with tokens of {lifetime:?}: {} token fetches (endpoint count), \
+         {fetched} logged by guichet; {} messages answered once each; IMAP session ended once by the server",
+        counts.client_credentials,
+        mails.len()
+    );
+}

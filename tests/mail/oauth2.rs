@@ -5,7 +5,6 @@
 //! lived so that they expire during a run.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -115,18 +114,6 @@ async fn take_one(mailbox: &mut ImapMailbox) {
     }
 }
 
-/// Ends every IMAP session of the intake, as a server ending a session
-/// would.
-fn kick(stack: &MailStack) {
-    let _ = Command::new("doveadm")
-        .arg("-c")
-        .arg(stack.dir().join("dovecot/dovecot.conf"))
-        .args(["kick", INTAKE])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
 /// Rounds of: a message in, taken over IMAP, a reply out over SMTP, with
 /// the sessions ended between rounds; `pause` between rounds.
 async fn rounds(
@@ -144,7 +131,7 @@ async fn rounds(
             .send(&reply(APPLICANTS[1], &format!("Reponse {i}")))
             .await
             .unwrap_or_else(|e| panic!("round {i}: {e}"));
-        kick(stack);
+        stack.kick(INTAKE);
         tokio::time::sleep(pause).await;
     }
 }

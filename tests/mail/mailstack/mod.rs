@@ -299,6 +299,18 @@ impl MailStack {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Ends every IMAP session of `user`, as a server ending a session
+    /// (an expired token, an administrator) would.
+    pub fn kick(&self, user: &str) {
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dovecot_conf())
+            .args(["kick", user])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// Gives `user`'s INBOX a new UIDVALIDITY, as a server migration would.
     pub fn set_uidvalidity(&self, user: &str, value: u32) {
         self.doveadm(&[
