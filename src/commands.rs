@@ -134,6 +134,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let held = store.documents_held()?;
     let purged = store.purges()?.len();
     let refused = crate::outbox::drain::paused(&store)?;
+    let mailbox_stop = crate::intake::imap::last_stop(&store)?;
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -142,6 +143,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
         value["documents_held"] = held.into();
         value["documents_purged"] = purged.into();
         value["retention_days"] = settings.retention.days.into();
+        value["mailbox_stopped"] = mailbox_stop.clone().into();
         value["sending_refused"] = match &refused {
             Some(p) => serde_json::json!({ "since": p.since, "why": p.why, "line": p.line() }),
             None => serde_json::Value::Null,
@@ -165,6 +167,9 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     println!("outbox failed      {}", status.outbox_failed);
     if let Some(p) = &refused {
         println!("outbox             {}", p.line());
+    }
+    if let Some(stop) = &mailbox_stop {
+        println!("mailbox            {stop}");
     }
     println!("messages handled   {}", status.messages_processed);
     println!(

@@ -173,6 +173,9 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         let mut report = TickReport::default();
         let waiting = self.mailbox.fetch().await;
         hooks.metrics.mailbox_connected(waiting.is_ok());
+        // A mailbox that cannot be used (its folders refused) stops the
+        // daemon; `status` says why after it stopped.
+        intake::imap::record_stop(store, waiting.as_ref().err(), Utc::now())?;
         for incoming in waiting? {
             if hooks.stopping() {
                 break;

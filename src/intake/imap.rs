@@ -448,6 +448,39 @@ impl ImapMailbox {
     }
 }
 
+/// The store's `meta` key of the last stop for a mailbox error.
+const STOP_KEY: &str = "mailbox_stopped";
+
+/// Records in `store` why the mailbox stopped the daemon (`error`), or
+/// clears the record once the mailbox works again.
+pub fn record_stop(
+    store: &crate::store::Store,
+    error: Option<&anyhow::Error>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    match error {
+        Some(e) => {
+            let line = format!(
+                "stopped at {}: {e:#}",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            store.meta_set(STOP_KEY, line.as_bytes())
+        }
+        None if store.meta_get(STOP_KEY)?.is_some_and(|v| !v.is_empty()) => {
+            store.meta_set(STOP_KEY, b"")
+        }
+        None => Ok(()),
+    }
+}
+
+/// Why the mailbox last stopped the daemon, if it has not worked since.
+pub fn last_stop(store: &crate::store::Store) -> Result<Option<String>> {
+    Ok(store
+        .meta_get(STOP_KEY)?
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
+}
+
 impl Mailbox for ImapMailbox {
     /// Messages above the mark, in UID order, at most one batch; a message
     /// handed out but not settled is handed out again by the next call.

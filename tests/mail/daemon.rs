@@ -91,6 +91,20 @@ impl Guichet {
         self.log_lines(message).len()
     }
 
+    /// Waits for the daemon to end by itself; its exit status.
+    fn exited(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("running");
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(Instant::now() < deadline, "guichet still running");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// SIGTERM, as systemd stops it; it must exit 0 within 15 s.
     fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
@@ -706,4 +720,32 @@ async fn the_daemon_signs_in_with_oauth_tokens_shorter_than_the_run() {
         counts.client_credentials,
         mails.len()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn folders_the_server_refuses_stop_the_daemon_with_a_plain_reason() {
+    let stack = MailStack::start();
+    // Dovecot refuses a name that would climb out of its mail directory.
+    let sections = stack
+        .config_toml()
+        .replace("[smtp]", "processed_folder = \"~Traité\"\n\n[smtp]");
+    let mut guichet = Guichet::start_on(&sections, 1);
+    let status = guichet.exited(PATIENCE);
+    assert!(!status.success(), "a configuration error is no clean exit");
+    let text = guichet.status_text();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("mailbox "))
+        .unwrap_or_else(|| panic!("status names the mailbox's stop: {text}"));
+    assert!(
+        line.contains("configuration error: the server refuses to create the folder `~Trait&AOk-`"),
+        "{line}"
+    );
+    let logged = guichet.log_lines("IMAP folders unusable: a configuration error (set imap.processed_folder and imap.quarantine_folder to folders this server allows)");
+    assert_eq!(logged.len(), 1, "said once, plainly");
+    assert!(
+        guichet.logged("IMAP unavailable; reconnecting with backoff") == 0,
+        "no outage loop"
+    );
+    eprintln!("refused folders: exit {status}; status: {line}");
 }

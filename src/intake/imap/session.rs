@@ -49,10 +49,19 @@ impl From<async_imap::error::Error> for Failure {
     fn from(e: async_imap::error::Error) -> Failure {
         use async_imap::error::Error;
         match e {
-            Error::No(why) | Error::Bad(why) => Failure::Refused(why),
+            Error::No(why) | Error::Bad(why) => Failure::Refused(server_words(&why)),
             other => Failure::Link(other.to_string()),
         }
     }
+}
+
+/// The server's own words in async-imap's rendering of a NO or BAD
+/// (`code: None, info: Some("[CANNOT] Invalid mailbox name")`).
+fn server_words(why: &str) -> String {
+    why.split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"))
+        .map(|w| w.replace("\\\"", "\""))
+        .unwrap_or_else(|| why.to_string())
 }
 
 /// Runs one command step, giving up after `limit`.
@@ -521,6 +530,20 @@ mod tests {
         assert!(matches!(refused, Failure::Refused(_)));
         let lost: Failure = async_imap::error::Error::ConnectionLost.into();
         assert!(matches!(lost, Failure::Link(_)));
+    }
+
+    #[test]
+    fn refusals_keep_the_servers_words() {
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[CANNOT] Invalid mailbox name: Begins with '~'")"#
+            ),
+            "[CANNOT] Invalid mailbox name: Begins with '~'"
+        );
+        assert_eq!(
+            server_words("[TRYCREATE] no such mailbox"),
+            "[TRYCREATE] no such mailbox"
+        );
     }
 
     #[test]
