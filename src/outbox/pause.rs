@@ -8,8 +8,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The longest wait between two attempts while paused.
-pub const MAX_DELAY_S: i64 = 3600;
+/// The longest wait between two attempts while paused: once the server
+/// takes mail again, replies go out within five minutes, and a refused
+/// login is tried at most twelve times an hour.
+pub const MAX_DELAY_S: i64 = 300;
 
 /// Sending is refused since `since`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +29,7 @@ pub struct Paused {
 impl Paused {
     /// The pause after one more failure `why` at `now`: a new one when
     /// sending worked until now, else the same pause, waiting twice as long
-    /// as before (from `first_retry_s`, at most an hour).
+    /// as before (from `first_retry_s`, at most `MAX_DELAY_S`).
     pub fn after_failure(
         before: Option<Paused>,
         why: &str,
@@ -99,7 +101,7 @@ mod tests {
     }
 
     #[test]
-    fn a_pause_keeps_its_start_and_waits_longer_each_time_up_to_an_hour() {
+    fn a_pause_keeps_its_start_and_waits_longer_each_time_up_to_five_minutes() {
         let first = Paused::after_failure(None, "authentication: 535 5.7.8 failed", at(0), 30);
         assert_eq!(first.since, at(0));
         assert_eq!(first.retry_at, at(30));
