@@ -157,7 +157,7 @@ pub struct Imap {
     #[serde(default)]
     pub auth: ImapAuth,
     pub username: String,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
@@ -180,7 +180,7 @@ pub struct Smtp {
     #[serde(default)]
     pub auth: SmtpAuth,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
 }
@@ -238,7 +238,7 @@ pub struct OAuth2 {
     pub grant: Grant,
     pub token_url: Option<String>,
     pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    pub client_secret: Option<Secret>,
     pub client_secret_file: Option<PathBuf>,
     pub scope: Option<String>,
     /// Read at start, rewritten (atomically) when the provider rotates it.
@@ -286,12 +286,11 @@ impl OAuth2 {
 
     /// The client secret, from the file or inline.
     pub fn client_secret(&self) -> Result<Option<Secret>> {
-        Ok(secret(
+        secret(
             &self.client_secret,
             &self.client_secret_file,
             "oauth2.client_secret",
-        )?
-        .map(Secret::new))
+        )
     }
 
     /// Where the refresh token lives (`$CREDENTIALS_DIRECTORY` when relative).
@@ -318,8 +317,21 @@ fn check_token_url(url: &str) -> Result<()> {
 }
 
 /// A password or token: never printed, never logged (`Debug` hides it).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Secret(String);
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
 
 impl Secret {
     pub fn new(value: String) -> Secret {
@@ -354,18 +366,20 @@ fn default_quarantine_folder() -> String {
 /// `password_file = "/run/credentials/guichet.service/imap"`). A relative
 /// file name is looked up in `$CREDENTIALS_DIRECTORY` when it is set.
 pub fn secret(
-    inline: &Option<String>,
+    inline: &Option<Secret>,
     file: &Option<PathBuf>,
     key: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<Secret>> {
     match (inline, file) {
-        (Some(_), Some(_)) => bail!("{key}: give `password` or `password_file`, not both"),
+        (Some(_), Some(_)) => bail!("{key}: give `{key}` or `{key}_file`, not both"),
         (Some(p), None) => Ok(Some(p.clone())),
         (None, Some(f)) => {
             let path = credential_path(f);
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("{key}_file: cannot read {}", path.display()))?;
-            Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+            Ok(Some(Secret::new(
+                text.trim_end_matches(['\r', '\n']).to_string(),
+            )))
         }
         (None, None) => Ok(None),
     }
@@ -656,7 +670,23 @@ mod tests {
             format!("{:?}", o.client_secret().unwrap()),
             "Some(Secret(..))"
         );
-        assert_eq!(s.imap.unwrap().auth, ImapAuth::Oauth2);
+        assert_eq!(s.imap.as_ref().unwrap().auth, ImapAuth::Oauth2);
+        let inline = good.replace(
+            &format!("client_secret_file='{}'", secret_file.display()),
+            "client_secret='hunter2'",
+        );
+        std::fs::write(&f, inline).unwrap();
+        let s = Settings::load_with_env(Some(&f), env(&[("GUICHET__IMAP__PASSWORD", "pw-s3cr3t")]))
+            .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw-s3cr3t"),
+            "{shown}"
+        );
+        assert_eq!(
+            s.oauth2.unwrap().client_secret().unwrap().unwrap().expose(),
+            "hunter2"
+        );
         for (from, to, key) in [
             ("https://login", "http://login", "oauth2.token_url"),
             (

@@ -166,10 +166,10 @@ impl ImapMailbox {
         timing: Timing,
     ) -> Result<ImapMailbox> {
         let login = match cfg.auth {
-            config::ImapAuth::Password => Login::Password(config::Secret::new(
+            config::ImapAuth::Password => Login::Password(
                 config::secret(&cfg.password, &cfg.password_file, "imap.password")?
                     .context("imap: `password` or `password_file` is required")?,
-            )),
+            ),
             config::ImapAuth::Oauth2 => {
                 Login::Token(tokens.context("imap: auth = \"oauth2\" needs the [oauth2] section")?)
             }

@@ -86,9 +86,10 @@ impl SmtpTransport {
             (SmtpAuth::Oauth2, None, _) => {
                 anyhow::bail!("smtp.username: required with auth = \"oauth2\"")
             }
-            (SmtpAuth::Password, Some(user), Some(password)) => {
-                Login::Password(Credentials::new(user.clone(), password))
-            }
+            (SmtpAuth::Password, Some(user), Some(password)) => Login::Password(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            )),
             (SmtpAuth::Password, Some(_), None) => {
                 anyhow::bail!("smtp: `username` given without `password` or `password_file`")
             }

@@ -194,7 +194,7 @@ impl MailStack {
             tls: config::Tls::None,
             auth: config::ImapAuth::Password,
             username: user.into(),
-            password: Some(password(user)),
+            password: Some(password(user).into()),
             password_file: None,
             mailbox: "INBOX".into(),
             ca_file: None,
@@ -232,7 +232,7 @@ impl MailStack {
         config::Smtp {
             tls: config::Tls::Starttls,
             username: Some(user.into()),
-            password: Some(password(user)),
+            password: Some(password(user).into()),
             ca_file: Some(self.ca_file()),
             ..self.smtp_config()
         }
