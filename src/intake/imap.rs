@@ -340,6 +340,8 @@ impl ImapMailbox {
         {
             tracing::info!(host = %self.server.host, "IMAP session ended for an expired token; reopening with a new one");
             self.retry_at = None;
+            // At once this time; should the new session fail too, backoff.
+            self.outage = Some(why);
             return;
         }
         let delay = self.backoff.next_delay();
@@ -608,6 +610,51 @@ mod tests {
         send(&mailbox.fetch());
         send(&mailbox.wait(Duration::from_secs(1)));
         send(&mailbox.settle("1:1", Disposition::Processed));
+    }
+
+    /// Exchange ends a session whose token expired (`BYE …
+    /// AccessTokenExpired`): reopened at once, and only once without backoff.
+    #[test]
+    fn a_session_ended_for_an_expired_token_is_reopened_at_once() {
+        let oauth = config::OAuth2 {
+            mechanism: config::SaslMechanism::Xoauth2,
+            grant: config::Grant::Command,
+            token_url: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            scope: None,
+            refresh_token_file: None,
+            token_command: Some("/bin/true".into()),
+            ca_file: None,
+        };
+        let tokens = TokenSource::new(&oauth).unwrap();
+        let c = config::Imap {
+            auth: config::ImapAuth::Oauth2,
+            password: None,
+            ..cfg()
+        };
+        let cursor = Box::new(MemoryCursor::default());
+        let mut mailbox =
+            ImapMailbox::with_tokens(&c, Some(tokens), 1 << 20, cursor, Timing::default()).unwrap();
+        let bye = || {
+            Failure::Link(
+                "server said BYE: User is authenticated but not connected. AccessTokenExpired"
+                    .into(),
+            )
+        };
+        mailbox.lost(bye());
+        assert!(mailbox.retry_at.is_none(), "reopened at once");
+        mailbox.lost(bye());
+        assert!(mailbox.retry_at.is_some(), "a second failure waits");
+        assert!(ImapMailbox::with_tokens(
+            &c,
+            None,
+            1 << 20,
+            Box::new(MemoryCursor::default()),
+            Timing::default()
+        )
+        .is_err());
     }
 
     #[tokio::test]
