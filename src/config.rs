@@ -293,6 +293,23 @@ impl OAuth2 {
         )
     }
 
+    /// `grant = "command"` running `program`, nothing else set (tests).
+    #[cfg(test)]
+    pub(crate) fn command(program: PathBuf) -> OAuth2 {
+        OAuth2 {
+            mechanism: SaslMechanism::Xoauth2,
+            grant: Grant::Command,
+            token_url: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            scope: None,
+            refresh_token_file: None,
+            token_command: Some(program),
+            ca_file: None,
+        }
+    }
+
     /// Where the refresh token lives (`$CREDENTIALS_DIRECTORY` when relative).
     pub fn refresh_token_path(&self) -> Option<PathBuf> {
         self.refresh_token_file.as_deref().map(credential_path)

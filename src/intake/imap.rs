@@ -616,19 +616,7 @@ mod tests {
     /// AccessTokenExpired`): reopened at once, and only once without backoff.
     #[test]
     fn a_session_ended_for_an_expired_token_is_reopened_at_once() {
-        let oauth = config::OAuth2 {
-            mechanism: config::SaslMechanism::Xoauth2,
-            grant: config::Grant::Command,
-            token_url: None,
-            client_id: None,
-            client_secret: None,
-            client_secret_file: None,
-            scope: None,
-            refresh_token_file: None,
-            token_command: Some("/bin/true".into()),
-            ca_file: None,
-        };
-        let tokens = TokenSource::new(&oauth).unwrap();
+        let tokens = TokenSource::new(&config::OAuth2::command("/bin/true".into())).unwrap();
         let c = config::Imap {
             auth: config::ImapAuth::Oauth2,
             password: None,

@@ -194,19 +194,7 @@ mod tests {
         let program = dir.join("token");
         std::fs::write(&program, script).unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let cfg = config::OAuth2 {
-            mechanism: SaslMechanism::Xoauth2,
-            grant: Grant::Command,
-            token_url: None,
-            client_id: None,
-            client_secret: None,
-            client_secret_file: None,
-            scope: None,
-            refresh_token_file: None,
-            token_command: Some(program),
-            ca_file: None,
-        };
-        TokenSource::new(&cfg).unwrap()
+        TokenSource::new(&config::OAuth2::command(program)).unwrap()
     }
 
     #[tokio::test]
