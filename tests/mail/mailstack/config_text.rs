@@ -94,8 +94,8 @@ service lmtp {{
 }
 
 /// Dovecot's OAuth 2.0 settings: JWTs validated locally against the HS256
-/// key in `keys/` (looked up as `<azp>/<alg>/<kid>`, or `<alg>/<kid>` by
-/// older releases), the user name taken from the `email` claim.
+/// key in `keys/` (looked up as `<azp>/<alg>/<kid>`: `default/HS256/default`),
+/// the user name taken from the `email` claim.
 pub fn dovecot_oauth2(dir: &Path) -> String {
     format!(
         "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={}/dovecot/keys/\n\

@@ -498,17 +498,11 @@ impl MailStack {
         if self.options.oauth2 {
             use base64::Engine;
             let key = base64::engine::general_purpose::STANDARD.encode(OAUTH_KEY);
-            // `<azp>/<alg>/<kid>` (2.3.19: azp `default`, alg as in the
-            // token's header) or `<alg>/<kid>` (older), in either case.
-            for layout in [
-                "keys/HS256",
-                "keys/hs256",
-                "keys/default/HS256",
-                "keys/default/hs256",
-            ] {
-                fs::create_dir_all(dir.join(layout)).map_err(err)?;
-                fs::write(dir.join(layout).join("default"), &key).map_err(err)?;
-            }
+            // Dovecot 2.3.19 looks the key up as `<azp>/<alg>/<kid>`: azp
+            // `default` when the token has none, alg as in its header.
+            let keys = dir.join("keys/default/HS256");
+            fs::create_dir_all(&keys).map_err(err)?;
+            fs::write(keys.join("default"), &key).map_err(err)?;
             fs::write(
                 dir.join("dovecot-oauth2.conf.ext"),
                 config_text::dovecot_oauth2(self.dir()),
