@@ -139,6 +139,8 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let held = store.documents_held()?;
     let purged = store.purges()?.len();
     let erased = store.erasures()?.len();
+    let refused = crate::outbox::drain::paused(&store)?;
+    let mailbox_stop = crate::intake::imap::last_stop(&store)?;
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -148,6 +150,11 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
         value["documents_purged"] = purged.into();
         value["requests_erased"] = erased.into();
         value["retention_days"] = settings.retention.days.into();
+        value["mailbox_stopped"] = mailbox_stop.clone().into();
+        value["sending_refused"] = match &refused {
+            Some(p) => serde_json::json!({ "since": p.since, "why": p.why, "line": p.line() }),
+            None => serde_json::Value::Null,
+        };
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -165,6 +172,12 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     }
     println!("outbox pending     {}", status.outbox_pending);
     println!("outbox failed      {}", status.outbox_failed);
+    if let Some(p) = &refused {
+        println!("outbox             {}", p.line());
+    }
+    if let Some(stop) = &mailbox_stop {
+        println!("mailbox            {stop}");
+    }
     println!("messages handled   {}", status.messages_processed);
     println!(
         "documents          {held} held, {purged} purged (after {} days)",
@@ -384,7 +397,8 @@ fn kept_mail(settings: &Settings, store: &Store) -> Result<usize> {
     runtime.block_on(async {
         use crate::intake::Mailbox;
         let position = crate::store::cursor::ImapPosition::default();
-        let mut mailbox = crate::intake::Configured::from_settings(settings, &position)?;
+        let tokens = crate::oauth2::TokenSource::from_settings(settings)?;
+        let mut mailbox = crate::intake::Configured::from_settings(settings, &position, tokens)?;
         let removed = crate::daemon::forget_kept_mail(store, &mut mailbox).await;
         if let Err(e) = mailbox.logout().await {
             tracing::warn!(error = format!("{e:#}"), "mailbox logout failed");

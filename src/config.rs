@@ -34,6 +34,8 @@ pub struct Settings {
     pub imap: Option<Imap>,
     /// Absent: `.eml` files in `outbox.dir`.
     pub smtp: Option<Smtp>,
+    /// How bearer tokens are had, for `auth = "oauth2"`.
+    pub oauth2: Option<OAuth2>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,8 +156,10 @@ pub struct Imap {
     pub host: String,
     pub port: u16,
     pub tls: Tls,
+    #[serde(default)]
+    pub auth: ImapAuth,
     pub username: String,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     #[serde(default = "default_mailbox")]
     pub mailbox: String,
@@ -174,10 +178,195 @@ pub struct Smtp {
     pub host: String,
     pub port: u16,
     pub tls: Tls,
+    /// `password` without user name nor password: no login (a relay).
+    #[serde(default)]
+    pub auth: SmtpAuth,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub password_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
+}
+
+/// How guichet signs in to the IMAP server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImapAuth {
+    #[default]
+    Password,
+    /// A bearer token from `[oauth2]` (SASL XOAUTH2 or OAUTHBEARER).
+    Oauth2,
+}
+
+/// How guichet signs in to the SMTP server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpAuth {
+    #[default]
+    Password,
+    Oauth2,
+    /// No login, even with a user name (a relay that trusts the address).
+    None,
+}
+
+/// The SASL mechanism that carries the bearer token.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SaslMechanism {
+    /// Google's and Microsoft's `XOAUTH2`.
+    #[default]
+    Xoauth2,
+    /// RFC 7628 `OAUTHBEARER`.
+    Oauthbearer,
+}
+
+/// How the access token is had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grant {
+    /// The application's own identity (Microsoft 365 with `IMAP.AccessAsApp`).
+    ClientCredentials,
+    /// A user's consent given once (Google Workspace); the provider may rotate it.
+    RefreshToken,
+    /// A program prints an access token on standard output.
+    Command,
+}
+
+/// The `[oauth2]` section of the contract.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    #[serde(default)]
+    pub mechanism: SaslMechanism,
+    pub grant: Grant,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub client_secret_file: Option<PathBuf>,
+    pub scope: Option<String>,
+    /// Read at start, rewritten (atomically) when the provider rotates it.
+    pub refresh_token_file: Option<PathBuf>,
+    pub token_command: Option<PathBuf>,
+    /// For the token endpoint.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl OAuth2 {
+    /// Checks that the grant has what it needs, and that secrets travel
+    /// over TLS (`http` only to loopback).
+    fn validate(&self) -> Result<()> {
+        let need = |value: bool, key: &str| -> Result<()> {
+            if !value {
+                bail!("oauth2.{key}: required with grant = {:?}", self.grant);
+            }
+            Ok(())
+        };
+        match self.grant {
+            Grant::ClientCredentials | Grant::RefreshToken => {
+                need(self.token_url.is_some(), "token_url")?;
+                need(self.client_id.is_some(), "client_id")?;
+            }
+            Grant::Command => need(self.token_command.is_some(), "token_command")?,
+        }
+        match self.grant {
+            Grant::ClientCredentials => need(
+                self.client_secret.is_some() || self.client_secret_file.is_some(),
+                "client_secret",
+            )?,
+            Grant::RefreshToken => need(self.refresh_token_file.is_some(), "refresh_token_file")?,
+            Grant::Command => {}
+        }
+        if let Some(url) = &self.token_url {
+            check_token_url(url)?;
+        }
+        secret(
+            &self.client_secret,
+            &self.client_secret_file,
+            "oauth2.client_secret",
+        )?;
+        Ok(())
+    }
+
+    /// The client secret, from the file or inline.
+    pub fn client_secret(&self) -> Result<Option<Secret>> {
+        secret(
+            &self.client_secret,
+            &self.client_secret_file,
+            "oauth2.client_secret",
+        )
+    }
+
+    /// `grant = "command"` running `program`, nothing else set (tests).
+    #[cfg(test)]
+    pub(crate) fn command(program: PathBuf) -> OAuth2 {
+        OAuth2 {
+            mechanism: SaslMechanism::Xoauth2,
+            grant: Grant::Command,
+            token_url: None,
+            client_id: None,
+            client_secret: None,
+            client_secret_file: None,
+            scope: None,
+            refresh_token_file: None,
+            token_command: Some(program),
+            ca_file: None,
+        }
+    }
+
+    /// Where the refresh token lives (`$CREDENTIALS_DIRECTORY` when relative).
+    pub fn refresh_token_path(&self) -> Option<PathBuf> {
+        self.refresh_token_file.as_deref().map(credential_path)
+    }
+}
+
+/// `https://…`, or `http://` to a loopback host.
+fn check_token_url(url: &str) -> Result<()> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .with_context(|| format!("oauth2.token_url: `{url}` is not a URL"))?;
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    match scheme {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if is_loopback(host) => Ok(()),
+        _ => bail!("oauth2.token_url: must be https (plain http only to loopback), not `{url}`"),
+    }
+}
+
+/// A password or token: never printed, never logged (`Debug` hides it).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_string())
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Secret {
+        Secret(value)
+    }
+}
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The value, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 fn default_mailbox() -> String {
@@ -196,23 +385,31 @@ fn default_quarantine_folder() -> String {
 /// `password_file = "/run/credentials/guichet.service/imap"`). A relative
 /// file name is looked up in `$CREDENTIALS_DIRECTORY` when it is set.
 pub fn secret(
-    inline: &Option<String>,
+    inline: &Option<Secret>,
     file: &Option<PathBuf>,
     key: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<Secret>> {
     match (inline, file) {
-        (Some(_), Some(_)) => bail!("{key}: give `password` or `password_file`, not both"),
+        (Some(_), Some(_)) => bail!("{key}: give `{key}` or `{key}_file`, not both"),
         (Some(p), None) => Ok(Some(p.clone())),
         (None, Some(f)) => {
-            let path = match std::env::var_os("CREDENTIALS_DIRECTORY") {
-                Some(dir) if f.is_relative() => Path::new(&dir).join(f),
-                _ => f.clone(),
-            };
+            let path = credential_path(f);
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("{key}_file: cannot read {}", path.display()))?;
-            Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+            Ok(Some(Secret::new(
+                text.trim_end_matches(['\r', '\n']).to_string(),
+            )))
         }
         (None, None) => Ok(None),
+    }
+}
+
+/// A credential file: relative names are in `$CREDENTIALS_DIRECTORY`
+/// when it is set (systemd `LoadCredential=`).
+pub fn credential_path(f: &Path) -> PathBuf {
+    match std::env::var_os("CREDENTIALS_DIRECTORY") {
+        Some(dir) if f.is_relative() => Path::new(&dir).join(f),
+        _ => f.to_path_buf(),
     }
 }
 
@@ -316,25 +513,43 @@ impl Settings {
                 bail!("metrics.listen: `{addr}` is not a loopback address");
             }
         }
+        let mut oauth2_used = false;
         if let Some(imap) = &self.imap {
             check_plain("imap", imap.tls, &imap.host)?;
             secret(&imap.password, &imap.password_file, "imap.password")?;
+            oauth2_used |= imap.auth == ImapAuth::Oauth2;
         }
         if let Some(smtp) = &self.smtp {
             check_plain("smtp", smtp.tls, &smtp.host)?;
             secret(&smtp.password, &smtp.password_file, "smtp.password")?;
+            if smtp.auth == SmtpAuth::Oauth2 {
+                oauth2_used = true;
+                if smtp.username.is_none() {
+                    bail!("smtp.username: required with auth = \"oauth2\"");
+                }
+            }
+        }
+        match &self.oauth2 {
+            Some(o) => o.validate()?,
+            None if oauth2_used => {
+                bail!("oauth2: the section is required when [imap] or [smtp] has auth = \"oauth2\"")
+            }
+            None => {}
         }
         Ok(())
     }
 }
 
-fn check_plain(section: &str, tls: Tls, host: &str) -> Result<()> {
-    let loopback = host == "localhost"
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
         || host
             .parse::<std::net::IpAddr>()
             .map(|ip| ip.is_loopback())
-            .unwrap_or(false);
-    if tls == Tls::None && !loopback {
+            .unwrap_or(false)
+}
+
+fn check_plain(section: &str, tls: Tls, host: &str) -> Result<()> {
+    if tls == Tls::None && !is_loopback(host) {
         bail!("{section}.tls: `none` is allowed only for a server on loopback, not `{host}`");
     }
     Ok(())
@@ -443,6 +658,87 @@ mod tests {
             let err = Settings::load_with_env(None, env(&[(key, value)])).unwrap_err();
             assert!(err.to_string().contains(named), "{err}");
         }
+    }
+
+    #[test]
+    fn oauth2_keys_are_the_contracts_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("g.toml");
+        let imap = "[imap]\nhost='imap.example.org'\nport=993\ntls='implicit'\nusername='a@b.example'\nauth='oauth2'\n\
+                    [smtp]\nhost='smtp.example.org'\nport=587\ntls='starttls'\nusername='a@b.example'\nauth='oauth2'\n";
+        std::fs::write(&f, imap).unwrap();
+        let err = Settings::load_with_env(Some(&f), env(&[])).unwrap_err();
+        assert!(err.to_string().contains("oauth2"), "{err}");
+        let secret_file = dir.path().join("oauth2-secret");
+        std::fs::write(&secret_file, "s3cr3t\n").unwrap();
+        let good = format!(
+            "{imap}[oauth2]\nmechanism='oauthbearer'\ngrant='client_credentials'\n\
+             token_url='https://login.microsoftonline.com/t/oauth2/v2.0/token'\nclient_id='c'\n\
+             client_secret_file='{}'\nscope='https://outlook.office365.com/.default'\n",
+            secret_file.display()
+        );
+        std::fs::write(&f, &good).unwrap();
+        let s = Settings::load_with_env(Some(&f), env(&[])).unwrap();
+        let o = s.oauth2.unwrap();
+        assert_eq!(
+            (o.mechanism, o.grant),
+            (SaslMechanism::Oauthbearer, Grant::ClientCredentials)
+        );
+        assert_eq!(o.client_secret().unwrap().unwrap().expose(), "s3cr3t");
+        assert_eq!(
+            format!("{:?}", o.client_secret().unwrap()),
+            "Some(Secret(..))"
+        );
+        assert_eq!(s.imap.as_ref().unwrap().auth, ImapAuth::Oauth2);
+        let inline = good.replace(
+            &format!("client_secret_file='{}'", secret_file.display()),
+            "client_secret='hunter2'",
+        );
+        std::fs::write(&f, inline).unwrap();
+        let s = Settings::load_with_env(Some(&f), env(&[("GUICHET__IMAP__PASSWORD", "pw-s3cr3t")]))
+            .unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw-s3cr3t"),
+            "{shown}"
+        );
+        assert_eq!(
+            s.oauth2.unwrap().client_secret().unwrap().unwrap().expose(),
+            "hunter2"
+        );
+        for (from, to, key) in [
+            ("https://login", "http://login", "oauth2.token_url"),
+            (
+                "grant='client_credentials'",
+                "grant='refresh_token'",
+                "oauth2.refresh_token_file",
+            ),
+            (
+                "grant='client_credentials'",
+                "grant='command'",
+                "oauth2.token_command",
+            ),
+            ("grant='client_credentials'", "grant='password'", "grant"),
+        ] {
+            std::fs::write(&f, good.replace(from, to)).unwrap();
+            let err = Settings::load_with_env(Some(&f), env(&[])).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
+        }
+        std::fs::write(
+            &f,
+            good.replace(
+                "https://login.microsoftonline.com/t",
+                "http://127.0.0.1:8080",
+            ),
+        )
+        .unwrap();
+        assert!(
+            Settings::load_with_env(Some(&f), env(&[])).is_ok(),
+            "loopback may be http"
+        );
+        let err = Settings::load_with_env(Some(&f), env(&[("GUICHET__SMTP__AUTH", "kerberos")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("kerberos"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use crate::domain::Reason;
 use crate::intake::{self, Disposition, Incoming, Mailbox};
 use crate::message;
 use crate::ops::{self, notify, Hooks, Metrics, Signals};
-use crate::outbox::{self, Outgoing, SendError, Transport};
+use crate::outbox::{self, Outgoing, Transport};
 use crate::pipeline::{self, Desk, Known};
 use crate::reply::{self, Reply};
 use crate::signoff;
@@ -33,8 +33,6 @@ use crate::store::{Commit, Document, Processed, Store};
 
 /// How long the daemon waits for new mail before looking again anyway.
 const IDLE_WAIT: Duration = Duration::from_secs(60);
-/// Longest pause between two delivery attempts of one reply.
-const MAX_RETRY_DELAY: i64 = 3600;
 
 /// Runs the daemon with the mailbox and transport the settings name.
 pub async fn run(settings: Settings, once: bool) -> Result<()> {
@@ -54,8 +52,10 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
         Duration::from_secs(60),
     )?)?;
     hooks.position = Some(position.clone());
-    let mailbox = intake::Configured::from_settings(&settings, &position)?;
-    let transport = outbox::Configured::from_settings(&settings)?;
+    // One token source for both, so that one token serves IMAP and SMTP.
+    let tokens = crate::oauth2::TokenSource::from_settings(&settings)?;
+    let mailbox = intake::Configured::from_settings(&settings, &position, tokens.clone())?;
+    let transport = outbox::Configured::from_settings(&settings, tokens)?;
     let mut daemon = Daemon {
         settings,
         desk,
@@ -191,6 +191,9 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         loop {
             let waiting = self.mailbox.fetch().await;
             hooks.metrics.mailbox_connected(waiting.is_ok());
+            // A mailbox that cannot be used (its folders refused) stops the
+            // daemon; `status` says why after it stopped.
+            intake::imap::record_stop(store, waiting.as_ref().err(), Utc::now())?;
             let waiting = waiting?;
             let more = waiting.len() >= crate::intake::FETCH_BATCH;
             for incoming in waiting {
@@ -213,7 +216,8 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         if !hooks.stopping() {
             let first_retry = i64::from(self.settings.outbox.retry_first_s);
             report.sent =
-                drain_outbox(store, &self.transport, now, first_retry, &hooks.metrics).await?;
+                outbox::drain::drain(store, &self.transport, now, first_retry, &hooks.metrics)
+                    .await?;
             if let Some(done) = store.retention_if_due(now, self.settings.retention.days)? {
                 info!(
                     erased = %done.erased.join(","),
@@ -236,7 +240,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             oldest_pending: store.oldest_pending()?,
             at: now,
         });
-        report.next_send = store.next_send_at()?;
+        report.next_send = outbox::drain::next_send(store)?;
         store.flush()?;
         Ok((report, erased))
     }
@@ -285,6 +289,13 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                     .settle(&incoming.key, Disposition::Quarantine(e.to_string()))
                     .await;
             }
+        };
+        // Files from nobody we can answer: for an operator, never dropped.
+        let done = if sub.silence == Some(message::Silence::UnreadableSender) {
+            warn!(key = %incoming.key, message_id = %sub.message_id, "sender unreadable, set aside in quarantine");
+            Disposition::Quarantine("sender unreadable: the From header cannot be parsed".into())
+        } else {
+            done
         };
         if store.was_processed(&sub.fingerprint)? {
             metrics.message("redelivered", []);
@@ -472,40 +483,6 @@ pub async fn forget_kept_mail<M: Mailbox>(store: &Store, mailbox: &mut M) -> Res
     store.mail_forgotten(&ids)?;
     info!(messages = ids.len(), removed, "kept mail removed");
     Ok(removed)
-}
-
-/// Sends what is due. A message leaves the outbox only when the transport
-/// accepted it; temporary failures wait `first_retry_s`, then twice as long
-/// at each further failure.
-pub async fn drain_outbox<T: Transport>(
-    store: &Store,
-    transport: &T,
-    now: DateTime<Utc>,
-    first_retry_s: i64,
-    metrics: &Metrics,
-) -> Result<usize> {
-    let mut sent = 0;
-    for (seq, queued) in store.due_outgoing(now)? {
-        match transport.send(&queued.mail).await {
-            Ok(()) => {
-                store.sent(seq)?;
-                metrics.sent(1);
-                sent += 1;
-            }
-            Err(SendError::Transient(e)) => {
-                let delay = (first_retry_s << queued.attempts.min(10)).min(MAX_RETRY_DELAY);
-                warn!(outgoing = %queued.mail.id, attempts = queued.attempts + 1, error = %crate::logging::scrub(&e), retry_in_s = delay, "send failed, will retry");
-                metrics.send_retry();
-                store.retry_later(seq, queued, &e, now + chrono::Duration::seconds(delay))?;
-            }
-            Err(SendError::Permanent(e)) => {
-                error!(outgoing = %queued.mail.id, error = %crate::logging::scrub(&e), "send refused for good");
-                metrics.send_refused();
-                store.give_up(seq, queued, &e)?;
-            }
-        }
-    }
-    Ok(sent)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod intake;
 pub mod logging;
 pub mod message;
 pub mod net;
+pub mod oauth2;
 pub mod ops;
 pub mod outbox;
 pub mod pipeline;

@@ -50,6 +50,13 @@ fn parse_stream(value: &str) -> Option<(u64, u64)> {
 pub fn init(format: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,lopdf=error"));
+    // async-imap traces every line it writes, LOGIN and AUTHENTICATE (the
+    // password, the token) included; ureq writes request lines: never below
+    // info, whatever RUST_LOG says.
+    let filter = ["async_imap=info", "ureq=info"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, EnvFilter::add_directive);
     if format == "auto" && stderr_is_journal() {
         if let Ok(journal) = tracing_journald::layer() {
             let journal = journal.with_field_prefix(Some(JOURNAL_PREFIX.to_string()));

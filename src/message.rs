@@ -46,6 +46,9 @@ pub enum Silence {
     List,
     /// One of guichet's own messages come back.
     Own,
+    /// Files from a sender whose address cannot be read (a broken `From:`):
+    /// no one to answer, so an operator's, set aside in quarantine.
+    UnreadableSender,
 }
 
 impl Silence {
@@ -55,6 +58,7 @@ impl Silence {
             Silence::Bounce => "bounce",
             Silence::List => "list",
             Silence::Own => "own",
+            Silence::UnreadableSender => "unreadable-sender",
         }
     }
 }
@@ -133,7 +137,13 @@ pub fn parse(raw: &[u8], own_address: &str) -> Result<Submission, ParseError> {
     attachments.truncate(MAX_ATTACHMENTS);
 
     Ok(Submission {
-        silence: silence(&mail, &from, &message_id, own_address),
+        silence: silence(
+            &mail,
+            &from,
+            &message_id,
+            own_address,
+            !attachments.is_empty(),
+        ),
         message_id,
         subject: clean_line(&headers.get_first_value("Subject").unwrap_or_default()),
         answers,
@@ -160,7 +170,13 @@ fn body_after_headers(raw: &[u8]) -> &[u8] {
 }
 
 /// RFC 3834 and common practice: who must never be answered.
-fn silence(mail: &ParsedMail, from: &str, message_id: &str, own: &str) -> Option<Silence> {
+fn silence(
+    mail: &ParsedMail,
+    from: &str,
+    message_id: &str,
+    own: &str,
+    has_files: bool,
+) -> Option<Silence> {
     let h = &mail.headers;
     let value = |name: &str| {
         h.get_first_value(name)
@@ -191,6 +207,10 @@ fn silence(mail: &ParsedMail, from: &str, message_id: &str, own: &str) -> Option
                 .mimetype
                 .eq_ignore_ascii_case("message/delivery-status")
         });
+    // No readable sender, yet files and no mark of a report: not a bounce.
+    if from.is_empty() && has_files && return_path != "<>" && !report {
+        return Some(Silence::UnreadableSender);
+    }
     if from.is_empty()
         || return_path == "<>"
         || local.eq_ignore_ascii_case("mailer-daemon")
@@ -431,5 +451,35 @@ mod tests {
     fn file_names_are_cleaned_for_display() {
         assert_eq!(clean_filename("C:\\Users\\x\\form.pdf"), "form.pdf");
         assert_eq!(clean_filename("a\r\nBcc: x.pdf"), "aBcc: x.pdf");
+    }
+
+    /// A broken `From:` on a message with files: set aside for an
+    /// operator, never taken for a bounce; without files it stays silence.
+    #[test]
+    fn files_from_an_unreadable_sender_are_not_a_bounce() {
+        let parts =
+            "--b\r\nContent-Type: application/pdf; name=\"f.pdf\"\r\n\r\n%PDF-1.4 x\r\n--b--\r\n";
+        for from in [
+            "From: \"Dupont, Jean\" <jean.dupont(at)clinique.example>",
+            "From: Jean Dupont\r\n <jean.dupont@",
+        ] {
+            let raw = mail(
+                &format!("{from}\r\nTo: {OWN}\r\nMessage-ID: <u@c>\r\nContent-Type: multipart/mixed; boundary=b"),
+                parts,
+            );
+            let s = parse(&raw, OWN).unwrap();
+            assert_eq!(s.from, "", "{from}");
+            assert_eq!(s.silence, Some(Silence::UnreadableSender), "{from}");
+        }
+        let bounce = mail(
+            "From: Jean Dupont\r\nReturn-Path: <>\r\nContent-Type: multipart/mixed; boundary=b",
+            parts,
+        );
+        assert_eq!(parse(&bounce, OWN).unwrap().silence, Some(Silence::Bounce));
+        let no_files = mail("From: Jean Dupont", "texte");
+        assert_eq!(
+            parse(&no_files, OWN).unwrap().silence,
+            Some(Silence::Bounce)
+        );
     }
 }

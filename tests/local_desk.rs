@@ -277,3 +277,21 @@ async fn an_oversized_message_is_answered_and_set_aside_unread() {
         .join("inbox/.Quarantaine/cur/1700000009.M1.test:2,S")
         .exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_from_an_unreadable_sender_are_set_aside_unanswered() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = "From: Jean Dupont\r\n <jean.dupont@\r\nTo: acces@organisme.example\r\n\
+                  Message-ID: <broken@c>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+                  --b\r\nContent-Type: application/pdf; name=\"da100.pdf\"\r\n\r\n%PDF-1.4 x\r\n--b--\r\n";
+    drop_in(dir.path(), "1700000010.M1.test", broken.as_bytes());
+    let mut d = daemon(dir.path());
+    d.tick().await.unwrap();
+    drop(d);
+    assert!(replies(dir.path()).is_empty(), "no one to answer");
+    assert!(dir
+        .path()
+        .join("inbox/.Quarantaine/cur/1700000010.M1.test:2,S")
+        .exists());
+    assert_eq!(store(dir.path()).status().unwrap().messages_processed, 1);
+}

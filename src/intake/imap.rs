@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+mod folders;
 mod ledger;
 mod session;
 mod utf7;
@@ -36,12 +37,13 @@ use tokio::time::Instant;
 
 use ledger::Ledger;
 pub use ledger::{MessageKey, UidMark};
-use session::{Failure, Link, Part, Server};
+use session::{Failure, Link, Login, Part, Server};
 
 use super::{Disposition, Incoming, Mailbox};
 use crate::config;
 use crate::net::backoff::Backoff;
 use crate::net::tls::client_config;
+use crate::oauth2::TokenSource;
 
 /// Where the caller's store keeps the intake's position in the mailbox.
 pub trait UidCursor: Send {
@@ -152,8 +154,26 @@ impl ImapMailbox {
         cursor: Box<dyn UidCursor>,
         timing: Timing,
     ) -> Result<ImapMailbox> {
-        let password = config::secret(&cfg.password, &cfg.password_file, "imap.password")?
-            .context("imap: `password` or `password_file` is required")?;
+        Self::with_tokens(cfg, None, max_message_bytes, cursor, timing)
+    }
+
+    /// A mailbox whose `auth = "oauth2"` login takes its tokens from `tokens`.
+    pub fn with_tokens(
+        cfg: &config::Imap,
+        tokens: Option<Arc<TokenSource>>,
+        max_message_bytes: u64,
+        cursor: Box<dyn UidCursor>,
+        timing: Timing,
+    ) -> Result<ImapMailbox> {
+        let login = match cfg.auth {
+            config::ImapAuth::Password => Login::Password(
+                config::secret(&cfg.password, &cfg.password_file, "imap.password")?
+                    .context("imap: `password` or `password_file` is required")?,
+            ),
+            config::ImapAuth::Oauth2 => {
+                Login::Token(tokens.context("imap: auth = \"oauth2\" needs the [oauth2] section")?)
+            }
+        };
         let tls_config = client_config(cfg.ca_file.as_deref()).context("imap")?;
         if cfg.processed_folder == cfg.quarantine_folder {
             bail!("imap: processed_folder and quarantine_folder must differ");
@@ -164,7 +184,7 @@ impl ImapMailbox {
             tls: cfg.tls,
             tls_config,
             username: cfg.username.clone(),
-            password,
+            login,
             mailbox: utf7::encode(&cfg.mailbox),
             command_timeout: timing.command,
         };
@@ -206,6 +226,7 @@ impl ImapMailbox {
         if self.retry_at.is_some_and(|at| Instant::now() < at) {
             return Ok(false);
         }
+        // Processed first, quarantine second: `Link::folders` keeps the order.
         let folders = [
             self.processed_folder.as_str(),
             self.quarantine_folder.as_str(),
@@ -222,6 +243,10 @@ impl ImapMailbox {
                     None => tracing::info!(host = %self.server.host, "IMAP connected"),
                 }
                 Ok(true)
+            }
+            Err(Failure::Config(why)) => {
+                tracing::error!(host = %self.server.host, %why, "IMAP folders unusable: a configuration error (set imap.processed_folder and imap.quarantine_folder to folders this server allows)");
+                bail!("imap: configuration error: {why}")
             }
             Err(failure) => {
                 self.lost(failure);
@@ -306,9 +331,21 @@ impl ImapMailbox {
     /// outage is one warning: a server going down fails in several ways in
     /// turn (broken pipe, reset, refused), which are details (debug).
     fn lost(&mut self, failure: Failure) {
+        let why = failure.to_string();
+        // A session ended because its token expired: a new session with a
+        // new token at once (the token source renews it), no outage.
+        if matches!(self.server.login, Login::Token(_))
+            && crate::oauth2::sasl::says_token_expired(&why)
+            && self.outage.is_none()
+        {
+            tracing::info!(host = %self.server.host, "IMAP session ended for an expired token; reopening with a new one");
+            self.retry_at = None;
+            // At once this time; should the new session fail too, backoff.
+            self.outage = Some(why);
+            return;
+        }
         let delay = self.backoff.next_delay();
         self.retry_at = Some(Instant::now() + delay);
-        let why = failure.to_string();
         match self.outage.as_deref() {
             None => {
                 tracing::warn!(host = %self.server.host, %why, "IMAP unavailable; reconnecting with backoff")
@@ -336,11 +373,8 @@ impl ImapMailbox {
                     *i < MOVE_CHUNK && matches!(d, Disposition::Quarantine(_)) == quarantine
                 });
             pending = rest.into_iter().map(|(_, m)| m).collect();
-            let folder = if quarantine {
-                &self.quarantine_folder
-            } else {
-                &self.processed_folder
-            };
+            // As placed on this server (under its personal namespace).
+            let folder = &link.folders[usize::from(quarantine)].clone();
             let set = chunk
                 .iter()
                 .map(|(_, (uid, _))| uid.to_string())
@@ -414,6 +448,39 @@ impl ImapMailbox {
         self.backlog = taken.len() < waiting.len();
         Ok(taken)
     }
+}
+
+/// The store's `meta` key of the last stop for a mailbox error.
+const STOP_KEY: &str = "mailbox_stopped";
+
+/// Records in `store` why the mailbox stopped the daemon (`error`), or
+/// clears the record once the mailbox works again.
+pub fn record_stop(
+    store: &crate::store::Store,
+    error: Option<&anyhow::Error>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    match error {
+        Some(e) => {
+            let line = format!(
+                "stopped at {}: {e:#}",
+                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            );
+            store.meta_set(STOP_KEY, line.as_bytes())
+        }
+        None if store.meta_get(STOP_KEY)?.is_some_and(|v| !v.is_empty()) => {
+            store.meta_set(STOP_KEY, b"")
+        }
+        None => Ok(()),
+    }
+}
+
+/// Why the mailbox last stopped the daemon, if it has not worked since.
+pub fn last_stop(store: &crate::store::Store) -> Result<Option<String>> {
+    Ok(store
+        .meta_get(STOP_KEY)?
+        .filter(|v| !v.is_empty())
+        .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 impl Mailbox for ImapMailbox {
@@ -552,6 +619,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 1,
             tls: config::Tls::None,
+            auth: config::ImapAuth::Password,
             username: "acces@organisme.example".into(),
             password: Some("secret".into()),
             password_file: None,
@@ -588,6 +656,39 @@ mod tests {
         send(&mailbox.fetch());
         send(&mailbox.wait(Duration::from_secs(1)));
         send(&mailbox.settle("1:1", Disposition::Processed));
+    }
+
+    /// Exchange ends a session whose token expired (`BYE …
+    /// AccessTokenExpired`): reopened at once, and only once without backoff.
+    #[test]
+    fn a_session_ended_for_an_expired_token_is_reopened_at_once() {
+        let tokens = TokenSource::new(&config::OAuth2::command("/bin/true".into())).unwrap();
+        let c = config::Imap {
+            auth: config::ImapAuth::Oauth2,
+            password: None,
+            ..cfg()
+        };
+        let cursor = Box::new(MemoryCursor::default());
+        let mut mailbox =
+            ImapMailbox::with_tokens(&c, Some(tokens), 1 << 20, cursor, Timing::default()).unwrap();
+        let bye = || {
+            Failure::Link(
+                "server said BYE: User is authenticated but not connected. AccessTokenExpired"
+                    .into(),
+            )
+        };
+        mailbox.lost(bye());
+        assert!(mailbox.retry_at.is_none(), "reopened at once");
+        mailbox.lost(bye());
+        assert!(mailbox.retry_at.is_some(), "a second failure waits");
+        assert!(ImapMailbox::with_tokens(
+            &c,
+            None,
+            1 << 20,
+            Box::new(MemoryCursor::default()),
+            Timing::default()
+        )
+        .is_err());
     }
 
     #[tokio::test]

@@ -80,16 +80,20 @@ pub enum Configured {
 }
 
 impl Configured {
+    /// `tokens`: the OAuth token source, shared with the outbox.
     pub fn from_settings(
         settings: &crate::config::Settings,
         position: &crate::store::cursor::ImapPosition,
+        tokens: Option<std::sync::Arc<crate::oauth2::TokenSource>>,
     ) -> anyhow::Result<Configured> {
         let max = settings.intake.max_message_bytes;
         Ok(match &settings.imap {
-            Some(cfg) => Configured::Imap(Box::new(imap::ImapMailbox::new(
+            Some(cfg) => Configured::Imap(Box::new(imap::ImapMailbox::with_tokens(
                 cfg,
+                tokens,
                 max,
                 Box::new(position.clone()),
+                imap::Timing::default(),
             )?)),
             None => Configured::Maildir(maildir::Maildir::open(&settings.intake.maildir, max)?),
         })

@@ -60,6 +60,8 @@ struct State {
     documents_purged: u64,
     reloads: BTreeMap<&'static str, u64>,
     mailbox_connected: Option<bool>,
+    /// Known once the daemon tried to send: `None` while sending works.
+    sending_refused: Option<Option<(DateTime<Utc>, String)>>,
     snapshot: Option<Snapshot>,
 }
 
@@ -121,6 +123,11 @@ impl Metrics {
         self.lock().mailbox_connected = Some(up);
     }
 
+    /// Whether sending is refused (the outbox's pause), and since when, why.
+    pub fn sending_refused(&self, pause: Option<&crate::outbox::pause::Paused>) {
+        self.lock().sending_refused = Some(pause.map(|p| (p.since, p.kind().to_string())));
+    }
+
     pub fn snapshot(&self, snapshot: Snapshot) {
         self.lock().snapshot = Some(snapshot);
     }
@@ -172,7 +179,7 @@ impl Metrics {
         counter(
             &mut out,
             "guichet_outbox_retries_total",
-            "Temporary send failures (retried later).",
+            "Attempts the server or the sign-in refused (sending paused, tried again later).",
             s.send_retries,
         );
         counter(
@@ -208,6 +215,28 @@ impl Metrics {
                 "1 when the mailbox answered its last request.",
                 f64::from(u8::from(up)),
             );
+        }
+        if let Some(refused) = &s.sending_refused {
+            gauge(
+                &mut out,
+                "guichet_sending_refused",
+                "1 while the SMTP server or the sign-in refuses replies (all wait in the outbox).",
+                f64::from(u8::from(refused.is_some())),
+            );
+            if let Some((since, why)) = refused {
+                family(
+                    &mut out,
+                    "guichet_sending_refused_since_seconds",
+                    "gauge",
+                    "When sending began to be refused (Unix time), by kind of failure.",
+                );
+                sample(
+                    &mut out,
+                    "guichet_sending_refused_since_seconds",
+                    &[("why", why)],
+                    since.timestamp() as f64,
+                );
+            }
         }
         if let Some(snap) = &s.snapshot {
             family(

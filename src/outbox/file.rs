@@ -37,7 +37,7 @@ impl Transport for FileTransport {
             std::fs::rename(&tmp, &path)?;
             std::fs::File::open(&self.dir)?.sync_all()
         };
-        write().map_err(|e| SendError::Transient(format!("{}: {e}", path.display())))
+        write().map_err(|e| SendError::Server(format!("{}: {e}", path.display())))
     }
 }
 

@@ -1,7 +1,9 @@
 //! How replies leave: `.eml` files by default, SMTP in production. Replies
 //! wait in the store's outbox until a `Transport` has accepted them.
 
+pub mod drain;
 pub mod file;
+pub mod pause;
 pub mod smtp;
 
 /// One message ready to go: envelope and the RFC 5322 bytes.
@@ -17,10 +19,13 @@ pub struct Outgoing {
 /// Why a message was not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth trying again later (connection refused, 4xx).
-    #[error("temporary failure: {0}")]
-    Transient(String),
-    /// Will never go through as it is (5xx): recorded, shown by `status`.
+    /// The server or the sign-in failed, not this message: no connection,
+    /// TLS, a refused login, any 4xx, a 5xx to `MAIL FROM` or to the
+    /// message itself. The outbox pauses; every reply stays pending.
+    #[error("sending refused: {0}")]
+    Server(String),
+    /// This message will never go as it is (a recipient refused with a
+    /// 5xx, an address no server would take): recorded, shown by `status`.
     #[error("permanent failure: {0}")]
     Permanent(String),
 }
@@ -39,9 +44,17 @@ pub enum Configured {
 }
 
 impl Configured {
-    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Configured> {
+    /// `tokens`: the OAuth token source, shared with the intake.
+    pub fn from_settings(
+        settings: &crate::config::Settings,
+        tokens: Option<std::sync::Arc<crate::oauth2::TokenSource>>,
+    ) -> anyhow::Result<Configured> {
         Ok(match &settings.smtp {
-            Some(cfg) => Configured::Smtp(smtp::SmtpTransport::new(cfg)?),
+            Some(cfg) => Configured::Smtp(smtp::SmtpTransport::with_tokens(
+                cfg,
+                tokens,
+                smtp::COMMAND_TIMEOUT,
+            )?),
             None => {
                 Configured::File(file::FileTransport::new(&settings.outbox.dir).map_err(|e| {
                     anyhow::anyhow!(

@@ -659,22 +659,6 @@ impl Store {
         Ok(())
     }
 
-    /// A temporary failure: try again at `next`.
-    pub fn retry_later(
-        &self,
-        seq: u64,
-        mut q: Queued,
-        error: &str,
-        next: DateTime<Utc>,
-    ) -> Result<()> {
-        q.attempts += 1;
-        q.last_error = Some(error.to_string());
-        q.next_attempt = next;
-        self.outbox.insert(seq.to_be_bytes(), to_json(&q)?)?;
-        self.db.flush()?;
-        Ok(())
-    }
-
     /// A permanent failure: moved aside, shown by `status`.
     pub fn give_up(&self, seq: u64, mut q: Queued, error: &str) -> Result<()> {
         q.attempts += 1;

@@ -5,5 +5,7 @@
 mod mailstack;
 
 mod daemon;
+mod folders;
 mod imap_mailbox;
+mod oauth2;
 mod smtp_transport;

@@ -1,22 +1,15 @@
 //! The SMTP transport against a real Postfix: replies land in the
-//! recipient's mailbox unchanged, outages are transient, refusals permanent.
+//! recipient's mailbox unchanged; failures of the server or the sign-in
+//! (outage, refused login, untrusted certificate) pause sending, a refused
+//! recipient is permanent for its message.
 
 use std::time::Duration;
 
-use crate::mailstack::{mail, MailStack, Options, APPLICANTS, INTAKE};
+use crate::mailstack::{mail, reply, MailStack, Options, APPLICANTS, INTAKE};
 use guichet::outbox::smtp::SmtpTransport;
 use guichet::outbox::{Outgoing, SendError, Transport};
 
 const DELIVERY: Duration = Duration::from_secs(15);
-
-fn reply(to: &str, subject: &str) -> Outgoing {
-    Outgoing {
-        id: subject.replace(' ', "-"),
-        envelope_from: INTAKE.into(),
-        to: vec![to.into()],
-        raw: mail(INTAKE, to, subject, "Votre demande a bien été reçue."),
-    }
-}
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
@@ -44,15 +37,15 @@ async fn a_reply_lands_unchanged_in_the_applicant_mailbox() {
 }
 
 #[tokio::test]
-async fn postfix_down_is_transient_and_sending_resumes_when_it_returns() {
+async fn postfix_down_is_the_servers_failure_and_sending_resumes_when_it_returns() {
     let mut stack = MailStack::start();
     let transport =
         SmtpTransport::with_timeout(&stack.smtp_config(), Duration::from_secs(5)).unwrap();
     stack.stop_postfix();
     let out = reply(APPLICANTS[1], "Accuse de reception 2");
     match transport.send(&out).await {
-        Err(SendError::Transient(why)) => assert!(!why.is_empty()),
-        other => panic!("expected a transient failure, got {other:?}"),
+        Err(SendError::Server(why)) => assert!(why.starts_with("connection: "), "{why}"),
+        other => panic!("expected a failure of the server, got {other:?}"),
     }
     stack.start_postfix();
     transport.send(&out).await.unwrap();
@@ -107,8 +100,13 @@ async fn submission_over_starttls_and_implicit_tls_with_a_private_ca() {
         .send(&reply(APPLICANTS[2], "Refus"))
         .await
     {
-        Err(SendError::Permanent(why)) => assert!(why.contains("535"), "{why}"),
-        other => panic!("bad credentials: expected a permanent failure, got {other:?}"),
+        Err(SendError::Server(why)) => {
+            assert!(
+                why.starts_with("authentication: ") && why.contains("535"),
+                "{why}"
+            )
+        }
+        other => panic!("bad credentials: expected a refused sign-in, got {other:?}"),
     }
 
     let mut untrusted = stack.submission_config(INTAKE);
@@ -118,8 +116,8 @@ async fn submission_over_starttls_and_implicit_tls_with_a_private_ca() {
         .send(&reply(APPLICANTS[2], "Refus"))
         .await
     {
-        Err(SendError::Transient(_)) => {}
-        other => panic!("unknown CA: expected a transient failure, got {other:?}"),
+        Err(SendError::Server(why)) => assert!(why.starts_with("tls: "), "{why}"),
+        other => panic!("unknown CA: expected a failure of the server, got {other:?}"),
     }
 }
 

@@ -16,9 +16,11 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 
-use crate::config::Tls;
+use super::folders::{self, Personal};
+use crate::config::{Secret, Tls};
 use crate::net::stream::MailStream;
 use crate::net::tls::server_name;
+use crate::oauth2::{sasl, TokenSource};
 
 /// Why a command did not go through.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,9 @@ pub enum Failure {
     Link(String),
     /// The server answered NO or BAD: the connection is still good.
     Refused(String),
+    /// The server will not have the folders the settings name (CREATE
+    /// refused): no retry fixes that, an operator must.
+    Config(String),
 }
 
 impl std::fmt::Display for Failure {
@@ -35,6 +40,7 @@ impl std::fmt::Display for Failure {
         match self {
             Failure::Link(why) => write!(f, "connection: {why}"),
             Failure::Refused(why) => write!(f, "refused by the server: {why}"),
+            Failure::Config(why) => write!(f, "configuration: {why}"),
         }
     }
 }
@@ -43,10 +49,19 @@ impl From<async_imap::error::Error> for Failure {
     fn from(e: async_imap::error::Error) -> Failure {
         use async_imap::error::Error;
         match e {
-            Error::No(why) | Error::Bad(why) => Failure::Refused(why),
+            Error::No(why) | Error::Bad(why) => Failure::Refused(server_words(&why)),
             other => Failure::Link(other.to_string()),
         }
     }
+}
+
+/// The server's own words in async-imap's rendering of a NO or BAD
+/// (`code: None, info: Some("[CANNOT] Invalid mailbox name")`).
+fn server_words(why: &str) -> String {
+    why.split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"))
+        .map(|w| w.replace("\\\"", "\""))
+        .unwrap_or_else(|| why.to_string())
 }
 
 /// Runs one command step, giving up after `limit`.
@@ -78,10 +93,18 @@ pub struct Server {
     pub tls: Tls,
     pub tls_config: Arc<ClientConfig>,
     pub username: String,
-    pub password: String,
+    pub login: Login,
     /// Modified UTF-7.
     pub mailbox: String,
     pub command_timeout: Duration,
+}
+
+/// How the session signs in.
+#[derive(Clone)]
+pub enum Login {
+    Password(Secret),
+    /// SASL XOAUTH2 or OAUTHBEARER with a token from the source.
+    Token(Arc<TokenSource>),
 }
 
 /// What the server offers that changes how the intake works.
@@ -97,6 +120,8 @@ pub struct Link {
     session: Session<MailStream>,
     pub offers: Offers,
     pub uidvalidity: u32,
+    /// The folders asked for, as named on this server (same order).
+    pub folders: Vec<String>,
     command_timeout: Duration,
 }
 
@@ -147,20 +172,16 @@ impl Server {
                 Client::new(self.secure(tcp).await?)
             }
         };
-        let mut session = timed(limit, "LOGIN", async {
-            stream
-                .login(&self.username, &self.password)
-                .await
-                .map_err(|(e, _)| e)
-        })
-        .await?;
+        let mut session = self.sign_in(stream).await?;
         let caps = timed(limit, "CAPABILITY", session.capabilities()).await?;
         let offers = Offers {
             idle: caps.has_str("IDLE"),
             moves: caps.has_str("MOVE"),
             uid_expunge: caps.has_str("UIDPLUS"),
         };
-        for folder in folders {
+        let personal = personal_namespace(&mut session, caps.has_str("NAMESPACE"), limit).await?;
+        let folders: Vec<String> = folders.iter().map(|f| personal.place(f)).collect();
+        for folder in &folders {
             ensure_folder(&mut session, folder, limit).await?;
         }
         let selected = timed(limit, "SELECT", session.select(&self.mailbox)).await?;
@@ -171,8 +192,62 @@ impl Server {
             session,
             offers,
             uidvalidity,
+            folders,
             command_timeout: limit,
         })
+    }
+
+    /// LOGIN with the password, or AUTHENTICATE with a token: when the
+    /// server turns a token away (expired, revoked), once more at once with
+    /// a new one.
+    async fn sign_in(&self, client: Client<MailStream>) -> Result<Session<MailStream>, Failure> {
+        let limit = self.command_timeout;
+        let tokens = match &self.login {
+            Login::Password(password) => {
+                return timed(limit, "LOGIN", async {
+                    client
+                        .login(&self.username, password.expose())
+                        .await
+                        .map_err(|(e, _)| e)
+                })
+                .await
+            }
+            Login::Token(tokens) => tokens,
+        };
+        let mut client = client;
+        let mut tried: Option<Secret> = None;
+        loop {
+            let token = tokens
+                .token()
+                .await
+                .map_err(|e| Failure::Refused(format!("no OAuth token: {e}")))?;
+            if tried.as_ref() == Some(&token) {
+                return Err(Failure::Refused("the OAuth token was refused".into()));
+            }
+            let initial = sasl::initial_response(
+                tokens.mechanism,
+                &self.username,
+                &token,
+                &self.host,
+                self.port,
+            );
+            let auth = sasl::ImapAuthenticator::new(tokens.mechanism, initial);
+            let name = sasl::name(tokens.mechanism);
+            match timeout(limit, client.authenticate(name, auth)).await {
+                Err(_) => return Err(Failure::Link("AUTHENTICATE: no answer".into())),
+                Ok(Ok(session)) => return Ok(session),
+                Ok(Err((e, back))) => {
+                    let failure = Failure::from(e);
+                    tokens.reject(&token).await;
+                    if !matches!(failure, Failure::Refused(_)) || tried.is_some() {
+                        return Err(failure);
+                    }
+                    tracing::debug!(%failure, "IMAP refused the OAuth token; trying a new one");
+                    tried = Some(token);
+                    client = back;
+                }
+            }
+        }
     }
 
     async fn secure(&self, tcp: TcpStream) -> Result<MailStream, Failure> {
@@ -201,6 +276,34 @@ async fn greeted(stream: MailStream, limit: Duration) -> Result<Client<MailStrea
     }
 }
 
+/// The personal namespace: NAMESPACE where offered, else the separator
+/// from `LIST "" ""` and no prefix.
+async fn personal_namespace(
+    session: &mut Session<MailStream>,
+    offered: bool,
+    limit: Duration,
+) -> Result<Personal, Failure> {
+    if offered {
+        let answer = folders::ask(session.get_mut(), limit).await?;
+        if let Some(personal) = folders::parse_namespace(&answer) {
+            return Ok(personal);
+        }
+        tracing::debug!("IMAP NAMESPACE gave no personal namespace; asking LIST");
+    }
+    let root = timed(limit, "LIST", async {
+        let names = session.list(Some(""), Some("\"\"")).await?;
+        names.try_collect::<Vec<_>>().await
+    })
+    .await?;
+    Ok(Personal {
+        prefix: String::new(),
+        separator: root
+            .first()
+            .and_then(|n| n.delimiter())
+            .and_then(|d| d.chars().next()),
+    })
+}
+
 /// Creates (and subscribes, so mail clients show it) a missing folder.
 async fn ensure_folder(
     session: &mut Session<MailStream>,
@@ -218,17 +321,20 @@ async fn ensure_folder(
             Ok(()) => tracing::info!(folder, "created the IMAP folder"),
             // Another client (a mail program, a second instance) created it
             // between our LIST and CREATE: the folder is there, as wanted.
-            Err(Failure::Refused(why)) if already_exists(&why) => {}
+            Err(Failure::Refused(why)) if folders::already_exists(&why) => {}
+            Err(Failure::Refused(why)) => {
+                return Err(Failure::Config(format!(
+                    "the server refuses to create the folder `{folder}`: {why}"
+                )))
+            }
             Err(other) => return Err(other),
         }
-        timed(limit, "SUBSCRIBE", session.subscribe(folder)).await?;
+        // Not worth failing for: the folder works unsubscribed.
+        if let Err(e) = timed(limit, "SUBSCRIBE", session.subscribe(folder)).await {
+            tracing::debug!(folder, error = %e, "IMAP folder not subscribed");
+        }
     }
     Ok(())
-}
-
-/// Whether a refusal says the folder exists (RFC 5530 response code).
-fn already_exists(why: &str) -> bool {
-    why.contains("[ALREADYEXISTS]")
 }
 
 /// A quoted IMAP string (LIST patterns are passed to the server unquoted).
@@ -365,6 +471,7 @@ impl Link {
             session,
             offers,
             uidvalidity,
+            folders,
             command_timeout,
         } = self;
         let mut handle = session.idle();
@@ -405,6 +512,7 @@ impl Link {
                 session,
                 offers,
                 uidvalidity,
+                folders,
                 command_timeout,
             },
             wake,
@@ -474,12 +582,17 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_created_meanwhile_is_recognised() {
-        // Dovecot's words when another client won the race.
-        assert!(already_exists(
-            "[ALREADYEXISTS] Mailbox already exists (0.030 + 0.001 + 0.029 secs)."
-        ));
-        assert!(!already_exists("[NOPERM] Permission denied"));
+    fn refusals_keep_the_servers_words() {
+        assert_eq!(
+            server_words(
+                r#"code: None, info: Some("[CANNOT] Invalid mailbox name: Begins with '~'")"#
+            ),
+            "[CANNOT] Invalid mailbox name: Begins with '~'"
+        );
+        assert_eq!(
+            server_words("[TRYCREATE] no such mailbox"),
+            "[TRYCREATE] no such mailbox"
+        );
     }
 
     #[test]

@@ -23,6 +23,22 @@ pub fn dovecot(dir: &Path, ports: &Ports, options: &Options, (uid, gid): (u32, u
         .as_ref()
         .map(|c| format!("imap_capability = {c}\n"))
         .unwrap_or_default();
+    let namespace = if options.inbox_prefix {
+        "  prefix = INBOX.\n  separator = .\n"
+    } else {
+        "  separator = /\n"
+    };
+    let (oauth_mechanisms, oauth_passdb) = if options.oauth2 {
+        (
+            " xoauth2 oauthbearer",
+            format!(
+                "auth_verbose = yes\npassdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  \
+                 args = {d}/dovecot/dovecot-oauth2.conf.ext\n}}\n"
+            ),
+        )
+    } else {
+        ("", String::new())
+    };
     format!(
         r#"protocols = imap lmtp
 listen = 127.0.0.1
@@ -31,7 +47,7 @@ state_dir = {d}/dovecot/state
 instance_name = {name}
 log_path = {d}/dovecot/dovecot.log
 {ssl}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{oauth_mechanisms}
 mail_location = maildir:~/Maildir
 mail_uid = {uid}
 mail_gid = {gid}
@@ -42,12 +58,12 @@ lmtp_save_to_detail_mailbox = no
 mailbox_idle_check_interval = 1 secs
 {capability}namespace inbox {{
   inbox = yes
-  separator = /
-}}
+{namespace}}}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {d}/dovecot/passwd
 }}
+{oauth_passdb}
 userdb {{
   driver = static
   args = uid={uid} gid={gid} home={d}/mail/%d/%n
@@ -74,6 +90,17 @@ service lmtp {{
 "#,
         imap = ports.imap,
         lmtp = ports.lmtp,
+    )
+}
+
+/// Dovecot's OAuth 2.0 settings: JWTs validated locally against the HS256
+/// key in `keys/` (looked up as `<azp>/<alg>/<kid>`: `default/HS256/default`),
+/// the user name taken from the `email` claim.
+pub fn dovecot_oauth2(dir: &Path) -> String {
+    format!(
+        "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={}/dovecot/keys/\n\
+         username_attribute = email\n",
+        dir.display()
     )
 }
 

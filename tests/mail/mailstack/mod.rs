@@ -16,6 +16,7 @@ mod config_text;
 mod direct;
 pub mod failure;
 mod process;
+pub mod token_server;
 
 pub use clients::mail;
 
@@ -49,6 +50,16 @@ pub const AUTHSERV_ID: &str = "mx.organisme.example";
 /// written out here so that tests check the adapter's encoding.
 pub const PROCESSED_WIRE: &str = "Trait&AOk-";
 
+/// A reply from the intake to `to`, as guichet would queue it.
+pub fn reply(to: &str, subject: &str) -> guichet::outbox::Outgoing {
+    guichet::outbox::Outgoing {
+        id: subject.replace(' ', "-"),
+        envelope_from: INTAKE.into(),
+        to: vec![to.into()],
+        raw: mail(INTAKE, to, subject, "Votre demande a bien été reçue."),
+    }
+}
+
 /// Every user of the stack.
 pub fn users() -> Vec<&'static str> {
     let mut all = vec![INTAKE, STAFF];
@@ -70,7 +81,16 @@ pub struct Options {
     /// Replaces the CAPABILITY Dovecot announces after login (to play a
     /// server without IDLE or MOVE).
     pub imap_capability: Option<String>,
+    /// Personal folders under `INBOX.` with `.` as separator, as Cyrus
+    /// (Debian), Courier and many hosting providers lay them out.
+    pub inbox_prefix: bool,
+    /// Dovecot (and so Postfix's submission port) also takes bearer tokens
+    /// (XOAUTH2, OAUTHBEARER): JWTs signed HS256 with `OAUTH_KEY`.
+    pub oauth2: bool,
 }
+
+/// The HS256 key the OAuth stack's Dovecot validates tokens with.
+pub const OAUTH_KEY: &[u8] = b"guichet-test-hs256-key-0123456789abcdef";
 
 /// Ports of one stack.
 #[derive(Debug, Clone, Copy)]
@@ -172,8 +192,9 @@ impl MailStack {
             host: "127.0.0.1".into(),
             port: self.ports.imap,
             tls: config::Tls::None,
+            auth: config::ImapAuth::Password,
             username: user.into(),
-            password: Some(password(user)),
+            password: Some(password(user).into()),
             password_file: None,
             mailbox: "INBOX".into(),
             ca_file: None,
@@ -198,6 +219,7 @@ impl MailStack {
             host: "127.0.0.1".into(),
             port: self.ports.smtp,
             tls: config::Tls::None,
+            auth: config::SmtpAuth::Password,
             username: None,
             password: None,
             password_file: None,
@@ -210,7 +232,7 @@ impl MailStack {
         config::Smtp {
             tls: config::Tls::Starttls,
             username: Some(user.into()),
-            password: Some(password(user)),
+            password: Some(password(user).into()),
             ca_file: Some(self.ca_file()),
             ..self.smtp_config()
         }
@@ -228,6 +250,38 @@ impl MailStack {
         )
     }
 
+    /// As `config_toml`, with replies sent on the submission port logged in
+    /// as `user` (with its password).
+    pub fn config_toml_submitting_as(&self, user: &str) -> String {
+        let imap = self.config_toml();
+        let imap = &imap[..imap.find("[smtp]").unwrap_or(imap.len())];
+        format!(
+            "{imap}[smtp]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"{user}\"\n\
+             password = \"{}\"\n",
+            self.ports.submission,
+            password(user)
+        )
+    }
+
+    /// Gives `user` another password on the server (Dovecot reads its
+    /// passwd-file again when it changes): logins with the old one fail
+    /// until it is given back.
+    pub fn set_password(&self, user: &str, new: &str) {
+        let path = self.dir().join("dovecot/passwd");
+        let text = fs::read_to_string(&path).expect("passwd-file");
+        let changed: String = text
+            .lines()
+            .map(|l| match l.split_once(':') {
+                Some((u, _)) if u == user => format!("{u}:{{PLAIN}}{new}\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        // Replaced whole, with a new mtime Dovecot notices.
+        let tmp = path.with_extension("new");
+        fs::write(&tmp, changed).expect("passwd-file written");
+        fs::rename(&tmp, &path).expect("passwd-file replaced");
+    }
+
     /// Runs `doveadm` against this stack's Dovecot; its output.
     pub fn doveadm(&self, args: &[&str]) -> String {
         let conf = self.dovecot_conf();
@@ -243,6 +297,18 @@ impl MailStack {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Ends every IMAP session of `user`, as a server ending a session
+    /// (an expired token, an administrator) would.
+    pub fn kick(&self, user: &str) {
+        let _ = Command::new("doveadm")
+            .arg("-c")
+            .arg(self.dovecot_conf())
+            .args(["kick", user])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     /// Gives `user`'s INBOX a new UIDVALIDITY, as a server migration would.
@@ -429,6 +495,20 @@ impl MailStack {
             .map(|u| format!("{u}:{{PLAIN}}{}\n", password(u)))
             .collect();
         fs::write(dir.join("passwd"), passwd).map_err(err)?;
+        if self.options.oauth2 {
+            use base64::Engine;
+            let key = base64::engine::general_purpose::STANDARD.encode(OAUTH_KEY);
+            // Dovecot 2.3.19 looks the key up as `<azp>/<alg>/<kid>`: azp
+            // `default` when the token has none, alg as in its header.
+            let keys = dir.join("keys/default/HS256");
+            fs::create_dir_all(&keys).map_err(err)?;
+            fs::write(keys.join("default"), &key).map_err(err)?;
+            fs::write(
+                dir.join("dovecot-oauth2.conf.ext"),
+                config_text::dovecot_oauth2(self.dir()),
+            )
+            .map_err(err)?;
+        }
         let text = config_text::dovecot(self.dir(), &self.ports, &self.options, vmail);
         fs::write(self.dovecot_conf(), text).map_err(err)
     }
