@@ -6,6 +6,8 @@
 //! no I/O of its own (the form reader is pure over the PDF's bytes), so the
 //! daemon and `guichet check` share it, and tests drive it with plain data.
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request, State, User};
@@ -43,6 +45,27 @@ pub struct Known {
     pub processing_date: Option<NaiveDate>,
 }
 
+/// The time one message may take, across all its attachments: whatever is
+/// in it, the messages behind it wait no longer than this (plus the page
+/// in hand when it runs out).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Instant,
+}
+
+impl Budget {
+    /// A budget of `time` starting now.
+    pub fn from_now(time: Duration) -> Budget {
+        Budget {
+            deadline: Instant::now() + time,
+        }
+    }
+
+    pub fn spent(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
 /// Everything one message leads to.
 #[derive(Debug, Clone)]
 pub struct Handled {
@@ -55,10 +78,15 @@ pub struct Handled {
     /// New requests and resumed ones (same id, same reception date).
     pub requests: Vec<Request>,
     pub reply: Option<Reply>,
+    /// The budget ran out before every PDF was read: those not read are
+    /// answered `unreadable_pdf`, and the message is set aside for an
+    /// operator, who may read them by hand.
+    pub cut_short: bool,
 }
 
 /// Handles one submission received at `received_at` (its place in the
-/// queue), at `now`. `next_id` hands out request numbers for a year.
+/// queue), at `now`, within `budget`. `next_id` hands out request numbers
+/// for a year.
 pub fn handle(
     desk: &Desk,
     sub: &Submission,
@@ -66,6 +94,7 @@ pub fn handle(
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
     next_id: &mut dyn FnMut(i32) -> anyhow::Result<String>,
+    budget: Budget,
 ) -> anyhow::Result<Handled> {
     if let Some(silence) = sub.silence {
         return Ok(silent(silence));
@@ -81,9 +110,21 @@ pub fn handle(
     let mut results = Vec::new();
     let mut forms = Vec::new();
     let mut requests: Vec<Request> = Vec::new();
+    let mut cut_short = false;
+    // The message's id on every line the reader logs (a panic caught there
+    // is a bug to report with it).
+    let _span = tracing::error_span!("message", message_id = %sub.message_id).entered();
     for attachment in &sub.attachments {
         // A second form in the same e-mail is checked against the first.
-        let (report, reasons) = examine(desk, attachment, &known.requests, &requests, today);
+        let (report, reasons) = if budget.spent() && attachment.is_pdf() {
+            cut_short = true;
+            (None, vec![Reason::UnreadablePdf])
+        } else {
+            let examined = examine(desk, attachment, &known.requests, &requests, today, budget);
+            // A read the deadline stopped midway.
+            cut_short |= budget.spent() && examined.1.contains(&Reason::UnreadablePdf);
+            examined
+        };
         let previous = report
             .as_ref()
             .and_then(|rep| take_matching(&mut resumable, rep));
@@ -148,7 +189,34 @@ pub fn handle(
         forms,
         requests,
     };
-    Ok(conclude(desk, sub, known, effects))
+    let mut handled = conclude(desk, sub, known, effects);
+    handled.cut_short = cut_short;
+    Ok(handled)
+}
+
+/// A message that was being read when the daemon stopped unexpectedly
+/// (found with its "being read" mark at the next start): it is not read
+/// again, lest it stop the daemon again. Each PDF is answered
+/// `unreadable_pdf`, like one the time budget cut short, and the caller
+/// sets the message aside.
+pub fn set_aside_unread(
+    desk: &Desk,
+    sub: &Submission,
+    known: &Known,
+    received_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    next_id: &mut dyn FnMut(i32) -> anyhow::Result<String>,
+) -> anyhow::Result<Handled> {
+    // A budget already spent reads nothing and marks the message cut short.
+    handle(
+        desk,
+        sub,
+        known,
+        received_at,
+        now,
+        next_id,
+        Budget::from_now(Duration::ZERO),
+    )
 }
 
 /// A message over the size limit: only its headers were read. It is
@@ -173,6 +241,7 @@ fn silent(silence: Silence) -> Handled {
         forms: vec![],
         requests: vec![],
         reply: None,
+        cut_short: false,
     }
 }
 
@@ -221,17 +290,20 @@ fn conclude(desk: &Desk, sub: &Submission, known: &Known, e: Effects) -> Handled
         forms: e.forms,
         requests: e.requests,
         reply,
+        cut_short: false,
     }
 }
 
 /// Reads one attachment and applies the rules against the requests on file:
-/// the report (when the file is a readable DA-100) and the reasons.
+/// the report (when the file is a readable DA-100) and the reasons. A read
+/// that `budget` stops is an unreadable file.
 pub fn examine(
     desk: &Desk,
     attachment: &Attachment,
     stored: &[Request],
     earlier: &[Request],
     today: NaiveDate,
+    budget: Budget,
 ) -> (Option<FormReport>, Vec<Reason>) {
     if !attachment.is_pdf() {
         let named_pdf = attachment.filename.to_ascii_lowercase().ends_with(".pdf")
@@ -244,7 +316,7 @@ pub fn examine(
         };
         return (None, vec![reason]);
     }
-    match desk.reader.read(&attachment.bytes) {
+    match desk.reader.read_before(&attachment.bytes, budget.deadline) {
         Err(e) => (None, vec![e.reason()]),
         Ok(mut report) => {
             // A file of several forms is refused whole: what its first form
@@ -474,7 +546,8 @@ mod tests {
             Ok(format!("DA-{year}-{n:06}"))
         };
         let now = Utc.with_ymd_and_hms(2024, 11, day, 9, 0, 0).unwrap();
-        handle(&desk(), sub, known, now, now, &mut next).unwrap()
+        let budget = Budget::from_now(Duration::from_secs(60));
+        handle(&desk(), sub, known, now, now, &mut next, budget).unwrap()
     }
 
     fn empty() -> Known {
