@@ -308,8 +308,9 @@ pub fn examine(
     if !attachment.is_pdf() {
         let named_pdf = attachment.filename.to_ascii_lowercase().ends_with(".pdf")
             || attachment.content_type == "application/pdf";
-        // A file that says it is a PDF but is not one is a damaged PDF.
-        let reason = if named_pdf && !attachment.bytes.is_empty() {
+        // A file that says it is a PDF but is not one is a damaged PDF,
+        // also when nothing could be decoded from it.
+        let reason = if named_pdf {
             Reason::UnreadablePdf
         } else {
             Reason::NotPdf
@@ -505,6 +506,10 @@ mod tests {
                     Ok(r)
                 }
                 b"%PDF-locked" => Err(ReadError::Encrypted),
+                b"%PDF-slow" => {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(r)
+                }
                 _ => Err(ReadError::Unreadable("scripted".into())),
             }
         }
@@ -540,13 +545,17 @@ mod tests {
     }
 
     fn run(sub: &Submission, known: &Known, day: u32) -> Handled {
+        run_within(sub, known, day, Duration::from_secs(60))
+    }
+
+    fn run_within(sub: &Submission, known: &Known, day: u32, budget: Duration) -> Handled {
         let mut n = 0;
         let mut next = |year| {
             n += 1;
             Ok(format!("DA-{year}-{n:06}"))
         };
         let now = Utc.with_ymd_and_hms(2024, 11, day, 9, 0, 0).unwrap();
-        let budget = Budget::from_now(Duration::from_secs(60));
+        let budget = Budget::from_now(budget);
         handle(&desk(), sub, known, now, now, &mut next, budget).unwrap()
     }
 
@@ -646,5 +655,53 @@ mod tests {
         assert_eq!(resumed.received_at, original.received_at);
         assert_eq!(resumed.state, State::Queued);
         assert_eq!(resumed.history.len(), 2);
+    }
+
+    #[test]
+    fn the_time_budget_bounds_a_message_and_what_it_left_unread_is_answered() {
+        let files: [(&str, &[u8]); 4] = [
+            ("a.pdf", b"%PDF-slow"),
+            ("b.pdf", b"%PDF-slow"),
+            ("photo.jpg", b"JFIF"),
+            ("c.pdf", b"%PDF-ok"),
+        ];
+        let sub = submission("<m7@x>", &[], &files);
+        let started = Instant::now();
+        let h = run_within(&sub, &empty(), 18, Duration::from_millis(100));
+        assert!(started.elapsed() < Duration::from_millis(550));
+        assert!(h.cut_short);
+        let unread = vec!["unreadable_pdf".to_string()];
+        assert_eq!(
+            codes(&h),
+            vec![vec![], unread.clone(), vec!["not_pdf".to_string()], unread]
+        );
+        assert!(h.reply.is_some(), "the applicant is answered");
+        assert!(!run(&sub, &empty(), 18).cut_short);
+    }
+
+    #[test]
+    fn a_message_the_daemon_stopped_on_is_answered_without_reading_it() {
+        let files: [(&str, &[u8]); 3] = [
+            ("a.pdf", b"%PDF-ok"),
+            ("photo.jpg", b"JFIF"),
+            ("empty.pdf", b""),
+        ];
+        let sub = submission("<m8@x>", &[], &files);
+        let mut n = 0;
+        let mut next = |year| {
+            n += 1;
+            Ok(format!("DA-{year}-{n:06}"))
+        };
+        let now = Utc.with_ymd_and_hms(2024, 11, 18, 9, 0, 0).unwrap();
+        let h = set_aside_unread(&desk(), &sub, &empty(), now, now, &mut next).unwrap();
+        assert!(h.cut_short && h.reply.is_some());
+        let codes = codes(&h);
+        assert_eq!(codes[0], ["unreadable_pdf"]);
+        assert_eq!(codes[1], ["not_pdf"]);
+        assert_eq!(
+            codes[2],
+            ["unreadable_pdf"],
+            "an empty .pdf is a damaged one"
+        );
     }
 }

@@ -34,9 +34,9 @@ pub fn decode_image(pdf: &PdfFile, stream: &Stream) -> Result<GrayImage, DecodeE
     let dict = &stream.dict;
     let width = int(dict, b"Width").ok_or_else(|| corrupt("no /Width"))?;
     let height = int(dict, b"Height").ok_or_else(|| corrupt("no /Height"))?;
-    // Sizes come from the sender: multiplied checked, so that 2^32 × 2^32
+    // Sizes come from the sender: multiplied saturating, so that 2^32 × 2^32
     // cannot wrap to a small number and pass.
-    let pixels = width.checked_mul(height).unwrap_or(u64::MAX);
+    let pixels = width.saturating_mul(height);
     if width == 0 || height == 0 || pixels > limits::MAX_PAGE_PIXELS {
         return Err(corrupt(format!("image of {width}x{height} pixels")));
     }

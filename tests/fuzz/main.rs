@@ -22,6 +22,9 @@ const AUTHSERV: &str = "mx.organisme.example";
 /// Seconds per target in `cargo test` (three targets run side by side).
 const SHORT_RUN_S: u64 = 12;
 
+/// A fuzz target: takes any bytes, must neither panic nor dawdle.
+type Target = fn(&[u8]);
+
 fn files_in(dir: &Path) -> Vec<Vec<u8>> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -121,7 +124,7 @@ fn fuzz_pdf_reader() {
 fn regression_files_pass_every_target() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let inputs = files_in(&root.join("tests/fuzz/corpus/regressions"));
-    let targets: [(&'static str, fn(&[u8])); 3] = [
+    let targets: [(&'static str, Target); 3] = [
         ("message", parse_message),
         ("staff", read_staff_reply),
         ("pdf", inspect_pdf),
