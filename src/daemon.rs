@@ -350,12 +350,14 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             processing_date,
         };
         let mut next_id = |year| store.next_request_id(year);
-        let budget = Duration::from_secs(self.settings.limits.message_seconds.into());
+        let budget = if unread {
+            pipeline::Budget::spent_already()
+        } else {
+            let seconds = self.settings.limits.message_seconds.into();
+            pipeline::Budget::from_now(Duration::from_secs(seconds))
+        };
         let handled = if incoming.oversized {
             pipeline::too_large(&self.desk, sub, &known)
-        } else if unread {
-            let (desk, at) = (&self.desk, incoming.received_at);
-            pipeline::set_aside_unread(desk, sub, &known, at, now, &mut next_id)?
         } else {
             tokio::task::block_in_place(|| {
                 pipeline::handle(
@@ -365,7 +367,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                     incoming.received_at,
                     now,
                     &mut next_id,
-                    pipeline::Budget::from_now(budget),
+                    budget,
                 )
             })?
         };

@@ -61,6 +61,16 @@ impl Budget {
         }
     }
 
+    /// A budget already spent: no PDF is read, each is answered
+    /// `unreadable_pdf` and the message is cut short. For a message the
+    /// daemon stopped on while reading it (its "being read" mark found at
+    /// the next start): not read again, lest it stop the daemon again.
+    pub fn spent_already() -> Budget {
+        Budget {
+            deadline: Instant::now(),
+        }
+    }
+
     pub fn spent(&self) -> bool {
         Instant::now() >= self.deadline
     }
@@ -192,31 +202,6 @@ pub fn handle(
     let mut handled = conclude(desk, sub, known, effects);
     handled.cut_short = cut_short;
     Ok(handled)
-}
-
-/// A message that was being read when the daemon stopped unexpectedly
-/// (found with its "being read" mark at the next start): it is not read
-/// again, lest it stop the daemon again. Each PDF is answered
-/// `unreadable_pdf`, like one the time budget cut short, and the caller
-/// sets the message aside.
-pub fn set_aside_unread(
-    desk: &Desk,
-    sub: &Submission,
-    known: &Known,
-    received_at: DateTime<Utc>,
-    now: DateTime<Utc>,
-    next_id: &mut dyn FnMut(i32) -> anyhow::Result<String>,
-) -> anyhow::Result<Handled> {
-    // A budget already spent reads nothing and marks the message cut short.
-    handle(
-        desk,
-        sub,
-        known,
-        received_at,
-        now,
-        next_id,
-        Budget::from_now(Duration::ZERO),
-    )
 }
 
 /// A message over the size limit: only its headers were read. It is
@@ -693,7 +678,8 @@ mod tests {
             Ok(format!("DA-{year}-{n:06}"))
         };
         let now = Utc.with_ymd_and_hms(2024, 11, 18, 9, 0, 0).unwrap();
-        let h = set_aside_unread(&desk(), &sub, &empty(), now, now, &mut next).unwrap();
+        let spent = Budget::spent_already();
+        let h = handle(&desk(), &sub, &empty(), now, now, &mut next, spent).unwrap();
         assert!(h.cut_short && h.reply.is_some());
         let codes = codes(&h);
         assert_eq!(codes[0], ["unreadable_pdf"]);

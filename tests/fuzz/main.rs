@@ -74,6 +74,13 @@ fn assert_clean(figures: mutate::Figures) {
     assert!(figures.inputs > 0);
 }
 
+/// A run of `FUZZ_SECONDS` (else the short run) that must find nothing.
+fn fuzz_clean(name: &'static str, seeds: &[Vec<u8>], slow_s: u64, target: Target) {
+    let time = mutate::seconds(SHORT_RUN_S);
+    let figures = mutate::fuzz(name, seeds, time, Duration::from_secs(slow_s), target);
+    assert_clean(figures);
+}
+
 #[test]
 fn fuzz_message_parser() {
     let mut seeds = corpus("mail");
@@ -82,15 +89,7 @@ fn fuzz_message_parser() {
         build::Tnef::Legacy,
     )));
     seeds.push(build::uuencoded_mail("a.pdf", b"%PDF-1.4 x\n%%EOF"));
-    let time = mutate::seconds(SHORT_RUN_S);
-    let f = mutate::fuzz(
-        "message",
-        &seeds,
-        time,
-        Duration::from_secs(2),
-        parse_message,
-    );
-    assert_clean(f);
+    fuzz_clean("message", &seeds, 2, parse_message);
 }
 
 #[test]
@@ -98,24 +97,14 @@ fn fuzz_staff_reply_reader() {
     let mut seeds = corpus("mail");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     seeds.extend(files_in(&root.join("tests/fixtures/staff-replies")));
-    let time = mutate::seconds(SHORT_RUN_S);
-    let f = mutate::fuzz(
-        "staff",
-        &seeds,
-        time,
-        Duration::from_secs(2),
-        read_staff_reply,
-    );
-    assert_clean(f);
+    fuzz_clean("staff", &seeds, 2, read_staff_reply);
 }
 
 #[test]
 fn fuzz_pdf_reader() {
     let mut seeds = corpus("pdf");
     seeds.push(build::blank_form());
-    let time = mutate::seconds(SHORT_RUN_S);
-    let f = mutate::fuzz("pdf", &seeds, time, Duration::from_secs(5), inspect_pdf);
-    assert_clean(f);
+    fuzz_clean("pdf", &seeds, 5, inspect_pdf);
 }
 
 /// What the fuzzer once found stays found: every saved input goes through
