@@ -534,4 +534,22 @@ mod tests {
         assert_eq!(clean_filename("C:\\Users\\x\\form.pdf"), "form.pdf");
         assert_eq!(clean_filename("a\r\nBcc: x.pdf"), "aBcc: x.pdf");
     }
+
+    #[test]
+    fn only_a_line_whose_word_scan_would_be_quadratic_is_defused() {
+        let fine = mail(
+            "Subject: =?utf-8?q?caf=C3=A9?= =?utf-8?q?_cr=C3=A8me?=",
+            "a =? b",
+        );
+        assert!(matches!(defused(&fine), Cow::Borrowed(_)));
+        let bomb = format!(
+            "Subject: {}\r\nTo: x@y.example\r\n\r\n=?ok",
+            "a =?".repeat(5000)
+        );
+        let safe = defused(bomb.as_bytes());
+        assert_eq!(safe.len(), bomb.len());
+        let text = String::from_utf8(safe.into_owned()).unwrap();
+        assert!(text.starts_with("Subject: a = a = "));
+        assert!(text.ends_with("To: x@y.example\r\n\r\n=?ok"));
+    }
 }
