@@ -257,6 +257,8 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         if store.was_processed(&sub.fingerprint)? {
             metrics.message("redelivered", []);
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
+            // A stop between the commit and clearing its mark leaves one.
+            store.done_reading(&sub.fingerprint)?;
             return self.mailbox.settle(&incoming.key, done).await;
         }
         // A reply to an approval request is staff's, never an applicant's.
