@@ -182,6 +182,10 @@ pub fn winmail_dat(files: &[(&str, &[u8])], how: Tnef) -> Vec<u8> {
     // attTnefVersion and a message class, at message level.
     tnef_attribute(&mut out, 1, 0x0008_9006, &0x0001_0000u32.to_le_bytes());
     tnef_attribute(&mut out, 1, 0x0007_8008, b"IPM.Microsoft Mail.Note\0");
+    // The message's own text comes first, as Outlook writes it: the PDF's
+    // signature is then far from the start of winmail.dat.
+    let body = "Bonjour, veuillez trouver ci-joint le formulaire sign\u{e9}. ".repeat(80);
+    tnef_attribute(&mut out, 1, 0x0002_800c, body.as_bytes());
     for (name, bytes) in files {
         tnef_attribute(
             &mut out,
