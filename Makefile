@@ -4,13 +4,14 @@
 #   make deb   builds target/debian/guichet_*.deb (binary, units, man pages, examples)
 #   make bench prints the form reader's figures beside the generic pipeline,
 #              and the desk's cost per message as the history grows
+#   make fuzz  a long fuzz run (FUZZ_SECONDS per target, default 600; FUZZ_SEED to vary)
 
 CARGO ?= cargo
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 # Tesseract's OpenMP threads only burn CPU on small field crops (see src/reader/ocr.rs).
 export OMP_THREAD_LIMIT := 1
 
-.PHONY: run test deps test-deps build lint bench fmt clean deb
+.PHONY: run test deps test-deps build lint bench fmt clean deb fuzz
 
 deps:
 	@scripts/install-deps.sh build
@@ -30,6 +31,12 @@ lint:
 
 test: test-deps lint
 	$(CARGO) test --all-targets
+
+# The short run (12 s per target) is part of `make test`; failing inputs
+# are saved under target/fuzz-failures/ (copy them to tests/fuzz/corpus/regressions/).
+FUZZ_SECONDS ?= 600
+fuzz: test-deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --test fuzz -- --nocapture
 
 bench: test-deps
 	$(CARGO) bench --bench reader

@@ -110,6 +110,7 @@ pub fn run(settings: &Settings, store: Option<&Store>, files: &[PathBuf]) -> Res
                 known.on_file,
                 &[],
                 Utc::now().date_naive(),
+                budget(settings),
             );
             out.push(form_json(&name, report.as_ref(), &reasons));
             continue;
@@ -159,7 +160,9 @@ fn mail_json(
         .date
         .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
         .unwrap_or_else(Utc::now);
-    let handled = pipeline::handle(desk, &sub, known, received_at, Utc::now(), &mut next_id)?;
+    let now = Utc::now();
+    let budget = budget(settings);
+    let handled = pipeline::handle(desk, &sub, known, received_at, now, &mut next_id, budget)?;
     let attachments: Vec<Value> = handled
         .results
         .iter()
@@ -183,6 +186,12 @@ fn mail_json(
         v["ignored_as"] = json!(s.as_str());
     }
     Ok(v)
+}
+
+/// The daemon's time budget for one message, starting now.
+fn budget(settings: &Settings) -> pipeline::Budget {
+    let seconds = settings.limits.message_seconds.into();
+    pipeline::Budget::from_now(std::time::Duration::from_secs(seconds))
 }
 
 /// One line for a person reading a terminal.

@@ -30,6 +30,9 @@ pub struct Settings {
     /// Absent: the built-in templates and role list.
     #[serde(default)]
     pub desk: DeskFiles,
+    /// Absent: the defaults of [`Limits`].
+    #[serde(default)]
+    pub limits: Limits,
     /// Absent: the Maildir of `intake.maildir`.
     pub imap: Option<Imap>,
     /// Absent: `.eml` files in `outbox.dir`.
@@ -138,6 +141,29 @@ pub struct DeskFiles {
     pub templates: Option<PathBuf>,
     /// A role-word list added to the built-in one.
     pub roles: Option<PathBuf>,
+}
+
+/// What one message may cost the daemon, whatever is in it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Seconds one message may take, its parse and all its attachments:
+    /// PDFs not read by then are answered `unreadable_pdf` and the message
+    /// is set aside. Keep it well under the unit's `WatchdogSec`.
+    pub message_seconds: u32,
+    /// Resident memory (MiB) above which the daemon, between two messages,
+    /// stops to be restarted with its memory given back; the unit's
+    /// `MemoryMax=` sits above it.
+    pub memory_max_mb: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            message_seconds: 120,
+            memory_max_mb: 1536,
+        }
+    }
 }
 
 /// How a connection is secured.
@@ -489,6 +515,12 @@ impl Settings {
         }
         if self.staff.digest_hour.is_some_and(|h| h > 23) {
             bail!("staff.digest_hour: must be between 0 and 23");
+        }
+        if !(1..=600).contains(&self.limits.message_seconds) {
+            bail!("limits.message_seconds: must be between 1 and 600");
+        }
+        if self.limits.memory_max_mb < 256 {
+            bail!("limits.memory_max_mb: must be at least 256");
         }
         if self.intake.max_message_bytes < 1024 {
             bail!("intake.max_message_bytes: must be at least 1024");

@@ -203,6 +203,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                 self.take(store, incoming, &hooks.metrics).await?;
                 report.handled += 1;
                 hooks.alive();
+                check_resident(self.settings.limits.memory_max_mb)?;
             }
             if !more || hooks.stopping() {
                 break;
@@ -300,6 +301,8 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         if store.was_processed(&sub.fingerprint)? {
             metrics.message("redelivered", []);
             info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
+            // A stop between the commit and clearing its mark leaves one.
+            store.done_reading(&sub.fingerprint)?;
             return self.mailbox.settle(&incoming.key, done).await;
         }
         // A reply to an approval request is staff's, never an applicant's.
@@ -307,7 +310,8 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             &self.settings.intake.address,
             &self.settings.staff.authserv_id,
         );
-        if let Some(reply) = StaffReply::read(&incoming.bytes, intake, authserv_id) {
+        let raw = message::defused(&incoming.bytes);
+        if let Some(reply) = StaffReply::read(&raw, intake, authserv_id) {
             let acted =
                 signoff::take_reply(store, &self.settings, &self.desk, &sub, &reply, Utc::now())?;
             let outcome = if acted {
@@ -318,9 +322,26 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             metrics.message(outcome, []);
             return self.mailbox.settle(&incoming.key, done).await;
         }
-        let (commit, reasons) = self.decide(store, &sub, &incoming, Utc::now())?;
+        // A message the daemon stopped on last time is not read again.
+        let crashed_on = store.was_being_read(&sub.fingerprint)?;
+        if crashed_on {
+            error!(message_id = %sub.message_id, "the daemon stopped while reading this message: set aside unread");
+        } else if !incoming.oversized {
+            store.begin_reading(&sub.fingerprint, Utc::now())?;
+        }
+        let (commit, reasons, cut_short) =
+            self.decide(store, &sub, &incoming, Utc::now(), crashed_on)?;
         let decided = started.elapsed();
         let fresh = store.commit(&commit)?;
+        store.done_reading(&sub.fingerprint)?;
+        let done = if crashed_on {
+            Disposition::Quarantine("the daemon stopped while reading it".into())
+        } else if cut_short {
+            warn!(message_id = %sub.message_id, limit_s = self.settings.limits.message_seconds, "message over its time budget, set aside");
+            Disposition::Quarantine("over the time budget".into())
+        } else {
+            done
+        };
         if let Some(p) = &commit.processed {
             let outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside");
             let codes: Vec<String> = reasons.iter().map(Reason::to_string).collect();
@@ -342,14 +363,17 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     }
 
     /// Runs the pure pipeline and turns its result into one store commit,
-    /// with every reason given (the message's and its requests').
+    /// with every reason given (the message's and its requests'), and
+    /// whether the time budget cut the reading short. `unread`: answer
+    /// without reading any PDF (the daemon stopped on it before).
     fn decide(
         &self,
         store: &Store,
         sub: &message::Submission,
         incoming: &Incoming,
         now: DateTime<Utc>,
-    ) -> Result<(Commit, Vec<Reason>)> {
+        unread: bool,
+    ) -> Result<(Commit, Vec<Reason>, bool)> {
         let mut answered = Vec::new();
         for id in &sub.answers {
             for req in store.answered_requests(id)? {
@@ -366,6 +390,12 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             processing_date: store.processing_date()?,
         };
         let mut next_id = |year| store.next_request_id(year);
+        let budget = if unread {
+            pipeline::Budget::spent_already()
+        } else {
+            let seconds = self.settings.limits.message_seconds.into();
+            pipeline::Budget::from_now(Duration::from_secs(seconds))
+        };
         let handled = if incoming.oversized {
             pipeline::too_large(&self.desk, sub, &known)
         } else {
@@ -377,10 +407,12 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                     incoming.received_at,
                     now,
                     &mut next_id,
+                    budget,
                 )
             })?
         };
         lookup.finish()?;
+        let cut_short = handled.cut_short;
 
         let mut commit = Commit {
             fingerprint: sub.fingerprint.clone(),
@@ -438,8 +470,31 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             .chain(handled.requests.iter().flat_map(|r| &r.reasons))
             .cloned()
             .collect();
-        Ok((commit, reasons))
+        Ok((commit, reasons, cut_short))
     }
+}
+
+/// Between two messages: past `limit_mib` of resident memory the daemon
+/// stops with an error (its unit restarts it, memory given back), rather
+/// than grow towards the unit's `MemoryMax=` and be killed mid-message.
+fn check_resident(limit_mib: u64) -> Result<()> {
+    let Some(kib) = resident_kib() else {
+        return Ok(());
+    };
+    if kib / 1024 > limit_mib {
+        anyhow::bail!(
+            "resident memory {} MiB over limits.memory_max_mb = {limit_mib}: stopping to be restarted",
+            kib / 1024
+        );
+    }
+    Ok(())
+}
+
+/// This process's resident set (`VmRSS`), where /proc tells it.
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Renders a reply sent from `from` (the intake address) into an outgoing
@@ -500,5 +555,13 @@ mod tests {
         assert_eq!(wait_until(Some(late), max, now), max);
         let past = now - chrono::Duration::seconds(5);
         assert_eq!(wait_until(Some(past), max, now), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn resident_memory_is_read_and_a_ceiling_under_it_stops_the_daemon() {
+        let kib = resident_kib().expect("VmRSS in /proc/self/status");
+        assert!(kib > 0);
+        assert!(check_resident(kib / 1024 + 1024).is_ok());
+        assert!(check_resident(0).is_err());
     }
 }

@@ -7,9 +7,17 @@
 //! rather than its declared type (PDFs arrive as `application/octet-stream`,
 //! inline in Apple Mail, or under a Word file's name).
 
-use mailparse::{DispositionType, MailHeaderMap, ParsedMail};
+mod base64;
+pub mod tnef;
+pub mod uuencode;
+
+use std::borrow::Cow;
+
+use mailparse::{body::Body, DispositionType, MailHeaderMap, ParsedMail};
 use sha2::{Digest, Sha256};
 
+/// Characters of a file name decoded (it is cut to 120 for display).
+const MAX_DECODED_NAME: usize = 1024;
 /// Forwarded messages inside forwarded messages stop being followed here.
 const MAX_DEPTH: usize = 8;
 /// More files than this in one e-mail is not a submission anyone made by hand.
@@ -92,8 +100,10 @@ pub struct ParseError(String);
 /// Reads one message. `own_address` is the desk's intake address: mail from
 /// it, or carrying guichet's own marks, is never treated as intake.
 pub fn parse(raw: &[u8], own_address: &str) -> Result<Submission, ParseError> {
-    let mail = mailparse::parse_mail(raw).map_err(|e| ParseError(e.to_string()))?;
+    let safe = defused(raw);
+    let mail = mailparse::parse_mail(&safe).map_err(|e| ParseError(e.to_string()))?;
     let headers = &mail.headers;
+    // The fingerprint is of the bytes as sent.
     let body = body_after_headers(raw);
 
     let from = first_address(headers.get_first_header("From"))
@@ -113,7 +123,9 @@ pub fn parse(raw: &[u8], own_address: &str) -> Result<Submission, ParseError> {
 
     let mut answers = Vec::new();
     for name in ["In-Reply-To", "References"] {
-        for value in headers.get_all_values(name) {
+        // Message-IDs are ASCII: read from the raw value, nothing decoded.
+        for header in headers.get_all_headers(name) {
+            let value = String::from_utf8_lossy(header.get_value_raw());
             for id in message_ids(&value) {
                 if !answers.contains(&id) {
                     answers.push(id);
@@ -155,6 +167,47 @@ pub fn parse(raw: &[u8], own_address: &str) -> Result<Submission, ParseError> {
         attachments,
         fingerprint,
     })
+}
+
+/// Work of mailparse's encoded-word scan on one line above which the line
+/// is defused: about (`=?` and `?=` on the line) × (its length). A real
+/// header line of encoded words stays far below; 1.2 MB of `a =?` is ten
+/// thousand times above.
+const MAX_WORD_SCAN: usize = 1 << 24;
+
+/// The message as given to mailparse. mailparse 0.16 decodes RFC 2047
+/// words with a scan that is quadratic in the length of a line (for each
+/// `=?` it looks for the end and checks the character before by counting
+/// from the line's start), so a megabyte of `a =?` in a `Subject:` takes
+/// minutes. A line where that work would pass [`MAX_WORD_SCAN`] has its
+/// `=?` turned into `= ` (shown as typed, never decoded); every other line
+/// is left alone, and a message without such a line is not copied.
+/// Linear in the size of the message.
+pub fn defused(raw: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut start = 0;
+    for line in raw.split_inclusive(|&c| c == b'\n') {
+        let marks = line.windows(2).filter(|w| w == b"=?" || w == b"?=").count();
+        if marks.saturating_mul(line.len()) > MAX_WORD_SCAN {
+            let copy = out.get_or_insert_with(|| raw[..start].to_vec());
+            let mut previous = 0u8;
+            for &c in line {
+                copy.push(if previous == b'=' && c == b'?' {
+                    b' '
+                } else {
+                    c
+                });
+                previous = c;
+            }
+        } else if let Some(copy) = out.as_mut() {
+            copy.extend_from_slice(line);
+        }
+        start += line.len();
+    }
+    match out {
+        Some(copy) => Cow::Owned(copy),
+        None => Cow::Borrowed(raw),
+    }
 }
 
 /// The bytes after the first empty line: the part of a message that
@@ -257,7 +310,7 @@ fn collect_attachments(part: &ParsedMail, depth: usize, out: &mut Vec<Attachment
     }
     if mimetype == "message/rfc822" {
         if let Ok(inner_raw) = part.get_body_raw() {
-            if let Ok(inner) = mailparse::parse_mail(&inner_raw) {
+            if let Ok(inner) = mailparse::parse_mail(&defused(&inner_raw)) {
                 collect_attachments(&inner, depth + 1, out);
             }
         }
@@ -272,6 +325,9 @@ fn collect_attachments(part: &ParsedMail, depth: usize, out: &mut Vec<Attachment
     let is_body_text = matches!(mimetype.as_str(), "text/plain" | "text/html")
         && name.is_none()
         && disposition.disposition != DispositionType::Attachment;
+    if is_body_text && mimetype == "text/plain" {
+        uuencoded_files(&body_bytes(part), out);
+    }
     let is_signature = matches!(
         mimetype.as_str(),
         "application/pgp-signature"
@@ -281,10 +337,25 @@ fn collect_attachments(part: &ParsedMail, depth: usize, out: &mut Vec<Attachment
     if is_body_text || is_signature || mimetype == "message/delivery-status" {
         return;
     }
-    let Ok(bytes) = part.get_body_raw() else {
-        return;
-    };
+    let bytes = body_bytes(part);
     if bytes.is_empty() && name.is_none() {
+        return;
+    }
+    if mimetype == "application/ms-tnef" || tnef::is_tnef(&bytes) {
+        let inside = tnef::files(&bytes);
+        if !inside.is_empty() {
+            for file in inside {
+                push_file(out, Some(file.name), "application/ms-tnef", file.bytes);
+            }
+            return;
+        }
+    }
+    push_file(out, name, &mimetype, bytes);
+}
+
+/// Adds one file, named as given (cleaned) or `piece-jointe-N`.
+fn push_file(out: &mut Vec<Attachment>, name: Option<String>, content_type: &str, bytes: Vec<u8>) {
+    if out.len() >= MAX_ATTACHMENTS {
         return;
     }
     let filename = name
@@ -293,13 +364,44 @@ fn collect_attachments(part: &ParsedMail, depth: usize, out: &mut Vec<Attachment
         .unwrap_or_else(|| format!("piece-jointe-{}", out.len() + 1));
     out.push(Attachment {
         filename,
-        content_type: mimetype,
+        content_type: content_type.to_string(),
         bytes,
     });
 }
 
+/// Files uuencoded into a text body become attachments like any other.
+fn uuencoded_files(text: &[u8], out: &mut Vec<Attachment>) {
+    if !text.windows(6).any(|w| w == b"begin ") {
+        return;
+    }
+    for file in uuencode::files(text) {
+        push_file(out, Some(file.name), "text/x-uuencode", file.bytes);
+    }
+}
+
+/// A part's content, its transfer encoding undone as mail clients undo it:
+/// base64 leniently (stray characters, missing padding), quoted-printable
+/// robustly. Nothing vanishes: what cannot be decoded is kept as it came,
+/// and the reader then finds it unreadable.
+fn body_bytes(part: &ParsedMail) -> Vec<u8> {
+    match part.get_body_encoded() {
+        Body::Base64(body) => base64::decode_lenient(body.get_raw()),
+        Body::QuotedPrintable(body) => body
+            .get_decoded()
+            .unwrap_or_else(|_| body.get_raw().to_vec()),
+        Body::SevenBit(body) | Body::EightBit(body) => body.get_raw().to_vec(),
+        Body::Binary(body) => body.get_raw().to_vec(),
+    }
+}
+
 /// Decodes RFC 2047 encoded words that some mailers put in `name=`.
 fn decode_words(value: &str) -> String {
+    // A name pieced together from many RFC 2231 sections can be long: only
+    // what is shown is decoded (see `defused`).
+    let value = match value.char_indices().nth(MAX_DECODED_NAME) {
+        Some((cut, _)) => &value[..cut],
+        None => value,
+    };
     if !value.contains("=?") {
         return value.to_string();
     }
@@ -481,5 +583,23 @@ mod tests {
             parse(&no_files, OWN).unwrap().silence,
             Some(Silence::Bounce)
         );
+    }
+
+    #[test]
+    fn only_a_line_whose_word_scan_would_be_quadratic_is_defused() {
+        let fine = mail(
+            "Subject: =?utf-8?q?caf=C3=A9?= =?utf-8?q?_cr=C3=A8me?=",
+            "a =? b",
+        );
+        assert!(matches!(defused(&fine), Cow::Borrowed(_)));
+        let bomb = format!(
+            "Subject: {}\r\nTo: x@y.example\r\n\r\n=?ok",
+            "a =?".repeat(5000)
+        );
+        let safe = defused(bomb.as_bytes());
+        assert_eq!(safe.len(), bomb.len());
+        let text = String::from_utf8(safe.into_owned()).unwrap();
+        assert!(text.starts_with("Subject: a = a = "));
+        assert!(text.ends_with("To: x@y.example\r\n\r\n=?ok"));
     }
 }

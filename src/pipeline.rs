@@ -6,6 +6,8 @@
 //! no I/O of its own (the form reader is pure over the PDF's bytes), so the
 //! daemon and `guichet check` share it, and tests drive it with plain data.
 
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request, State, User};
@@ -43,6 +45,37 @@ pub struct Known<'a> {
     pub processing_date: Option<NaiveDate>,
 }
 
+/// The time one message may take, across all its attachments: whatever is
+/// in it, the messages behind it wait no longer than this (plus the page
+/// in hand when it runs out).
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    deadline: Instant,
+}
+
+impl Budget {
+    /// A budget of `time` starting now.
+    pub fn from_now(time: Duration) -> Budget {
+        Budget {
+            deadline: Instant::now() + time,
+        }
+    }
+
+    /// A budget already spent: no PDF is read, each is answered
+    /// `unreadable_pdf` and the message is cut short. For a message the
+    /// daemon stopped on while reading it (its "being read" mark found at
+    /// the next start): not read again, lest it stop the daemon again.
+    pub fn spent_already() -> Budget {
+        Budget {
+            deadline: Instant::now(),
+        }
+    }
+
+    pub fn spent(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
+
 /// Everything one message leads to.
 #[derive(Debug, Clone)]
 pub struct Handled {
@@ -55,10 +88,15 @@ pub struct Handled {
     /// New requests and resumed ones (same id, same reception date).
     pub requests: Vec<Request>,
     pub reply: Option<Reply>,
+    /// The budget ran out before every PDF was read: those not read are
+    /// answered `unreadable_pdf`, and the message is set aside for an
+    /// operator, who may read them by hand.
+    pub cut_short: bool,
 }
 
 /// Handles one submission received at `received_at` (its place in the
-/// queue), at `now`. `next_id` hands out request numbers for a year.
+/// queue), at `now`, within `budget`. `next_id` hands out request numbers
+/// for a year.
 pub fn handle(
     desk: &Desk,
     sub: &Submission,
@@ -66,6 +104,7 @@ pub fn handle(
     received_at: DateTime<Utc>,
     now: DateTime<Utc>,
     next_id: &mut dyn FnMut(i32) -> anyhow::Result<String>,
+    budget: Budget,
 ) -> anyhow::Result<Handled> {
     if let Some(silence) = sub.silence {
         return Ok(silent(silence));
@@ -81,9 +120,21 @@ pub fn handle(
     let mut results = Vec::new();
     let mut forms = Vec::new();
     let mut requests: Vec<Request> = Vec::new();
+    let mut cut_short = false;
+    // The message's id on every line the reader logs (a panic caught there
+    // is a bug to report with it).
+    let _span = tracing::error_span!("message", message_id = %sub.message_id).entered();
     for attachment in &sub.attachments {
         // A second form in the same e-mail is checked against the first.
-        let (report, reasons) = examine(desk, attachment, known.on_file, &requests, today);
+        let (report, reasons) = if budget.spent() && attachment.is_pdf() {
+            cut_short = true;
+            (None, vec![Reason::UnreadablePdf])
+        } else {
+            let examined = examine(desk, attachment, known.on_file, &requests, today, budget);
+            // A read the deadline stopped midway.
+            cut_short |= budget.spent() && examined.1.contains(&Reason::UnreadablePdf);
+            examined
+        };
         let previous = report
             .as_ref()
             .and_then(|rep| take_matching(&mut resumable, rep));
@@ -148,7 +199,9 @@ pub fn handle(
         forms,
         requests,
     };
-    Ok(conclude(desk, sub, known, effects))
+    let mut handled = conclude(desk, sub, known, effects);
+    handled.cut_short = cut_short;
+    Ok(handled)
 }
 
 /// A message over the size limit: only its headers were read. It is
@@ -173,6 +226,7 @@ fn silent(silence: Silence) -> Handled {
         forms: vec![],
         requests: vec![],
         reply: None,
+        cut_short: false,
     }
 }
 
@@ -221,30 +275,34 @@ fn conclude(desk: &Desk, sub: &Submission, known: &Known, e: Effects) -> Handled
         forms: e.forms,
         requests: e.requests,
         reply,
+        cut_short: false,
     }
 }
 
 /// Reads one attachment and applies the rules against the requests on file:
-/// the report (when the file is a readable DA-100) and the reasons.
+/// the report (when the file is a readable DA-100) and the reasons. A read
+/// that `budget` stops is an unreadable file.
 pub fn examine(
     desk: &Desk,
     attachment: &Attachment,
     stored: &dyn rules::OnFile,
     earlier: &[Request],
     today: NaiveDate,
+    budget: Budget,
 ) -> (Option<FormReport>, Vec<Reason>) {
     if !attachment.is_pdf() {
         let named_pdf = attachment.filename.to_ascii_lowercase().ends_with(".pdf")
             || attachment.content_type == "application/pdf";
-        // A file that says it is a PDF but is not one is a damaged PDF.
-        let reason = if named_pdf && !attachment.bytes.is_empty() {
+        // A file that says it is a PDF but is not one is a damaged PDF,
+        // also when nothing could be decoded from it.
+        let reason = if named_pdf {
             Reason::UnreadablePdf
         } else {
             Reason::NotPdf
         };
         return (None, vec![reason]);
     }
-    match desk.reader.read(&attachment.bytes) {
+    match desk.reader.read_before(&attachment.bytes, budget.deadline) {
         Err(e) => (None, vec![e.reason()]),
         Ok(mut report) => {
             // A file of several forms is refused whole: what its first form
@@ -465,6 +523,10 @@ mod tests {
                     Ok(r)
                 }
                 b"%PDF-locked" => Err(ReadError::Encrypted),
+                b"%PDF-slow" => {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(r)
+                }
                 _ => Err(ReadError::Unreadable("scripted".into())),
             }
         }
@@ -500,13 +562,18 @@ mod tests {
     }
 
     fn run(sub: &Submission, known: &Known, day: u32) -> Handled {
+        run_within(sub, known, day, Duration::from_secs(60))
+    }
+
+    fn run_within(sub: &Submission, known: &Known, day: u32, budget: Duration) -> Handled {
         let mut n = 0;
         let mut next = |year| {
             n += 1;
             Ok(format!("DA-{year}-{n:06}"))
         };
         let now = Utc.with_ymd_and_hms(2024, 11, day, 9, 0, 0).unwrap();
-        handle(&desk(), sub, known, now, now, &mut next).unwrap()
+        let budget = Budget::from_now(budget);
+        handle(&desk(), sub, known, now, now, &mut next, budget).unwrap()
     }
 
     /// Nothing on file.
@@ -609,5 +676,54 @@ mod tests {
         assert_eq!(resumed.received_at, original.received_at);
         assert_eq!(resumed.state, State::Queued);
         assert_eq!(resumed.history.len(), 2);
+    }
+
+    #[test]
+    fn the_time_budget_bounds_a_message_and_what_it_left_unread_is_answered() {
+        let files: [(&str, &[u8]); 4] = [
+            ("a.pdf", b"%PDF-slow"),
+            ("b.pdf", b"%PDF-slow"),
+            ("photo.jpg", b"JFIF"),
+            ("c.pdf", b"%PDF-ok"),
+        ];
+        let sub = submission("<m7@x>", &[], &files);
+        let started = Instant::now();
+        let h = run_within(&sub, &empty(), 18, Duration::from_millis(100));
+        assert!(started.elapsed() < Duration::from_millis(550));
+        assert!(h.cut_short);
+        let unread = vec!["unreadable_pdf".to_string()];
+        assert_eq!(
+            codes(&h),
+            vec![vec![], unread.clone(), vec!["not_pdf".to_string()], unread]
+        );
+        assert!(h.reply.is_some(), "the applicant is answered");
+        assert!(!run(&sub, &empty(), 18).cut_short);
+    }
+
+    #[test]
+    fn a_message_the_daemon_stopped_on_is_answered_without_reading_it() {
+        let files: [(&str, &[u8]); 3] = [
+            ("a.pdf", b"%PDF-ok"),
+            ("photo.jpg", b"JFIF"),
+            ("empty.pdf", b""),
+        ];
+        let sub = submission("<m8@x>", &[], &files);
+        let mut n = 0;
+        let mut next = |year| {
+            n += 1;
+            Ok(format!("DA-{year}-{n:06}"))
+        };
+        let now = Utc.with_ymd_and_hms(2024, 11, 18, 9, 0, 0).unwrap();
+        let spent = Budget::spent_already();
+        let h = handle(&desk(), &sub, &empty(), now, now, &mut next, spent).unwrap();
+        assert!(h.cut_short && h.reply.is_some());
+        let codes = codes(&h);
+        assert_eq!(codes[0], ["unreadable_pdf"]);
+        assert_eq!(codes[1], ["not_pdf"]);
+        assert_eq!(
+            codes[2],
+            ["unreadable_pdf"],
+            "an empty .pdf is a damaged one"
+        );
     }
 }

@@ -295,3 +295,43 @@ async fn files_from_an_unreadable_sender_are_set_aside_unanswered() {
         .exists());
     assert_eq!(store(dir.path()).status().unwrap().messages_processed, 1);
 }
+
+/// Issue 15: a message the daemon stopped on while reading it (its "being
+/// read" mark still in the store at the next start) is answered without
+/// being read again, and set aside.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_the_daemon_stopped_on_is_set_aside_unread_at_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = "From: lea@clinique.example\r\nTo: acces@organisme.example\r\nMessage-ID: <crash@c>\r\n\
+               Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/pdf; \
+               name=\"DA-100.pdf\"\r\n\r\n%PDF-1.7 not read again\r\n--b--\r\n";
+    let fingerprint = guichet::message::parse(raw.as_bytes(), "acces@organisme.example")
+        .unwrap()
+        .fingerprint;
+    drop_in(dir.path(), "1700000010.M1.test", raw.as_bytes());
+    {
+        let s = store(dir.path());
+        s.begin_reading(&fingerprint, chrono::Utc::now()).unwrap();
+    }
+    let mut d = daemon(dir.path());
+    d.tick().await.unwrap();
+    drop(d);
+    let sent = replies(dir.path());
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (sent[0].0.as_str(), sent[0].1.as_str()),
+        ("rejection", "<crash@c>")
+    );
+    assert!(dir
+        .path()
+        .join("inbox/.Quarantaine/cur/1700000010.M1.test:2,S")
+        .exists());
+    let s = store(dir.path());
+    assert!(!s.was_being_read(&fingerprint).unwrap());
+    let requests = s.requests(None).unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].reasons,
+        [guichet::domain::Reason::UnreadablePdf]
+    );
+}

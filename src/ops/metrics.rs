@@ -348,8 +348,18 @@ impl TimedReader {
 
 impl FormReader for TimedReader {
     fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError> {
+        self.timed(|| self.inner.read(pdf))
+    }
+
+    fn read_before(&self, pdf: &[u8], deadline: Instant) -> Result<FormReport, ReadError> {
+        self.timed(|| self.inner.read_before(pdf, deadline))
+    }
+}
+
+impl TimedReader {
+    fn timed<T>(&self, read: impl FnOnce() -> T) -> T {
         let started = Instant::now();
-        let result = self.inner.read(pdf);
+        let result = read();
         self.metrics.form_read(started.elapsed());
         result
     }

@@ -34,10 +34,16 @@ pub fn decode_image(pdf: &PdfFile, stream: &Stream) -> Result<GrayImage, DecodeE
     let dict = &stream.dict;
     let width = int(dict, b"Width").ok_or_else(|| corrupt("no /Width"))?;
     let height = int(dict, b"Height").ok_or_else(|| corrupt("no /Height"))?;
-    if width == 0 || height == 0 || width * height > limits::MAX_PAGE_PIXELS {
+    // Sizes come from the sender: multiplied saturating, so that 2^32 × 2^32
+    // cannot wrap to a small number and pass.
+    let pixels = width.saturating_mul(height);
+    if width == 0 || height == 0 || pixels > limits::MAX_PAGE_PIXELS {
         return Err(corrupt(format!("image of {width}x{height} pixels")));
     }
-    let (w, h) = (width as u32, height as u32);
+    let (w, h) = (
+        u32::try_from(width).map_err(corrupt)?,
+        u32::try_from(height).map_err(corrupt)?,
+    );
     let filters = stream.filters().unwrap_or_default();
     let mut grey = match filters.last().copied() {
         Some(b"DCTDecode") if filters.len() == 1 => decode_jpeg(&stream.content, w, h)?,
@@ -155,8 +161,15 @@ fn decode_samples(
     if !matches!(bits, 1 | 2 | 4 | 8 | 16) {
         return Err(corrupt(format!("{bits} bits per component")));
     }
-    let row_bytes = (w as usize * components * bits as usize).div_ceil(8);
-    if data.len() < row_bytes * h as usize {
+    let row_bytes = (w as usize)
+        .checked_mul(components * bits as usize)
+        .map(|b| b.div_ceil(8))
+        .filter(|&b| b > 0)
+        .ok_or_else(|| corrupt("image rows too long"))?;
+    if row_bytes
+        .checked_mul(h as usize)
+        .is_none_or(|size| data.len() < size)
+    {
         return Err(corrupt("image data shorter than its size"));
     }
     let max = ((1u32 << bits.min(8)) - 1) as f32;

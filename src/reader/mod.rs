@@ -56,7 +56,7 @@ mod render;
 mod zones;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
@@ -71,6 +71,14 @@ use register::{register, Overview};
 /// reports without running OCR.
 pub trait FormReader {
     fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError>;
+
+    /// As `read`, giving the file up as unreadable once `deadline` has
+    /// passed: what is left of its message's time budget. A reader that is
+    /// quick anyway may ignore it.
+    fn read_before(&self, pdf: &[u8], deadline: Instant) -> Result<FormReport, ReadError> {
+        let _ = deadline;
+        self.read(pdf)
+    }
 }
 
 /// Bounds that keep one hostile file from taking the desk down.
@@ -86,6 +94,14 @@ pub(crate) mod limits {
     /// Decompressed bytes of one stream: a page of RGB samples at the
     /// pixel limit.
     pub const MAX_STREAM_BYTES: usize = 3 * MAX_PAGE_PIXELS as usize;
+    /// Decoded bytes of one page's content streams read to tell a bare scan
+    /// (a scan's is a few dozen bytes, an OCR text layer some kilobytes);
+    /// a longer page is rendered instead.
+    pub const MAX_CONTENT_BYTES: usize = 2 * 1024 * 1024;
+    /// Operations of one page replayed, and `q` saves open at once (PDF
+    /// readers stop at 28), under the same rule.
+    pub const MAX_CONTENT_OPERATIONS: usize = 100_000;
+    pub const MAX_SAVE_DEPTH: usize = 64;
     /// Nesting of page trees and field hierarchies.
     pub const MAX_TREE_DEPTH: usize = 32;
     /// Wall-clock time for one page render.
@@ -144,9 +160,17 @@ impl Da100Reader {
 
 impl FormReader for Da100Reader {
     fn read(&self, pdf: &[u8]) -> Result<FormReport, ReadError> {
+        self.read_before(pdf, Instant::now() + limits::FILE_TIME)
+    }
+
+    fn read_before(&self, pdf: &[u8], deadline: Instant) -> Result<FormReport, ReadError> {
+        let deadline = deadline.min(Instant::now() + limits::FILE_TIME);
         // Every decoder used is checked code, but a panic in a dependency
-        // on hostile bytes must still end as an unreadable file.
-        catch_unwind(AssertUnwindSafe(|| self.read_file(pdf))).unwrap_or_else(|_| {
+        // on hostile bytes must still end as an unreadable file. It is a
+        // bug all the same: logged as an error (the caller's span names the
+        // message), the panic's own text just before it on stderr.
+        catch_unwind(AssertUnwindSafe(|| self.read_file(pdf, deadline))).unwrap_or_else(|_| {
+            tracing::error!("bug: the form reader panicked; the file is answered as unreadable");
             Err(ReadError::Unreadable(
                 "the reader failed on this file".into(),
             ))
@@ -173,8 +197,7 @@ fn nominal_px_per_pt(image: &GrayImage) -> f64 {
 }
 
 impl Da100Reader {
-    fn read_file(&self, bytes: &[u8]) -> Result<FormReport, ReadError> {
-        let started = Instant::now();
+    fn read_file(&self, bytes: &[u8], deadline: Instant) -> Result<FormReport, ReadError> {
         let file = PdfFile::open(bytes)?;
         let pages = file.pages()?;
         let mut report = FormReport {
@@ -184,10 +207,11 @@ impl Da100Reader {
         let mut seen = vec![0u32; self.layout.pages as usize];
         let mut doubts = Vec::new();
         for page in &pages {
-            if started.elapsed() > limits::FILE_TIME {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 return Err(ReadError::Unreadable("reading took too long".into()));
             }
-            let image = page_image(&file, bytes, page)?;
+            let image = page_image(&file, bytes, page, left)?;
             let overview = Overview::of(&image.pixels, image.px_per_pt);
             if overview.is_blank() {
                 continue;
@@ -229,8 +253,36 @@ impl Da100Reader {
     }
 }
 
-/// The pixels of a page: its scan decoded directly, or a render.
-fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage, ReadError> {
+/// The structure and pixel layers alone, without registration or OCR: opens
+/// the file, classifies its pages and decodes each bare scan (other pages
+/// are not rendered). Cheap enough for the fuzz harness to run on thousands
+/// of inputs; returns how many scans were decoded.
+pub fn inspect(pdf: &[u8]) -> Result<usize, ReadError> {
+    let file = PdfFile::open(pdf)?;
+    let mut decoded = 0;
+    for page in file.pages()? {
+        if let PageSource::Scanned(placed) = &page.source {
+            match decode_image(&file, placed.stream) {
+                Ok(raw) => {
+                    geometry::orient(raw, &placed.matrix, page.rotate);
+                    decoded += 1;
+                }
+                Err(DecodeError::Unsupported(_)) => {}
+                Err(DecodeError::Corrupt(why)) => return Err(ReadError::Unreadable(why)),
+            }
+        }
+    }
+    Ok(decoded)
+}
+
+/// The pixels of a page: its scan decoded directly, or a render given at
+/// most `time`.
+fn page_image(
+    file: &PdfFile,
+    bytes: &[u8],
+    page: &Page<'_>,
+    time: Duration,
+) -> Result<PageImage, ReadError> {
     if let PageSource::Scanned(placed) = &page.source {
         match decode_image(file, placed.stream) {
             Ok(raw) => {
@@ -258,7 +310,8 @@ fn page_image(file: &PdfFile, bytes: &[u8], page: &Page<'_>) -> Result<PageImage
     let area = ((x1 - x0) * (y1 - y0)).abs().max(1.0);
     let dpi =
         (f64::from(RENDER_DPI) * (LETTER_PT.0 * LETTER_PT.1 / area).sqrt()).clamp(36.0, 1200.0);
-    let pixels = render::render_page(bytes, page.number, dpi.round() as u32)
+    let time = time.min(limits::RENDER_TIME);
+    let pixels = render::render_page(bytes, page.number, dpi.round() as u32, time)
         .map_err(|e| ReadError::Unreadable(format!("page {}: {e}", page.number)))?;
     Ok(PageImage {
         px_per_pt: nominal_px_per_pt(&pixels),

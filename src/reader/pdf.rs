@@ -166,18 +166,25 @@ impl PdfFile {
     }
 
     /// Decides whether a page is a bare scan, by replaying what its content
-    /// stream paints.
+    /// stream paints. The stream is read one operation at a time and only
+    /// up to [`limits::MAX_CONTENT_BYTES`], [`limits::MAX_CONTENT_OPERATIONS`]
+    /// and [`limits::MAX_SAVE_DEPTH`]: a page past any of them is no bare
+    /// scan, and goes to the renderer, which runs out of our address space.
     fn source(&self, id: ObjectId, crop_box: &[f64; 4]) -> Result<PageSource<'_>, ReadError> {
-        let bytes = self
+        let bytes = match self
             .doc
-            .get_page_content_with_limit(id, limits::MAX_STREAM_BYTES)
-            .map_err(|e| ReadError::Unreadable(format!("page content: {e}")))?;
-        let content = Content::decode(&bytes)
-            .map_err(|e| ReadError::Unreadable(format!("page content: {e}")))?;
+            .get_page_content_with_limit(id, limits::MAX_CONTENT_BYTES)
+        {
+            Ok(bytes) => bytes,
+            Err(lopdf::Error::Decompress(lopdf::DecompressError::MemoryLimitExceeded {
+                ..
+            })) => return Ok(PageSource::Vector),
+            Err(e) => return Err(ReadError::Unreadable(format!("page content: {e}"))),
+        };
         let (resources, _) = self
             .doc
             .get_page_resources(id)
-            .map_err(|e| ReadError::Unreadable(format!("page resources: {e}")))?;
+            .map_err(|e| ReadError::Unreadable(format!("page content: {e}")))?;
         let xobjects =
             resources.and_then(|r| r.get_deref(b"XObject", &self.doc).ok()?.as_dict().ok());
 
@@ -186,7 +193,15 @@ impl PdfFile {
         let mut text_mode = 0;
         let mut images = Vec::new();
         let mut paints_other = false;
-        for op in &content.operations {
+        for (count, op) in Content::decode_iter(&bytes).enumerate() {
+            let op = op.map_err(|e| ReadError::Unreadable(format!("page content: {e}")))?;
+            let over =
+                count >= limits::MAX_CONTENT_OPERATIONS || stack.len() > limits::MAX_SAVE_DEPTH;
+            // Something else painted, or a second image: no bare scan, and
+            // nothing further can change that.
+            if over || paints_other || images.len() > 1 {
+                return Ok(PageSource::Vector);
+            }
             match op.operator.as_str() {
                 "q" => stack.push(ctm),
                 "Q" => ctm = stack.pop().unwrap_or(IDENTITY),

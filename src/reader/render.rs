@@ -16,8 +16,14 @@ use super::limits;
 #[error("rendering failed: {0}")]
 pub struct RenderError(pub String);
 
-/// Renders page `number` (1-based) of `pdf` in grey at `dpi`.
-pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, RenderError> {
+/// Renders page `number` (1-based) of `pdf` in grey at `dpi`, killing the
+/// renderer after `time`.
+pub fn render_page(
+    pdf: &[u8],
+    number: u32,
+    dpi: u32,
+    time: Duration,
+) -> Result<GrayImage, RenderError> {
     let page = number.to_string();
     let dpi_arg = dpi.to_string();
     let memory = format!("--as={}", limits::RENDER_MEMORY_BYTES);
@@ -61,7 +67,7 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
             .map(|_| out)
     });
 
-    let deadline = Instant::now() + limits::RENDER_TIME;
+    let deadline = Instant::now() + time;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -79,10 +85,7 @@ pub fn render_page(pdf: &[u8], number: u32, dpi: u32) -> Result<GrayImage, Rende
         .map_err(|_| RenderError("reader thread failed".into()))?
         .map_err(|e| RenderError(e.to_string()))?;
     match status {
-        None => Err(RenderError(format!(
-            "pdftoppm took over {:?}",
-            limits::RENDER_TIME
-        ))),
+        None => Err(RenderError(format!("pdftoppm took over {time:?}"))),
         Some(s) if !s.success() => Err(RenderError(format!("pdftoppm failed: {s}"))),
         Some(_) => parse_pgm(&output),
     }
@@ -118,8 +121,10 @@ fn parse_pgm(data: &[u8]) -> Result<GrayImage, RenderError> {
     }
     let w: u32 = fields[1].parse().map_err(|_| bad("width"))?;
     let h: u32 = fields[2].parse().map_err(|_| bad("height"))?;
-    let n = w as usize * h as usize;
-    let pixels = data.get(pos..pos + n).ok_or_else(|| bad("short data"))?;
+    let pixels = (w as usize)
+        .checked_mul(h as usize)
+        .and_then(|n| data.get(pos..pos.checked_add(n)?))
+        .ok_or_else(|| bad("short data"))?;
     GrayImage::from_raw(w, h, pixels.to_vec()).ok_or_else(|| bad("size"))
 }
 

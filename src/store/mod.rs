@@ -715,6 +715,33 @@ impl Store {
     }
 }
 
+/// The "being read" mark: set (and flushed) before a message's attachments
+/// are read, cleared once its effects are committed. A mark found at the
+/// next start means the daemon stopped while reading that message (killed
+/// for its memory, or worse): it is set aside rather than read again.
+/// Kept in `meta` under `reading:<fingerprint>`, with the time it was set.
+impl Store {
+    fn reading_key(fingerprint: &str) -> String {
+        format!("reading:{fingerprint}")
+    }
+
+    /// Marks a message as being read; durable when this returns.
+    pub fn begin_reading(&self, fingerprint: &str, at: DateTime<Utc>) -> Result<()> {
+        self.meta_set(&Self::reading_key(fingerprint), at.to_rfc3339().as_bytes())
+    }
+
+    /// Was this message being read when the daemon last stopped?
+    pub fn was_being_read(&self, fingerprint: &str) -> Result<bool> {
+        Ok(self.meta.contains_key(Self::reading_key(fingerprint))?)
+    }
+
+    /// Clears the mark once the message's effects are committed.
+    pub fn done_reading(&self, fingerprint: &str) -> Result<()> {
+        self.meta.remove(Self::reading_key(fingerprint))?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -904,5 +931,21 @@ mod tests {
             rules::OnFile::with_mailbox(&store.lookup(), &julie).len(),
             1
         );
+    }
+
+    #[test]
+    fn a_being_read_mark_outlives_a_reopening_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        {
+            let store = Store::open(&path).unwrap();
+            assert!(!store.was_being_read("fp1").unwrap());
+            store.begin_reading("fp1", Utc::now()).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert!(store.was_being_read("fp1").unwrap());
+        assert!(!store.was_being_read("fp2").unwrap());
+        store.done_reading("fp1").unwrap();
+        assert!(!store.was_being_read("fp1").unwrap());
     }
 }
