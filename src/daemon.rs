@@ -322,12 +322,12 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             metrics.message(outcome, []);
             return self.mailbox.settle(&incoming.key, done).await;
         }
-        // A message the daemon stopped on last time is not read again.
-        let crashed_on = store.was_being_read(&sub.fingerprint)?;
+        // A message the daemon stopped on twice is not read a third time.
+        let crashed_on = store.reads_begun(&sub.fingerprint)? >= crate::store::MAX_READS;
         if crashed_on {
             error!(message_id = %sub.message_id, "the daemon stopped while reading this message: set aside unread");
         } else if !incoming.oversized {
-            store.begin_reading(&sub.fingerprint, Utc::now())?;
+            store.begin_reading(&sub.fingerprint)?;
         }
         let (commit, reasons, cut_short) =
             self.decide(store, &sub, &incoming, Utc::now(), crashed_on)?;

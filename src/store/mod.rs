@@ -718,21 +718,37 @@ impl Store {
 /// The "being read" mark: set (and flushed) before a message's attachments
 /// are read, cleared once its effects are committed. A mark found at the
 /// next start means the daemon stopped while reading that message (killed
-/// for its memory, or worse): it is set aside rather than read again.
-/// Kept in `meta` under `reading:<fingerprint>`, with the time it was set.
+/// for its memory, a power cut, or worse). The mark counts those stops: a
+/// message is read again after one (the stop may have had nothing to do
+/// with it), and set aside after [`MAX_READS`] (it is what stops the
+/// daemon). Kept in `meta` under `reading:<fingerprint>`.
 impl Store {
     fn reading_key(fingerprint: &str) -> String {
         format!("reading:{fingerprint}")
     }
 
-    /// Marks a message as being read; durable when this returns.
-    pub fn begin_reading(&self, fingerprint: &str, at: DateTime<Utc>) -> Result<()> {
-        self.meta_set(&Self::reading_key(fingerprint), at.to_rfc3339().as_bytes())
+    /// Marks a message as being read, one read more; durable when this returns.
+    pub fn begin_reading(&self, fingerprint: &str) -> Result<()> {
+        let reads = self.reads_begun(fingerprint)? + 1;
+        self.meta_set(
+            &Self::reading_key(fingerprint),
+            reads.to_string().as_bytes(),
+        )
     }
 
-    /// Was this message being read when the daemon last stopped?
-    pub fn was_being_read(&self, fingerprint: &str) -> Result<bool> {
-        Ok(self.meta.contains_key(Self::reading_key(fingerprint))?)
+    /// How many reads of this message began and never ended (the daemon
+    /// stopped during each). A mark from before the count counts as one.
+    pub fn reads_begun(&self, fingerprint: &str) -> Result<u32> {
+        Ok(self
+            .meta
+            .get(Self::reading_key(fingerprint))?
+            .map(|v| {
+                std::str::from_utf8(&v)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(1)
+            })
+            .unwrap_or(0))
     }
 
     /// Clears the mark once the message's effects are committed.
@@ -741,6 +757,10 @@ impl Store {
         Ok(())
     }
 }
+
+/// Reads of one message the daemon stopped during before it sets the
+/// message aside unread.
+pub const MAX_READS: u32 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -937,15 +957,15 @@ mod tests {
     fn a_being_read_mark_outlives_a_reopening_until_cleared() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        {
+        for read in 1..=2 {
             let store = Store::open(&path).unwrap();
-            assert!(!store.was_being_read("fp1").unwrap());
-            store.begin_reading("fp1", Utc::now()).unwrap();
+            assert_eq!(store.reads_begun("fp1").unwrap(), read - 1);
+            store.begin_reading("fp1").unwrap();
         }
         let store = Store::open(&path).unwrap();
-        assert!(store.was_being_read("fp1").unwrap());
-        assert!(!store.was_being_read("fp2").unwrap());
+        assert_eq!(store.reads_begun("fp1").unwrap(), MAX_READS);
+        assert_eq!(store.reads_begun("fp2").unwrap(), 0);
         store.done_reading("fp1").unwrap();
-        assert!(!store.was_being_read("fp1").unwrap());
+        assert_eq!(store.reads_begun("fp1").unwrap(), 0);
     }
 }

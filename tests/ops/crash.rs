@@ -75,7 +75,7 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let new = dir.path().join("var/inbox/new");
     std::fs::create_dir_all(&new).unwrap();
-    let total = 400;
+    let total = 800;
     for i in 0..total {
         std::fs::write(
             new.join(format!("{}.M{i}.kill", 1_733_130_000 + i)),
@@ -90,7 +90,7 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
     let cur = dir.path().join("var/inbox/cur");
     // Kill while messages wait, at most 40 times: each time once the
     // daemon is at work (a message settled since it started, whatever the
-    // machine's speed), then 0 to 300 ms later, so a kill lands in the
+    // machine's speed), then 0 to 200 ms later, so a kill lands in the
     // middle of a commit, between a commit and its move, or while replies
     // are written.
     while !files(&new).is_empty() && kills < 40 {
@@ -100,7 +100,7 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
         while files(&cur).len() == before && started.elapsed() < Duration::from_secs(20) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        std::thread::sleep(Duration::from_millis(rng.below(200)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
@@ -122,9 +122,17 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
         "the daemon hardly worked between kills: {settled_under_fire} settled"
     );
 
-    // Nothing lost: every message settled in cur/, none left or duplicated.
+    // Nothing lost: every message settled, none left or duplicated. A
+    // message the daemon was killed on twice while reading it is set aside
+    // (answered, in the quarantine): rare, never silent.
     assert!(files(&new).is_empty());
-    assert_eq!(files(&dir.path().join("var/inbox/cur")).len(), total);
+    let settled = files(&cur).len();
+    let set_aside = files(&dir.path().join("var/inbox/.Quarantaine/cur")).len();
+    assert_eq!(settled + set_aside, total);
+    assert!(
+        set_aside <= kills / 2,
+        "{set_aside} set aside after {kills} kills"
+    );
 
     // Nothing twice: one reply to each message.
     let mut replies: BTreeMap<String, usize> = BTreeMap::new();
@@ -151,8 +159,7 @@ fn sigkill_at_random_moments_loses_nothing_and_does_nothing_twice() {
     assert_eq!(messages.len(), photos, "a message made two requests");
     assert_eq!(store.status().unwrap().outbox_pending, 0);
     eprintln!(
-        "after {kills} kills: {} settled, {} replies, {} requests, 0 twice",
-        total,
+        "after {kills} kills: {settled} settled, {set_aside} set aside, {} replies, {} requests, 0 twice",
         replies.len(),
         requests.len()
     );
