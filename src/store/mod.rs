@@ -135,6 +135,10 @@ fn encode_requests(requests: &[Request]) -> Result<Vec<EncodedRequest>> {
         .collect()
 }
 
+/// sled's page cache (its default is 1 GiB): the desk's working set is the
+/// waiting requests and the outbox, and memory must not grow with history.
+const CACHE_BYTES: u64 = 32 << 20;
+
 /// Index entry kinds (after the zero byte that sets them apart from ids).
 const BY_MAILBOX: u8 = b'm';
 const BY_PROFESSIONAL: u8 = b'a';
@@ -316,6 +320,7 @@ impl Store {
         let _gate = rewrite::gate(path)?;
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(CACHE_BYTES)
             .open()
             .with_context(|| format!("cannot open the store at {}", path.display()))?;
         let tree = |name: &str| db.open_tree(name);
