@@ -5,98 +5,46 @@
 #![allow(dead_code)] // each test file uses its own part of these helpers
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 pub use crate::corpus::Truth;
 
+/// What the forms below are made with besides their kind: one form, the
+/// same people each time, no flaw unless the kind says one.
+const EVERY_FORM: &str = "--seed 4 --count 1";
+
 /// A clean 300-dpi office scan, JPEG in the PDF (img2pdf), one side.
-pub const JPEG_SCAN: &[&str] = &[
-    "--seed",
-    "4",
-    "--count",
-    "1",
-    "--flaws",
-    "none",
-    "--production",
-    "scan",
-    "--wrapper",
-    "img2pdf",
-    "--dpi",
-    "300",
-    "--simplex",
-];
+pub const JPEG_SCAN: &str = "--production scan --wrapper img2pdf --dpi 300 --simplex";
 /// A 300-dpi black-and-white scan, CCITT G4 in the PDF (tiff2pdf).
-pub const G4_SCAN: &[&str] = &[
-    "--seed",
-    "4",
-    "--count",
-    "1",
-    "--flaws",
-    "none",
-    "--production",
-    "scan",
-    "--wrapper",
-    "tiff-g4",
-    "--dpi",
-    "300",
-    "--simplex",
-];
+pub const G4_SCAN: &str = "--production scan --wrapper tiff-g4 --dpi 300 --simplex";
 /// A form typed and signed on screen, never printed: rasterised, the pages
 /// a re-scan is made of (their pixels are where the layout says).
-pub const TYPED: &[&str] = &[
-    "--seed",
-    "4",
-    "--count",
-    "1",
-    "--flaws",
-    "none",
-    "--production",
-    "digital",
-];
+pub const TYPED: &str = "--production digital";
 /// A filled AcroForm, never printed.
-pub const ACROFORM: &[&str] = &[
-    "--seed",
-    "4",
-    "--count",
-    "1",
-    "--flaws",
-    "none",
-    "--production",
-    "acroform",
-];
+pub const ACROFORM: &str = "--production acroform";
 /// Two typed forms in one file.
-pub const TWO_FORMS: &[&str] = &[
-    "--seed",
-    "4",
-    "--count",
-    "1",
-    "--flaws",
-    "multi_form",
-    "--production",
-    "digital",
-];
+pub const TWO_FORMS: &str = "--production digital --flaws multi_form";
 
-/// The first form the generator makes with these arguments, and its truth.
-pub fn generated(args: &[&str]) -> (PathBuf, Truth) {
-    let forms = crate::corpus::forms(args);
+/// The form the generator makes of this kind, and its truth.
+pub fn generated(kind: &str) -> (PathBuf, Truth) {
+    let flaws = if kind.contains("--flaws") {
+        ""
+    } else {
+        "--flaws none"
+    };
+    let line = format!("{EVERY_FORM} {flaws} {kind}");
+    let args: Vec<&str> = line.split_whitespace().collect();
+    let forms = crate::corpus::forms(&args);
     (forms.path(0), forms.truth[0].clone())
 }
 
-pub fn generated_pdf(args: &[&str]) -> Vec<u8> {
-    std::fs::read(generated(args).0).expect("generated PDF")
+pub fn generated_pdf(kind: &str) -> Vec<u8> {
+    std::fs::read(generated(kind).0).expect("generated PDF")
 }
 
 /// Runs a tool, failing the test with its stderr if it fails.
 pub fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    crate::corpus::tool(program, &args);
 }
 
 pub fn path(p: &Path) -> &str {
