@@ -13,7 +13,44 @@ pub struct Outgoing {
     pub id: String,
     pub envelope_from: String,
     pub to: Vec<String>,
+    #[serde(with = "raw_text")]
     pub raw: Vec<u8>,
+}
+
+/// The message bytes as the store keeps them: as text (what lettre writes
+/// is 7-bit), else base64, never as JSON's list of numbers, which took 3 to
+/// 4 bytes a byte. A list written by an older version still reads.
+mod raw_text {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Encoded { base64: String },
+        Numbers(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(raw: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(raw) {
+            Ok(text) => Raw::Text(text.to_string()),
+            Err(_) => Raw::Encoded {
+                base64: base64::engine::general_purpose::STANDARD.encode(raw),
+            },
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(match Raw::deserialize(d)? {
+            Raw::Text(text) => text.into_bytes(),
+            Raw::Encoded { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .map_err(serde::de::Error::custom)?,
+            Raw::Numbers(bytes) => bytes,
+        })
+    }
 }
 
 /// Why a message was not sent.
@@ -73,5 +110,40 @@ impl Transport for Configured {
             Configured::File(t) => t.send(mail).await,
             Configured::Smtp(t) => t.send(mail).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outgoing;
+
+    fn mail(raw: &[u8]) -> Outgoing {
+        Outgoing {
+            id: "0001-ack".into(),
+            envelope_from: "acces@organisme.example".into(),
+            to: vec!["a@b.example".into()],
+            raw: raw.to_vec(),
+        }
+    }
+
+    /// Text stays text (a byte a byte, plus JSON escapes), other bytes go
+    /// as base64, and a record of an older version, numbers, still reads.
+    #[test]
+    fn message_bytes_are_kept_compactly_and_older_records_still_read() {
+        let text = mail(b"Subject: r\xc3\xa9ponse\r\n\r\nBonjour\r\n");
+        let json = serde_json::to_string(&text).unwrap();
+        assert!(
+            json.contains(r#""raw":"Subject: réponse\r\n\r\nBonjour\r\n""#),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Outgoing>(&json).unwrap(), text);
+
+        let binary = mail(&[0xff, 0x00, 0x80, b'x']);
+        let json = serde_json::to_string(&binary).unwrap();
+        assert!(json.contains(r#""raw":{"base64":"/wCAeA=="}"#), "{json}");
+        assert_eq!(serde_json::from_str::<Outgoing>(&json).unwrap(), binary);
+
+        let older = r#"{"id":"0001-ack","envelope_from":"acces@organisme.example","to":["a@b.example"],"raw":[72,105]}"#;
+        assert_eq!(serde_json::from_str::<Outgoing>(older).unwrap().raw, b"Hi");
     }
 }
