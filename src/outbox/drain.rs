@@ -54,7 +54,10 @@ pub async fn drain<T: Transport>(
         return Ok(0);
     }
     let mut sent = 0;
-    for (seq, queued) in store.due_outgoing(now)? {
+    // One message in memory at a time, however long the outbox.
+    let mut after = None;
+    while let Some((seq, queued)) = store.next_due_outgoing(after, now)? {
+        after = Some(seq);
         match transport.send(&queued.mail).await {
             Ok(()) => {
                 store.sent(seq)?;

@@ -633,18 +633,23 @@ impl Store {
         Ok(count)
     }
 
-    /// Outgoing messages due at `now`, oldest first.
-    pub fn due_outgoing(&self, now: DateTime<Utc>) -> Result<Vec<(u64, Queued)>> {
-        let mut out = Vec::new();
-        for item in self.outbox.iter() {
+    /// The first outgoing message due at `now` after sequence `after`
+    /// (from the start when `None`): the outbox is drained one at a time.
+    pub fn next_due_outgoing(
+        &self,
+        after: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(u64, Queued)>> {
+        let from = after.map_or(0, |seq| seq.saturating_add(1));
+        for item in self.outbox.range(from.to_be_bytes()..) {
             let (k, v) = item?;
             let q: Queued = from_json(&v)?;
             if q.next_attempt <= now {
                 let seq = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
-                out.push((seq, q));
+                return Ok(Some((seq, q)));
             }
         }
-        Ok(out)
+        Ok(None)
     }
 
     /// When the earliest message still in the outbox is due, if any.
@@ -852,7 +857,11 @@ mod tests {
         assert!(store.commit(&c).unwrap());
         assert!(!store.commit(&c).unwrap());
         assert_eq!(store.requests(None).unwrap().len(), 1);
-        assert_eq!(store.due_outgoing(Utc::now()).unwrap().len(), 1);
+        let (seq, _) = store.next_due_outgoing(None, Utc::now()).unwrap().unwrap();
+        assert!(store
+            .next_due_outgoing(Some(seq), Utc::now())
+            .unwrap()
+            .is_none());
         assert!(store.was_processed("fp").unwrap());
     }
 
