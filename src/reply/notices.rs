@@ -695,19 +695,16 @@ pub fn digest(
     processing_date: Option<NaiveDate>,
 ) -> Reply {
     let pending: Vec<&Request> = requests.iter().filter(|r| r.state.is_pending()).collect();
-    // Queue depth per state, in the contract's state names.
-    let depth = State::ALL
-        .iter()
-        .map(|s| {
-            format!(
-                "{} {}",
-                s.as_str(),
-                requests.iter().filter(|r| r.state == *s).count()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
     let text = templates.bilingual(ReplyKind::Digest.as_str(), |lang| {
+        // Queue depth per state, in words.
+        let depth = State::ALL
+            .iter()
+            .map(|s| {
+                let n = requests.iter().filter(|r| r.state == *s).count();
+                format!("{} {n}", templates.phrase(lang, &format!("count.{s}"), &[]))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         // Requests come oldest first: the head of the list waited longest.
         let items: String = pending
             .iter()
@@ -717,7 +714,7 @@ pub fn digest(
                     "- {} ({}, {}): {}\n",
                     value(&r.id),
                     r.received_at.format("%Y-%m-%d"),
-                    r.state.as_str(),
+                    templates.phrase(lang, &format!("count.{}", r.state), &[]),
                     service_words(templates, lang, r),
                 )
             })
@@ -727,7 +724,7 @@ pub fn digest(
             .unwrap_or_default();
         vec![
             ("count", pending.len().to_string()),
-            ("depth", depth.clone()),
+            ("depth", depth),
             ("items", items),
             ("processing", processing),
         ]

@@ -603,7 +603,7 @@ fn the_digest_gives_depth_per_state_and_the_longest_waiting_first() {
     assert!(
         reply
             .text
-            .contains("queued 0, review 1, correction 0, rejected 0, approved 0, refused 1"),
+            .contains("en attente 0, à vérifier 1, en correction 0, refusées à la réception 0, approuvées 0, refusées 1"),
         "{}",
         reply.text
     );
