@@ -26,22 +26,15 @@ const GOAL_RATIO: f64 = 15.0;
 const GOAL_PEAK_MB: f64 = 300.0;
 const CHILD_FLAG: &str = "--reader-child";
 
-/// CPU time and peak memory as `getrusage` reports them.
-#[derive(Clone, Copy)]
-struct Usage {
-    cpu: Duration,
-    max_rss_kb: i64,
-}
+#[path = "common/rusage.rs"]
+mod rusage;
+use rusage::Usage;
 
 fn usage(who: libc::c_int) -> Usage {
     // SAFETY: getrusage only writes into the zeroed struct we own.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(who, &mut ru) };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Usage {
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        max_rss_kb: ru.ru_maxrss,
-    }
+    Usage::of(&ru)
 }
 
 fn main() -> Result<()> {

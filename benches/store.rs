@@ -30,13 +30,12 @@ const GOAL_CPU_RATIO: f64 = 1.5;
 const GOAL_GROWTH_KB: f64 = 10.0;
 const GOAL_PEAK_MB: f64 = 300.0;
 
-/// A child's own CPU time and peak memory, from `wait4`.
-struct Run {
-    cpu: Duration,
-    peak_kb: i64,
-}
+#[path = "common/rusage.rs"]
+mod rusage;
+use rusage::Usage;
 
-fn run_once(dir: &Path) -> Result<Run> {
+/// Runs the daemon once; its own CPU time and peak memory, from `wait4`.
+fn run_once(dir: &Path) -> Result<Usage> {
     let child = Command::new(env!("CARGO_BIN_EXE_guichet"))
         .current_dir(dir)
         .args(["run", "--once"])
@@ -54,11 +53,7 @@ fn run_once(dir: &Path) -> Result<Run> {
     if pid < 0 || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
         bail!("guichet run --once failed (status {status})");
     }
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    Ok(Run {
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        peak_kb: ru.ru_maxrss,
-    })
+    Ok(Usage::of(&ru))
 }
 
 fn bytes_under(dir: &Path) -> u64 {
@@ -203,7 +198,7 @@ fn measure(history: usize) -> Result<Row> {
         cpu_per_message: busy.cpu.saturating_sub(idle.cpu) / MESSAGES as u32,
         store_before,
         growth_per_message: store_after.saturating_sub(store_before) as f64 / MESSAGES as f64,
-        peak_kb: busy.peak_kb,
+        peak_kb: busy.max_rss_kb,
     })
 }
 
@@ -260,7 +255,7 @@ fn main() -> Result<()> {
         .iter()
         .map(|r| r.growth_per_message / 1e3)
         .fold(0.0, f64::max);
-    let backlog_mb = drained.peak_kb as f64 / 1024.0;
+    let backlog_mb = drained.max_rss_kb as f64 / 1024.0;
     println!();
     println!(
         "{BACKLOG} messages waiting, drained in one run: peak RSS {backlog_mb:.0} MB, {:.1?} CPU",

@@ -14,7 +14,7 @@ use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request
 use crate::message::{Attachment, Silence, Submission};
 use crate::reader::FormReader;
 use crate::reply::{self, AttachmentResult, Reply, Templates};
-use crate::rules::{self, Identity, Person, Registry, RequestKey, RoleList};
+use crate::rules::{self, Identity, OnFile, Person, Registry, RequestKey, RoleList};
 
 /// The desk's fixed equipment: reader, role list, templates.
 pub struct Desk {
@@ -399,16 +399,12 @@ struct Seen<'a> {
 }
 
 impl Seen<'_> {
-    /// The stored requests a question finds, and the earlier ones that
-    /// answer `also`, less the one judged again.
-    fn found(&self, stored: Vec<Request>, also: impl Fn(&Request) -> bool) -> Vec<Request> {
-        let earlier = self
-            .earlier
-            .iter()
-            .filter(|r| r.state.holds_place() && also(r));
+    /// What the store and the earlier attachments answered, less the
+    /// request judged again.
+    fn found(&self, stored: Vec<Request>, earlier: Vec<Request>) -> Vec<Request> {
         stored
             .into_iter()
-            .chain(earlier.cloned())
+            .chain(earlier)
             .filter(|r| Some(r.id.as_str()) != self.except)
             .collect()
     }
@@ -433,16 +429,16 @@ fn user_of(r: &Request) -> Option<Person> {
 
 impl Registry for Seen<'_> {
     fn people_with_email(&self, key: &str) -> Vec<Person> {
-        let holds = |email: &str| !email.is_empty() && rules::mailbox_key(email) == key;
-        let found = self.found(self.stored.with_mailbox(key), |r| {
-            holds(&r.employer.email) || holds(&r.user.email)
-        });
+        let found = self.found(
+            self.stored.with_mailbox(key),
+            self.earlier.with_mailbox(key),
+        );
         let mut out = Vec::new();
         for r in &found {
-            if holds(&r.employer.email) {
+            if rules::has_mailbox(&r.employer.email, key) {
                 out.push(employer_of(r));
             }
-            if holds(&r.user.email) {
+            if rules::has_mailbox(&r.user.email, key) {
                 out.extend(user_of(r));
             }
         }
@@ -450,13 +446,13 @@ impl Registry for Seen<'_> {
     }
 
     fn has_active_request(&self, key: &RequestKey) -> bool {
-        let of = |r: &Request| {
-            r.employer.licence == key.licence && r.service.as_deref() == Some(key.service.as_str())
-        };
-        let stored = self.stored.of_professional(&key.licence, &key.service);
-        self.found(stored, of)
-            .iter()
-            .any(|r| user_of(r).is_some_and(|user| user.is_same(&key.user)))
+        let (licence, service) = (&key.licence, &key.service);
+        self.found(
+            self.stored.of_professional(licence, service),
+            self.earlier.of_professional(licence, service),
+        )
+        .iter()
+        .any(|r| user_of(r).is_some_and(|user| user.is_same(&key.user)))
     }
 }
 

@@ -63,12 +63,16 @@ pub trait OnFile {
     fn of_professional(&self, licence: &str, service: &str) -> Vec<crate::domain::Request>;
 }
 
-impl OnFile for Vec<crate::domain::Request> {
+/// Whether `email` is an address with this [`mailbox_key`].
+pub fn has_mailbox(email: &str, key: &str) -> bool {
+    !email.is_empty() && mailbox_key(email) == key
+}
+
+impl OnFile for [crate::domain::Request] {
     fn with_mailbox(&self, key: &str) -> Vec<crate::domain::Request> {
-        let holds = |email: &str| !email.is_empty() && mailbox_key(email) == key;
         self.iter()
             .filter(|r| r.state.holds_place())
-            .filter(|r| holds(&r.employer.email) || holds(&r.user.email))
+            .filter(|r| has_mailbox(&r.employer.email, key) || has_mailbox(&r.user.email, key))
             .cloned()
             .collect()
     }
@@ -79,6 +83,17 @@ impl OnFile for Vec<crate::domain::Request> {
             .filter(|r| r.employer.licence == licence && r.service.as_deref() == Some(service))
             .cloned()
             .collect()
+    }
+}
+
+/// A list is looked through as a slice (a `&Vec` is what `&dyn OnFile` takes).
+impl OnFile for Vec<crate::domain::Request> {
+    fn with_mailbox(&self, key: &str) -> Vec<crate::domain::Request> {
+        self.as_slice().with_mailbox(key)
+    }
+
+    fn of_professional(&self, licence: &str, service: &str) -> Vec<crate::domain::Request> {
+        self.as_slice().of_professional(licence, service)
     }
 }
 

@@ -187,13 +187,21 @@ fn index_keys(r: &Request, key: &[u8]) -> Vec<Vec<u8>> {
 
 /// Adds `delta` to the number of requests in `state` (kept beside the index).
 fn count_state(keys: &TransactionalTree, state: State, delta: i64) -> TxResult<()> {
-    let key = index_key(STATE_COUNT, &[state.as_str().as_bytes()]);
-    let now = keys
-        .get(&key)?
-        .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
-        .unwrap_or(0);
+    let key = state_count_key(state);
+    let now = count_in(keys.get(&key)?);
     keys.insert(key, &(now + delta).to_be_bytes())?;
     Ok(())
+}
+
+fn state_count_key(state: State) -> Vec<u8> {
+    index_key(STATE_COUNT, &[state.as_str().as_bytes()])
+}
+
+/// A count kept beside the index (none yet: 0).
+fn count_in(value: Option<sled::IVec>) -> i64 {
+    value
+        .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
+        .unwrap_or(0)
 }
 
 /// Writes a request under its date key, dropping the old entry should the
@@ -359,8 +367,8 @@ impl Store {
             *counts.entry(r.state).or_default() += 1;
         }
         for (state, n) in counts {
-            let key = index_key(STATE_COUNT, &[state.as_str().as_bytes()]);
-            self.request_keys.insert(key, &n.to_be_bytes())?;
+            self.request_keys
+                .insert(state_count_key(state), &n.to_be_bytes())?;
         }
         self.meta.insert(INDEX_VERSION, &b"1"[..])?;
         self.db.flush()?;
@@ -392,20 +400,15 @@ impl Store {
     /// Requests holding their place in which a party's address has this
     /// mailbox key ([`rules::mailbox_key`]).
     pub fn requests_with_mailbox(&self, mailbox_key: &str) -> Result<Vec<Request>> {
-        let mut prefix = vec![0, BY_MAILBOX];
-        prefix.extend_from_slice(mailbox_key.as_bytes());
-        prefix.push(0);
-        self.indexed(&prefix)
+        self.indexed(&index_key(BY_MAILBOX, &[mailbox_key.as_bytes()]))
     }
 
     /// Requests holding their place of this professional for this service.
     pub fn requests_of_professional(&self, licence: &str, service: &str) -> Result<Vec<Request>> {
-        let mut prefix = vec![0, BY_PROFESSIONAL];
-        for part in [licence, service] {
-            prefix.extend_from_slice(part.as_bytes());
-            prefix.push(0);
-        }
-        self.indexed(&prefix)
+        self.indexed(&index_key(
+            BY_PROFESSIONAL,
+            &[licence.as_bytes(), service.as_bytes()],
+        ))
     }
 
     /// Has a message with this fingerprint already been handled?
@@ -603,13 +606,8 @@ impl Store {
     fn depth(&self) -> Result<std::collections::BTreeMap<String, usize>> {
         State::ALL
             .iter()
-            .map(|state| {
-                let key = index_key(STATE_COUNT, &[state.as_str().as_bytes()]);
-                let n = self
-                    .request_keys
-                    .get(key)?
-                    .and_then(|v| v.as_ref().try_into().ok().map(i64::from_be_bytes))
-                    .unwrap_or(0);
+            .map(|&state| {
+                let n = count_in(self.request_keys.get(state_count_key(state))?);
                 Ok((state.as_str().to_string(), n.max(0) as usize))
             })
             .collect()
