@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod domain;
+pub mod fold;
 pub mod intake;
 pub mod logging;
 pub mod message;

@@ -36,7 +36,7 @@ use chrono::NaiveDate;
 use crate::domain::{FormReport, Party, Reason};
 
 pub use email::{is_valid as is_valid_email, mailbox_key};
-pub use person::{fold, Identity, Person};
+pub use person::{Identity, Person};
 pub use roles::RoleList;
 
 /// What the store already knows, as far as the rules need it. The store
