@@ -4,6 +4,7 @@
 //! that works on bytes and values, and a thin shell (mailboxes, transports,
 //! the store, the clock) behind small traits. `ARCHITECTURE.md` has the map.
 
+pub mod address;
 pub mod check;
 pub mod commands;
 pub mod config;
