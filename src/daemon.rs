@@ -187,27 +187,26 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     async fn round(&mut self, store: &Store, hooks: &Hooks) -> Result<(TickReport, bool)> {
         let mut report = TickReport::default();
         let mut erased = false;
-        // A backlog comes a batch at a time: one batch in memory, never all.
-        loop {
-            let waiting = self.mailbox.fetch().await;
-            hooks.metrics.mailbox_connected(waiting.is_ok());
+        // A backlog comes one message at a time: one in memory, never all.
+        // A message handed out again within the round was not settled: it
+        // waits for the next round rather than being taken in a loop.
+        let mut taken = std::collections::HashSet::new();
+        while !hooks.stopping() {
+            let next = self.mailbox.next().await;
+            hooks.metrics.mailbox_connected(next.is_ok());
             // A mailbox that cannot be used (its folders refused) stops the
             // daemon; `status` says why after it stopped.
-            intake::imap::record_stop(store, waiting.as_ref().err(), Utc::now())?;
-            let waiting = waiting?;
-            let more = waiting.len() >= crate::intake::FETCH_BATCH;
-            for incoming in waiting {
-                if hooks.stopping() {
-                    break;
-                }
-                self.take(store, incoming, &hooks.metrics).await?;
-                report.handled += 1;
-                hooks.alive();
-                check_resident(self.settings.limits.memory_max_mb)?;
-            }
-            if !more || hooks.stopping() {
+            intake::imap::record_stop(store, next.as_ref().err(), Utc::now())?;
+            let Some(incoming) = next? else {
+                break;
+            };
+            if !taken.insert(incoming.key.clone()) {
                 break;
             }
+            self.take(store, incoming, &hooks.metrics).await?;
+            report.handled += 1;
+            hooks.alive();
+            check_resident(self.settings.limits.memory_max_mb)?;
         }
         if !hooks.stopping() {
             signoff::step(store, &self.settings, &self.desk.templates, Utc::now()).await?;

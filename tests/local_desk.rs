@@ -136,8 +136,8 @@ struct CrashOnFirstSettle {
 }
 
 impl Mailbox for CrashOnFirstSettle {
-    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>> {
-        self.inner.fetch().await
+    async fn next(&mut self) -> anyhow::Result<Option<Incoming>> {
+        self.inner.next().await
     }
     async fn settle(&mut self, key: &str, d: Disposition) -> anyhow::Result<()> {
         if !self.crashed {
