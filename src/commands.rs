@@ -305,8 +305,13 @@ pub fn digest(config: Option<&Path>) -> Result<()> {
     crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let templates = crate::reply::Templates::builtin();
-    let queued =
-        crate::signoff::send_digest(&store, &settings, &templates, None, chrono::Utc::now())?;
+    let queued = crate::daemon::housekeeping::send_digest(
+        &store,
+        &settings,
+        &templates,
+        None,
+        chrono::Utc::now(),
+    )?;
     println!("{queued} digest message(s) queued");
     Ok(())
 }
@@ -399,7 +404,7 @@ fn kept_mail(settings: &Settings, store: &Store) -> Result<usize> {
         let position = crate::store::cursor::ImapPosition::default();
         let tokens = crate::oauth2::TokenSource::from_settings(settings)?;
         let mut mailbox = crate::intake::Configured::from_settings(settings, &position, tokens)?;
-        let removed = crate::daemon::forget_kept_mail(store, &mut mailbox).await;
+        let removed = crate::daemon::housekeeping::forget_kept_mail(store, &mut mailbox).await;
         if let Err(e) = mailbox.logout().await {
             tracing::warn!(error = format!("{e:#}"), "mailbox logout failed");
         }

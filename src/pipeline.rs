@@ -15,6 +15,7 @@ use crate::message::{Attachment, Silence, Submission};
 use crate::reader::FormReader;
 use crate::reply::{self, AttachmentResult, Reply, Templates};
 use crate::rules::{self, Identity, OnFile, Person, Registry, RequestKey, RoleList};
+use crate::staff::StaffReply;
 
 /// The desk's fixed equipment: reader, role list, templates.
 pub struct Desk {
@@ -24,13 +25,83 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// The real reader, the built-in role list and templates.
-    pub fn from_settings(_settings: &crate::config::Settings) -> anyhow::Result<Desk> {
-        Ok(Desk {
+    /// The one way a desk is built from the settings, for the daemon and
+    /// every command: the real reader, and the operator's templates and
+    /// role list when `[desk]` names them (see [`Desk::refit`]).
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Desk> {
+        let mut desk = Desk {
             reader: Box::new(crate::reader::Da100Reader::new()?),
             roles: RoleList::builtin(),
             templates: Templates::builtin(),
-        })
+        };
+        desk.refit(settings)?;
+        Ok(desk)
+    }
+
+    /// Puts the operator's templates and role list (when the settings name
+    /// them) into the desk: at start and on a reload. Everything is read
+    /// before anything is replaced, so a bad file leaves the desk as it was.
+    pub fn refit(&mut self, settings: &crate::config::Settings) -> anyhow::Result<()> {
+        let (templates, roles) = equipment(settings)?;
+        self.templates = templates;
+        self.roles = roles;
+        Ok(())
+    }
+}
+
+/// The templates and role list the settings name (`[desk]`), else the
+/// built-in ones: what a command that reads no form needs of the desk.
+pub fn equipment(settings: &crate::config::Settings) -> anyhow::Result<(Templates, RoleList)> {
+    use anyhow::Context;
+    let templates = match &settings.desk.templates {
+        Some(dir) => Templates::load(dir).context("desk.templates")?,
+        None => Templates::builtin(),
+    };
+    let mut roles = RoleList::builtin();
+    if let Some(path) = &settings.desk.roles {
+        let extra = RoleList::load(path)
+            .with_context(|| format!("desk.roles: cannot read {}", path.display()))?;
+        roles.extend(extra);
+    }
+    Ok((templates, roles))
+}
+
+/// Where a message goes, the same for the daemon and `guichet check`.
+#[derive(Debug)]
+pub enum Route {
+    /// Handled before (same fingerprint): only settled again, nothing new.
+    Redelivery,
+    /// A reply to an approval request (a token plus-address): staff's,
+    /// never the applicant pipeline's.
+    Staff(Box<StaffReply>),
+    /// Over `intake.max_message_bytes`: answered from its headers
+    /// ([`too_large`]) and set aside.
+    TooLarge,
+    /// An applicant's message: [`handle`] (which keeps silent for
+    /// auto-replies, bounces, list and own mail).
+    Applicant,
+}
+
+/// Routes a parsed message: `raw` its (defused) bytes, `oversized` whether
+/// only its header section was taken, `processed` whether the store has
+/// its fingerprint already.
+pub fn route(
+    raw: &[u8],
+    oversized: bool,
+    processed: bool,
+    settings: &crate::config::Settings,
+) -> Route {
+    if processed {
+        return Route::Redelivery;
+    }
+    let (intake, authserv_id) = (&settings.intake.address, &settings.staff.authserv_id);
+    if let Some(reply) = StaffReply::read(raw, intake, authserv_id) {
+        return Route::Staff(Box::new(reply));
+    }
+    if oversized {
+        Route::TooLarge
+    } else {
+        Route::Applicant
     }
 }
 

@@ -1,35 +1,44 @@
-//! The thin shell around the pipeline: take mail, commit its effects, then
-//! let it leave the inbox; drain the outbox; wait for more.
+//! The daemon: one loop over rounds of work, each a sequence of steps of
+//! the same shape (ask the store a narrow question, call a pure `decide`
+//! over values and `now`, write one batch), one file per step:
+//!
+//! - [`applicant_mail`]: an applicant's message through the pipeline;
+//! - [`staff_replies`]: a reply to an approval request, judged;
+//! - [`approval_requests`]: approval requests out to staff;
+//! - [`outbox`]: what is due sent through the transport;
+//! - [`housekeeping`]: hand-offs, the digest, retention, kept mail.
 //!
 //! Order of work for one message, the heart of "nothing lost, nothing
-//! twice": parse → (already handled? then only settle) → decide (pure) →
-//! one store transaction with requests, replies and the processed mark →
-//! flush → move the message out of the inbox. A crash anywhere before the
-//! move re-reads the message, and the processed mark makes that harmless.
-//! A staff reply (addressed to a token plus-address) takes the same path
-//! through [`signoff::take_reply`] instead of the applicant pipeline; after
-//! the inbox, [`signoff::step`] sends approval requests and the digest.
+//! twice": parse → route ([`pipeline::route`], as `guichet check` does:
+//! already handled? then only settle) → decide (pure) → one store
+//! transaction with requests, replies and the processed mark → flush →
+//! move the message out of the inbox. A crash anywhere before the move
+//! re-reads the message, and the processed mark makes that harmless.
+//!
+//! The stop is passed in ([`Hooks`]): a round ends after the message in
+//! hand. No module imports this one but the command line.
+
+pub mod applicant_mail;
+pub mod approval_requests;
+pub mod housekeeping;
+pub mod outbox;
+pub mod staff_replies;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use rand::Rng;
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
-use crate::domain::Reason;
 use crate::intake::{self, Disposition, Incoming, Mailbox};
 use crate::message;
 use crate::ops::{self, notify, Hooks, Metrics, Signals};
-use crate::outbox::{self, Outgoing, Transport};
-use crate::pipeline::{self, Desk, Known};
-use crate::reply::{self, Reply};
-use crate::signoff;
-use crate::staff::StaffReply;
+use crate::outbox::Transport;
+use crate::pipeline::{self, Desk, Route};
 use crate::store::cursor::ImapPosition;
-use crate::store::{Commit, Document, Processed, Store};
+use crate::store::Store;
 
 /// How long the daemon waits for new mail before looking again anyway.
 const IDLE_WAIT: Duration = Duration::from_secs(60);
@@ -43,8 +52,7 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
         signals,
         position: None,
     };
-    let mut desk = Desk::from_settings(&settings)?;
-    ops::desk::refit(&mut desk, &settings)?;
+    let desk = Desk::from_settings(&settings)?;
     let desk = ops::desk::time_reader(desk, hooks.metrics.clone());
     // The store opens (and is let go again): with the mailbox reached, ready.
     let position = ImapPosition::load_from(&Store::open_waiting(
@@ -55,7 +63,7 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
     // One token source for both, so that one token serves IMAP and SMTP.
     let tokens = crate::oauth2::TokenSource::from_settings(&settings)?;
     let mailbox = intake::Configured::from_settings(&settings, &position, tokens.clone())?;
-    let transport = outbox::Configured::from_settings(&settings, tokens)?;
+    let transport = crate::outbox::Configured::from_settings(&settings, tokens)?;
     let mut daemon = Daemon {
         settings,
         desk,
@@ -210,28 +218,18 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             }
         }
         if !hooks.stopping() {
-            signoff::step(store, &self.settings, &self.desk.templates, Utc::now()).await?;
+            housekeeping::hand_off(store, &self.settings, Utc::now()).await?;
+            approval_requests::send(store, &self.settings, &self.desk.templates, Utc::now())?;
+            housekeeping::digest_if_due(store, &self.settings, &self.desk.templates, Utc::now())?;
         }
         // Taken after sign-off, so that what it queued is due now.
         let now = Utc::now();
         if !hooks.stopping() {
-            let first_retry = i64::from(self.settings.outbox.retry_first_s);
             report.sent =
-                outbox::drain::drain(store, &self.transport, now, first_retry, &hooks.metrics)
+                outbox::send_due(store, &self.transport, &self.settings, now, &hooks.metrics)
                     .await?;
-            if let Some(done) = store.retention_if_due(now, self.settings.retention.days)? {
-                info!(
-                    erased = %done.erased.join(","),
-                    documents = done.documents,
-                    accounts = done.accounts,
-                    mail = done.mail_queued,
-                    waiting = done.waiting,
-                    "retention applied"
-                );
-                hooks.metrics.documents_purged(done.documents);
-                erased = done.removed_anything();
-            }
-            if let Err(e) = forget_kept_mail(store, &mut self.mailbox).await {
+            erased = housekeeping::retention(store, &self.settings, now, &hooks.metrics)?;
+            if let Err(e) = housekeeping::forget_kept_mail(store, &mut self.mailbox).await {
                 warn!(error = format!("{e:#}"), "kept mail not removed yet");
             }
             store.set_last_poll(now)?;
@@ -241,7 +239,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             oldest_pending: store.oldest_pending()?,
             at: now,
         });
-        report.next_send = outbox::drain::next_send(store)?;
+        report.next_send = outbox::next_send(store)?;
         store.flush()?;
         Ok((report, erased))
     }
@@ -250,7 +248,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     /// the files in use stay, and the error is logged.
     pub fn reload(&mut self, hooks: &Hooks) {
         notify::reloading();
-        match ops::desk::refit(&mut self.desk, &self.settings) {
+        match self.desk.refit(&self.settings) {
             Ok(()) => {
                 hooks.metrics.reload(true);
                 info!(
@@ -269,9 +267,9 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         notify::reloaded();
     }
 
-    /// Handles one message and settles it once its effects are safe.
+    /// Handles one message and settles it once its effects are safe: the
+    /// route is [`pipeline::route`]'s, the step the route's.
     async fn take(&mut self, store: &Store, incoming: Incoming, metrics: &Metrics) -> Result<()> {
-        let started = Instant::now();
         // An oversized message is read from its headers only, answered, and
         // set aside for an operator.
         let done = if incoming.oversized {
@@ -298,179 +296,44 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         } else {
             done
         };
-        if store.was_processed(&sub.fingerprint)? {
-            metrics.message("redelivered", []);
-            info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
-            // A stop between the commit and clearing its mark leaves one.
-            store.done_reading(&sub.fingerprint)?;
-            return self.mailbox.settle(&incoming.key, done).await;
-        }
-        // A reply to an approval request is staff's, never an applicant's.
-        let (intake, authserv_id) = (
-            &self.settings.intake.address,
-            &self.settings.staff.authserv_id,
-        );
+        let processed = store.was_processed(&sub.fingerprint)?;
         let raw = message::defused(&incoming.bytes);
-        if let Some(reply) = StaffReply::read(&raw, intake, authserv_id) {
-            let acted =
-                signoff::take_reply(store, &self.settings, &self.desk, &sub, &reply, Utc::now())?;
-            let outcome = if acted {
-                "staff-decision"
-            } else {
-                "staff-ignored"
-            };
-            metrics.message(outcome, []);
-            return self.mailbox.settle(&incoming.key, done).await;
-        }
-        // A message the daemon stopped on twice is not read a third time.
-        let crashed_on = store.reads_begun(&sub.fingerprint)? >= crate::store::MAX_READS;
-        if crashed_on {
-            error!(message_id = %sub.message_id, "the daemon stopped while reading this message: set aside unread");
-        } else if !incoming.oversized {
-            store.begin_reading(&sub.fingerprint)?;
-        }
-        let (commit, reasons, cut_short) =
-            self.decide(store, &sub, &incoming, Utc::now(), crashed_on)?;
-        let decided = started.elapsed();
-        let fresh = store.commit(&commit)?;
-        store.done_reading(&sub.fingerprint)?;
-        let done = if crashed_on {
-            Disposition::Quarantine("the daemon stopped while reading it".into())
-        } else if cut_short {
-            warn!(message_id = %sub.message_id, limit_s = self.settings.limits.message_seconds, "message over its time budget, set aside");
-            Disposition::Quarantine("over the time budget".into())
-        } else {
-            done
-        };
-        if let Some(p) = &commit.processed {
-            let outcome = p.outcome.map(|o| o.as_str()).unwrap_or("set-aside");
-            let codes: Vec<String> = reasons.iter().map(Reason::to_string).collect();
-            info!(
-                message_id = %sub.message_id,
-                outcome,
-                requests = %p.requests.join(","),
-                reasons = %codes.join(","),
-                replies = commit.outgoing.len(),
-                fresh,
-                decide_ms = decided.as_millis() as u64,
-                commit_ms = (started.elapsed() - decided).as_millis() as u64,
-                ms = started.elapsed().as_millis() as u64,
-                "message handled"
-            );
-            metrics.message(outcome, codes);
-        }
-        self.mailbox.settle(&incoming.key, done).await
-    }
-
-    /// Runs the pure pipeline and turns its result into one store commit,
-    /// with every reason given (the message's and its requests'), and
-    /// whether the time budget cut the reading short. `unread`: answer
-    /// without reading any PDF (the daemon stopped on it before).
-    fn decide(
-        &self,
-        store: &Store,
-        sub: &message::Submission,
-        incoming: &Incoming,
-        now: DateTime<Utc>,
-        unread: bool,
-    ) -> Result<(Commit, Vec<Reason>, bool)> {
-        let mut answered = Vec::new();
-        for id in &sub.answers {
-            for req in store.answered_requests(id)? {
-                if let Some(r) = store.request(&req)? {
-                    answered.push(r);
-                }
+        let done = match pipeline::route(&raw, incoming.oversized, processed, &self.settings) {
+            Route::Redelivery => {
+                metrics.message("redelivered", []);
+                info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");
+                // A stop between the commit and clearing its mark leaves one.
+                store.done_reading(&sub.fingerprint)?;
+                done
             }
-        }
-        // What is on file is asked through the store's index, never read whole.
-        let lookup = store.lookup();
-        let known = Known {
-            on_file: &lookup,
-            answered,
-            processing_date: store.processing_date()?,
-        };
-        let mut next_id = |year| store.next_request_id(year);
-        let budget = if unread {
-            pipeline::Budget::spent_already()
-        } else {
-            let seconds = self.settings.limits.message_seconds.into();
-            pipeline::Budget::from_now(Duration::from_secs(seconds))
-        };
-        let handled = if incoming.oversized {
-            pipeline::too_large(&self.desk, sub, &known)
-        } else {
-            tokio::task::block_in_place(|| {
-                pipeline::handle(
+            Route::Staff(reply) => {
+                let acted = staff_replies::take(
+                    store,
+                    &self.settings,
                     &self.desk,
-                    sub,
-                    &known,
-                    incoming.received_at,
-                    now,
-                    &mut next_id,
-                    budget,
-                )
-            })?
-        };
-        lookup.finish()?;
-        let cut_short = handled.cut_short;
-
-        let mut commit = Commit {
-            fingerprint: sub.fingerprint.clone(),
-            processed: Some(Processed {
-                message_id: sub.message_id.clone(),
-                at: now,
-                outcome: Some(handled.outcome),
-                requests: handled.requests.iter().map(|r| r.id.clone()).collect(),
-            }),
-            requests: handled.requests.clone(),
-            ..Default::default()
-        };
-        // Staff will see the PDF and the crops of what waits for them.
-        for ((request, report), attachment) in handled
-            .requests
-            .iter()
-            .zip(&handled.forms)
-            .zip(&sub.attachments)
-        {
-            if let (true, Some(report)) = (request.state.is_pending(), report) {
-                let document = Document {
-                    pdf: attachment.bytes.clone(),
-                    crops: report.crops.clone(),
+                    &sub,
+                    &reply,
+                    Utc::now(),
+                )?;
+                let outcome = if acted {
+                    "staff-decision"
+                } else {
+                    "staff-ignored"
                 };
-                commit.documents.push((request.id.clone(), document));
+                metrics.message(outcome, []);
+                done
             }
-        }
-        if let Some(reply) = handled.reply {
-            let limit = self.settings.replies.per_sender_per_day as usize;
-            let sent_today = store.replies_since(&sub.from, now - chrono::Duration::hours(24))?;
-            if sent_today >= limit {
-                warn!(message_id = %sub.message_id, limit, "reply limit reached for this sender, no reply");
-            } else {
-                match outgoing(&reply, &self.settings.intake.address, now) {
-                    Ok((outgoing, reply_id)) => {
-                        let about = commit
-                            .processed
-                            .as_ref()
-                            .map(|p| p.requests.clone())
-                            .unwrap_or_default();
-                        commit.answer_index.push((reply_id, about));
-                        commit.answered.push((sub.from.clone(), now));
-                        commit.outgoing.push(outgoing);
-                    }
-                    // An address lettre will not write (a hostile From) gets no reply.
-                    Err(e) => {
-                        warn!(message_id = %sub.message_id, error = %crate::logging::scrub(&e.to_string()), "reply not rendered, none sent")
-                    }
-                }
-            }
-        }
-        let reasons = handled
-            .message_reasons
-            .iter()
-            .chain(handled.requests.iter().flat_map(|r| &r.reasons))
-            .cloned()
-            .collect();
-        Ok((commit, reasons, cut_short))
+            Route::TooLarge | Route::Applicant => applicant_mail::take(
+                store,
+                &self.settings,
+                &self.desk,
+                &sub,
+                &incoming,
+                metrics,
+                done,
+            )?,
+        };
+        self.mailbox.settle(&incoming.key, done).await
     }
 }
 
@@ -495,49 +358,6 @@ fn resident_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Renders a reply sent from `from` (the intake address) into an outgoing
-/// message with a fresh Message-ID; returns it with that Message-ID.
-pub fn outgoing(
-    reply: &Reply,
-    from: &str,
-    now: DateTime<Utc>,
-) -> Result<(Outgoing, String), reply::RenderError> {
-    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
-    let token: u64 = rand::rng().random();
-    let message_id = format!(
-        "<{}.{token:016x}.guichet@{domain}>",
-        now.format("%Y%m%d%H%M%S")
-    );
-    let raw = reply::render(reply, from, &message_id, now)?;
-    let id = format!(
-        "{}-{token:016x}-{}",
-        now.format("%Y%m%dT%H%M%S%3f"),
-        reply.kind.as_str()
-    );
-    Ok((
-        Outgoing {
-            id,
-            envelope_from: from.to_string(),
-            to: vec![reply.to.clone()],
-            raw,
-        },
-        message_id,
-    ))
-}
-
-/// Removes from the mailbox the kept copies of messages that retention or
-/// an erasure queued; they leave the queue once the mailbox removed them.
-pub async fn forget_kept_mail<M: Mailbox>(store: &Store, mailbox: &mut M) -> Result<usize> {
-    let ids = store.mail_to_forget()?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let removed = mailbox.forget(&ids).await?;
-    store.mail_forgotten(&ids)?;
-    info!(messages = ids.len(), removed, "kept mail removed");
-    Ok(removed)
 }
 
 #[cfg(test)]
