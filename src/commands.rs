@@ -240,7 +240,7 @@ pub fn accounts_list(config: Option<&Path>, json: bool) -> Result<()> {
         let list: Vec<_> = accounts
             .iter()
             .map(|a| {
-                let mut v = crate::signoff::handoff_json(a);
+                let mut v = crate::staff::signoff::handoff_json(a);
                 v["approved_by"] = a.approved_by.clone().into();
                 v["active"] = a.active.into();
                 v["deactivated"] = serde_json::to_value(&a.deactivated).unwrap_or_default();

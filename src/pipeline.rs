@@ -15,7 +15,6 @@ use crate::message::{Attachment, Silence, Submission};
 use crate::reader::FormReader;
 use crate::reply::{self, AttachmentResult, Reply, Templates};
 use crate::rules::{self, Identity, OnFile, Person, Registry, RequestKey, RoleList};
-use crate::staff::StaffReply;
 
 /// The desk's fixed equipment: reader, role list, templates.
 pub struct Desk {
@@ -64,45 +63,6 @@ pub fn equipment(settings: &crate::config::Settings) -> anyhow::Result<(Template
         roles.extend(extra);
     }
     Ok((templates, roles))
-}
-
-/// Where a message goes, the same for the daemon and `guichet check`.
-#[derive(Debug)]
-pub enum Route {
-    /// Handled before (same fingerprint): only settled again, nothing new.
-    Redelivery,
-    /// A reply to an approval request (a token plus-address): staff's,
-    /// never the applicant pipeline's.
-    Staff(Box<StaffReply>),
-    /// Over `intake.max_message_bytes`: answered from its headers
-    /// ([`too_large`]) and set aside.
-    TooLarge,
-    /// An applicant's message: [`handle`] (which keeps silent for
-    /// auto-replies, bounces, list and own mail).
-    Applicant,
-}
-
-/// Routes a parsed message: `raw` its (defused) bytes, `oversized` whether
-/// only its header section was taken, `processed` whether the store has
-/// its fingerprint already.
-pub fn route(
-    raw: &[u8],
-    oversized: bool,
-    processed: bool,
-    settings: &crate::config::Settings,
-) -> Route {
-    if processed {
-        return Route::Redelivery;
-    }
-    let (intake, authserv_id) = (&settings.intake.address, &settings.staff.authserv_id);
-    if let Some(reply) = StaffReply::read(raw, intake, authserv_id) {
-        return Route::Staff(Box::new(reply));
-    }
-    if oversized {
-        Route::TooLarge
-    } else {
-        Route::Applicant
-    }
 }
 
 /// What the store knows that matters to one message.

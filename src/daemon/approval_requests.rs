@@ -12,10 +12,11 @@ use tracing::{info, warn};
 
 use crate::config::Settings;
 use crate::domain::Request;
-use crate::reply::{self, Templates};
-use crate::signoff::{approval_request, due_assignments, stale_approvals, Policy};
-use crate::staff::token::{Token, TokenRecord};
-use crate::store::signoff::{Approval, SignoffCommit};
+use crate::domain::{Approval, TokenRecord};
+use crate::reply::{self, notices, Templates};
+use crate::staff::signoff::{due_assignments, stale_approvals, Policy};
+use crate::staff::token::Token;
+use crate::store::signoff::SignoffCommit;
 use crate::store::Store;
 
 /// Sends the approval requests due now, in one commit. Returns how many.
@@ -42,10 +43,14 @@ pub fn send(
             anyhow::bail!("intake.address {} cannot carry a token", policy.intake);
         };
         let document = store.document(&request.id)?;
-        let reply = approval_request(
+        let reply = notices::approval_request_out(
             templates,
             request,
-            document.as_ref(),
+            document
+                .as_ref()
+                .map(|d| d.crops.as_slice())
+                .unwrap_or_default(),
+            document.as_ref().map(|d| d.pdf.as_slice()),
             &assignment.staff,
             &reply_to,
         );

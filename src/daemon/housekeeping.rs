@@ -11,11 +11,12 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::Settings;
+use crate::domain::Handoff;
 use crate::intake::Mailbox;
 use crate::ops::Metrics;
 use crate::reply::{self, notices, Templates};
-use crate::signoff::{digest_due, handoff_json};
-use crate::store::signoff::{Handoff, SignoffCommit};
+use crate::staff::signoff::{digest_due, handoff_json};
+use crate::store::signoff::SignoffCommit;
 use crate::store::Store;
 
 /// Longest time the hand-off command may take for one account.

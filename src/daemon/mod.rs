@@ -9,7 +9,7 @@
 //! - [`housekeeping`]: hand-offs, the digest, retention, kept mail.
 //!
 //! Order of work for one message, the heart of "nothing lost, nothing
-//! twice": parse → route ([`pipeline::route`], as `guichet check` does:
+//! twice": parse → route ([`route`](crate::route), as `guichet check` does:
 //! already handled? then only settle) → decide (pure) → one store
 //! transaction with requests, replies and the processed mark → flush →
 //! move the message out of the inbox. A crash anywhere before the move
@@ -36,7 +36,8 @@ use crate::intake::{self, Disposition, Incoming, Mailbox};
 use crate::message;
 use crate::ops::{self, notify, Hooks, Metrics, Signals};
 use crate::outbox::Transport;
-use crate::pipeline::{self, Desk, Route};
+use crate::pipeline::Desk;
+use crate::route::{route, Route};
 use crate::store::cursor::ImapPosition;
 use crate::store::Store;
 
@@ -268,7 +269,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     }
 
     /// Handles one message and settles it once its effects are safe: the
-    /// route is [`pipeline::route`]'s, the step the route's.
+    /// route is [`route`]'s, the step the route's.
     async fn take(&mut self, store: &Store, incoming: Incoming, metrics: &Metrics) -> Result<()> {
         // An oversized message is read from its headers only, answered, and
         // set aside for an operator.
@@ -298,7 +299,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         };
         let processed = store.was_processed(&sub.fingerprint)?;
         let raw = message::defused(&incoming.bytes);
-        let done = match pipeline::route(&raw, incoming.oversized, processed, &self.settings) {
+        let done = match route(&raw, incoming.oversized, processed, &self.settings) {
             Route::Redelivery => {
                 metrics.message("redelivered", []);
                 info!(message_id = %sub.message_id, outcome = "ignored", "already handled (re-delivery)");

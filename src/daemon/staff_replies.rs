@@ -1,7 +1,7 @@
 //! The daemon's step for a staff reply (a message to a token plus-address):
 //! ask the store for the token's record and its request (and, through its
 //! index, what else is on file), judge the reply with the pure
-//! [`staff::signoff::judge`](crate::signoff::judge), and commit the verdict
+//! [`staff::signoff::judge`](crate::staff::signoff::judge), and commit the verdict
 //! with the message's processed mark in one [`SignoffCommit`].
 
 use anyhow::Result;
@@ -14,7 +14,7 @@ use crate::outbox::Outgoing;
 use crate::pipeline::Desk;
 use crate::reply;
 use crate::reply::notices::Problem;
-use crate::signoff::{judge, Bench, NoAction, Verdict};
+use crate::staff::signoff::{judge, Bench, NoAction, Verdict};
 use crate::staff::StaffReply;
 use crate::store::signoff::SignoffCommit;
 use crate::store::{Processed, Store};

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use crate::domain::{Crop, Reason, Request, State};
 
 use super::templates::{escape, Lang};
-use super::{clean, subject, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
+use super::{clean, subject, Attachment, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
 
 /// The digest lists this many of the requests waiting longest.
 const DIGEST_LONGEST: usize = 20;
@@ -365,6 +365,39 @@ pub fn approval_request(
         },
         html,
     );
+    reply
+}
+
+/// The approval request as it goes out: [`approval_request`] with the
+/// reception date after the request number in the subject, so a clerk
+/// sorting a mailbox sees the queue's order, and the applicant's PDF
+/// attached when the store kept it (`pdf`).
+pub fn approval_request_out(
+    templates: &Templates,
+    request: &Request,
+    crops: &[Crop],
+    pdf: Option<&[u8]>,
+    staff: &str,
+    reply_to: &str,
+) -> Reply {
+    let mut reply = approval_request(templates, request, crops, staff, reply_to);
+    reply.subject = format!(
+        "{} ({})",
+        reply.subject,
+        request.received_at.format("%Y-%m-%d")
+    );
+    if let Some(pdf) = pdf.filter(|pdf| !pdf.is_empty()) {
+        let filename = if request.attachment.to_ascii_lowercase().ends_with(".pdf") {
+            request.attachment.clone()
+        } else {
+            format!("{}.pdf", request.id)
+        };
+        reply.attachments.push(Attachment {
+            filename,
+            content_type: "application/pdf".into(),
+            bytes: pdf.to_vec(),
+        });
+    }
     reply
 }
 

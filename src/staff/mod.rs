@@ -14,6 +14,7 @@ pub mod credentials;
 mod fold;
 mod html;
 pub mod reply;
+pub mod signoff;
 pub mod token;
 
 use chrono::{DateTime, Utc};

@@ -14,20 +14,19 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 
 use crate::config::Settings;
 use crate::domain::{
-    FieldReading, FormReport, HistoryEntry, Party, Reason, Request, Signatures, State,
+    Account, Approval, FieldReading, FormReport, HistoryEntry, Party, Reason, Request, Signatures,
+    State,
 };
 use crate::pipeline;
 use crate::reader;
 use crate::reply::notices::{self, Problem};
-use crate::reply::{Attachment, RenderError, Reply, Templates};
+use crate::reply::{RenderError, Reply, Templates};
 use crate::rules::RoleList;
 use crate::staff::assign::{assign, Assignment, Waiting};
 use crate::staff::credentials::{self, HashError, NoFreeUsername, TemporaryPassword};
 use crate::staff::reply::{self as reply_text, Decision, FieldLine, Unclear};
 use crate::staff::token::{TokenRecord, TokenRefusal};
 use crate::staff::{Ignored, StaffReply};
-use crate::store::signoff::{Account, Approval};
-use crate::store::Document;
 
 /// What sign-off takes from the settings.
 #[derive(Debug, Clone)]
@@ -106,39 +105,6 @@ pub fn stale_approvals(requests: &[Request], approvals: &[Approval]) -> Vec<Stri
         .filter(|a| !pending.contains(a.request_id.as_str()))
         .map(|a| a.request_id.clone())
         .collect()
-}
-
-/// The approval request for one request: the staff notice (fields, crops
-/// inline) with the reception date after the request number in the
-/// subject, so a clerk sorting a mailbox sees the queue's order, and the
-/// applicant's PDF attached when the store kept it.
-pub fn approval_request(
-    templates: &Templates,
-    request: &Request,
-    document: Option<&Document>,
-    staff: &str,
-    reply_to: &str,
-) -> Reply {
-    let crops = document.map(|d| d.crops.as_slice()).unwrap_or_default();
-    let mut reply = notices::approval_request(templates, request, crops, staff, reply_to);
-    reply.subject = format!(
-        "{} ({})",
-        reply.subject,
-        request.received_at.format("%Y-%m-%d")
-    );
-    if let Some(d) = document.filter(|d| !d.pdf.is_empty()) {
-        let filename = if request.attachment.to_ascii_lowercase().ends_with(".pdf") {
-            request.attachment.clone()
-        } else {
-            format!("{}.pdf", request.id)
-        };
-        reply.attachments.push(Attachment {
-            filename,
-            content_type: "application/pdf".into(),
-            bytes: d.pdf.clone(),
-        });
-    }
-    reply
 }
 
 // ---- Staff replies --------------------------------------------------------
