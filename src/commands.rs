@@ -304,7 +304,8 @@ pub fn digest(config: Option<&Path>) -> Result<()> {
     let settings = Settings::load(config)?;
     crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
-    let templates = crate::reply::Templates::builtin();
+    // The operator's templates, as the daemon's digest uses them.
+    let (templates, _) = crate::pipeline::equipment(&settings)?;
     let queued = crate::daemon::housekeeping::send_digest(
         &store,
         &settings,
