@@ -140,7 +140,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let purged = store.purges()?.len();
     let erased = store.erasures()?.len();
     let refused = crate::outbox::drain::paused(&store)?;
-    let mailbox_stop = crate::intake::imap::last_stop(&store)?;
+    let mailbox_stop = store.mailbox_stop()?;
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -402,7 +402,7 @@ fn kept_mail(settings: &Settings, store: &Store) -> Result<usize> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         use crate::intake::Mailbox;
-        let position = crate::store::cursor::ImapPosition::default();
+        let position = crate::intake::imap::MemoryCursor::default();
         let tokens = crate::oauth2::TokenSource::from_settings(settings)?;
         let mut mailbox = crate::intake::Configured::from_settings(settings, &position, tokens)?;
         let removed = crate::daemon::housekeeping::forget_kept_mail(store, &mut mailbox).await;

@@ -32,13 +32,13 @@ use chrono::{DateTime, Utc};
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
+use crate::intake::imap::{MemoryCursor, UidMark};
 use crate::intake::{self, Disposition, Incoming, Mailbox};
 use crate::message;
 use crate::ops::{self, notify, Hooks, Metrics, Signals};
 use crate::outbox::Transport;
 use crate::pipeline::Desk;
 use crate::route::{route, Route};
-use crate::store::cursor::ImapPosition;
 use crate::store::Store;
 
 /// How long the daemon waits for new mail before looking again anyway.
@@ -56,10 +56,9 @@ pub async fn run(settings: Settings, once: bool) -> Result<()> {
     let desk = Desk::from_settings(&settings)?;
     let desk = ops::desk::time_reader(desk, hooks.metrics.clone());
     // The store opens (and is let go again): with the mailbox reached, ready.
-    let position = ImapPosition::load_from(&Store::open_waiting(
-        &settings.store.path,
-        Duration::from_secs(60),
-    )?)?;
+    let position = MemoryCursor::at(
+        Store::open_waiting(&settings.store.path, Duration::from_secs(60))?.imap_position()?,
+    );
     hooks.position = Some(position.clone());
     // One token source for both, so that one token serves IMAP and SMTP.
     let tokens = crate::oauth2::TokenSource::from_settings(&settings)?;
@@ -163,29 +162,23 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
     /// A round that reports to `hooks` and ends after the message in hand
     /// when the service is stopping (the outbox then waits for the next start).
     pub async fn tick_with(&mut self, hooks: &Hooks) -> Result<TickReport> {
-        let store = Arc::new(Store::open_waiting(
-            &self.settings.store.path,
-            Duration::from_secs(60),
-        )?);
-        if let Some(position) = &hooks.position {
-            position.lend(store.clone())?;
-        }
+        let store = Store::open_waiting(&self.settings.store.path, Duration::from_secs(60))?;
+        // Where the intake moved between rounds (a renumbering noticed on
+        // reconnect), then after each message.
+        keep_position(&store, hooks)?;
         let result = self.round(&store, hooks).await;
-        if let Some(position) = &hooks.position {
-            position.take_back();
-        }
+        // Even after a failed round: what was settled stays settled.
+        let kept = keep_position(&store, hooks);
         let (report, erased) = result?;
+        kept?;
         if erased {
             // Erased values linger in sled's old segments until rewritten.
-            match Arc::try_unwrap(store) {
-                Ok(store) => match store.rewrite(&self.settings.store.path) {
-                    Ok(entries) => info!(entries, "store rewritten after erasure"),
-                    Err(e) => warn!(
-                        error = format!("{e:#}"),
-                        "store not rewritten after erasure"
-                    ),
-                },
-                Err(_) => warn!("store still in use: rewritten after the next erasure"),
+            match store.rewrite(&self.settings.store.path) {
+                Ok(entries) => info!(entries, "store rewritten after erasure"),
+                Err(e) => warn!(
+                    error = format!("{e:#}"),
+                    "store not rewritten after erasure"
+                ),
             }
         }
         Ok(report)
@@ -202,7 +195,8 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             hooks.metrics.mailbox_connected(waiting.is_ok());
             // A mailbox that cannot be used (its folders refused) stops the
             // daemon; `status` says why after it stopped.
-            intake::imap::record_stop(store, waiting.as_ref().err(), Utc::now())?;
+            let stop = waiting.as_ref().err().map(|e| format!("{e:#}"));
+            store.record_mailbox_stop(stop.as_deref(), Utc::now())?;
             let waiting = waiting?;
             let more = waiting.len() >= crate::intake::FETCH_BATCH;
             for incoming in waiting {
@@ -210,6 +204,7 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
                     break;
                 }
                 self.take(store, incoming, &hooks.metrics).await?;
+                keep_position(store, hooks)?;
                 report.handled += 1;
                 hooks.alive();
                 check_resident(self.settings.limits.memory_max_mb)?;
@@ -336,6 +331,18 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         };
         self.mailbox.settle(&incoming.key, done).await
     }
+}
+
+/// Writes the IMAP position the intake moved, when it moved: the store
+/// keeps the intake's value, the intake never sees the store.
+fn keep_position(store: &Store, hooks: &Hooks) -> Result<()> {
+    let Some(mark) = hooks.position.as_ref().and_then(MemoryCursor::get) else {
+        return Ok(());
+    };
+    if store.imap_position::<UidMark>()? != Some(mark) {
+        store.set_imap_position(&mark)?;
+    }
+    Ok(())
 }
 
 /// Between two messages: past `limit_mib` of resident memory the daemon
