@@ -453,7 +453,7 @@ impl Request {
 /// What the store keeps for one issued token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenRecord {
-    /// [`Token::hash`](crate::staff::token::Token::hash) of the token.
+    /// The token's SHA-256 (`staff::token::Token::hash`).
     pub hash: String,
     pub request_id: String,
     /// The staff member the approval request was sent to.
