@@ -58,15 +58,22 @@ pub fn send_digest(
     if !digest_due(store.last_digest()?, hour, &local) {
         return Ok(0);
     }
-    let requests = store.requests(None)?;
+    // What waits (through the store's index) and the depth per state.
+    let waiting = store.waiting_requests()?;
     let mut commit = SignoffCommit {
         digest_sent: Some(local.date_naive()),
         ..Default::default()
     };
-    if requests.iter().any(|r| r.state.is_pending()) {
-        let processing = store.processing_date()?;
+    if !waiting.is_empty() {
+        let status = store.status()?;
         for member in &settings.staff.members {
-            let reply = notices::digest(templates, member, &requests, processing);
+            let reply = notices::digest(
+                templates,
+                member,
+                &waiting,
+                &status.depth,
+                status.processing_date,
+            );
             match reply::outgoing(&reply, &settings.intake.address, now) {
                 Ok((mail, _)) => commit.outgoing.push(mail),
                 Err(e) => {

@@ -5,6 +5,8 @@
 //! answering a reply that changed nothing, and the staff digest. Each is one bilingual template filled with values
 //! from the request; every value is cleaned to one line before it goes in.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 
 use crate::domain::{Crop, Reason, Request, State};
@@ -720,20 +722,23 @@ pub fn temporary_password(templates: &Templates, request: &Request, password: &s
     )
 }
 
-/// A summary for a staff member of the requests awaiting a decision.
+/// A summary for a staff member of the requests awaiting a decision:
+/// `waiting` those requests, oldest first; `depth` how many requests are in
+/// each state (the store's counts, by state name).
 pub fn digest(
     templates: &Templates,
     to: &str,
-    requests: &[Request],
+    waiting: &[Request],
+    depth: &BTreeMap<String, usize>,
     processing_date: Option<NaiveDate>,
 ) -> Reply {
-    let pending: Vec<&Request> = requests.iter().filter(|r| r.state.is_pending()).collect();
+    let pending: Vec<&Request> = waiting.iter().filter(|r| r.state.is_pending()).collect();
     let text = templates.bilingual(ReplyKind::Digest.as_str(), |lang| {
         // Queue depth per state, in words.
         let depth = State::ALL
             .iter()
             .map(|s| {
-                let n = requests.iter().filter(|r| r.state == *s).count();
+                let n = depth.get(s.as_str()).copied().unwrap_or_default();
                 format!("{} {n}", templates.phrase(lang, &format!("count.{s}"), &[]))
             })
             .collect::<Vec<_>>()
