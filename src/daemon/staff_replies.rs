@@ -1,14 +1,15 @@
 //! The daemon's step for a staff reply (a message to a token plus-address):
 //! ask the store for the token's record and its request (and, through its
 //! index, what else is on file), judge the reply with the pure
-//! [`staff::signoff::judge`](crate::staff::signoff::judge), and commit the verdict
-//! with the message's processed mark in one [`SignoffCommit`].
+//! [`judge`], turn the verdict into one [`SignoffCommit`] with the
+//! message's processed mark ([`decide`], over values), and write it.
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::Settings;
+use crate::domain::{State, TokenRecord};
 use crate::message::Submission;
 use crate::outbox::Outgoing;
 use crate::pipeline::Desk;
@@ -59,6 +60,58 @@ pub fn take(
         )
     });
     on_file.finish()?;
+    let decided = decide(verdict, record.as_ref(), sub, &settings.intake.address, now);
+    let fresh = store.commit_signoff(&decided.commit)?;
+    let from = reply.from.as_deref().unwrap_or("-");
+    let request_id = record.as_ref().map_or("-", |r| r.request_id.as_str());
+    match decided.effect {
+        Effect::Notice(problem) => {
+            if fresh {
+                info!(message_id = %sub.message_id, request = request_id, staff = %crate::logging::pseudonym(from), problem = ?problem_code(&problem), "staff reply changes nothing; staff notice sent");
+            }
+            Ok(false)
+        }
+        Effect::Decision(decision) => {
+            if fresh {
+                info!(message_id = %sub.message_id, request = request_id, staff = %crate::logging::pseudonym(from), decision = %decision, "staff decision applied");
+            }
+            Ok(fresh)
+        }
+        Effect::Nothing(why) => {
+            warn!(message_id = %sub.message_id, request = request_id, from = %crate::logging::pseudonym(from), reason = %crate::logging::scrub(&why.to_string()), "staff reply changes nothing");
+            Ok(false)
+        }
+    }
+}
+
+/// What a staff reply does, for the log.
+pub enum Effect {
+    /// The request moved to this state.
+    Decision(State),
+    /// Nothing changed; one staff notice says why.
+    Notice(Problem),
+    /// Nothing changed and nobody is answered.
+    Nothing(NoAction),
+}
+
+/// The one commit a judged staff reply makes, and its effect.
+pub struct Decided {
+    pub commit: SignoffCommit,
+    pub effect: Effect,
+}
+
+/// Turns a verdict into one commit, over values: the reply's processed
+/// mark always; with a decision, the request, its messages (rendered from
+/// `intake`), its approval closed, its token used, the account; with a
+/// staff notice, the notice. A message that cannot be rendered stops the
+/// verdict: only the mark is written.
+pub fn decide(
+    verdict: Result<Verdict, NoAction>,
+    record: Option<&TokenRecord>,
+    sub: &Submission,
+    intake: &str,
+    now: DateTime<Utc>,
+) -> Decided {
     let mut commit = SignoffCommit {
         fingerprint: sub.fingerprint.clone(),
         processed: Some(Processed {
@@ -69,51 +122,51 @@ pub fn take(
         }),
         ..Default::default()
     };
-    let from = reply.from.as_deref().unwrap_or("-");
-    let request_id = record.as_ref().map_or("-", |r| r.request_id.as_str());
-    match verdict.and_then(|v| Ok((render_all(&v, &settings.intake.address, now)?, v))) {
-        Ok((rendered, Verdict::Unchanged { problem, .. })) => {
-            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
-            let fresh = store.commit_signoff(&commit)?;
-            if fresh {
-                info!(message_id = %sub.message_id, request = request_id, staff = from, problem = ?problem_code(&problem), "staff reply changes nothing; staff notice sent");
-            }
-            Ok(false)
-        }
-        Ok((rendered, verdict)) => {
-            let Some(request) = verdict.request().cloned() else {
-                return Ok(false);
-            };
-            let decision = request.state;
-            if let Verdict::Correction { .. } = verdict {
-                // The applicant's corrected form, in answer to this
-                // message, resumes the request.
-                commit.answer_index = rendered
-                    .iter()
-                    .map(|(_, id)| (id.clone(), vec![request.id.clone()]))
-                    .collect();
-            }
-            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
-            commit.closed.push(request.id.clone());
-            commit.tokens.extend(record.clone().map(|mut r| {
-                r.used = true;
-                r
-            }));
-            if let Verdict::Approved { account, .. } = verdict {
-                commit.accounts.push(*account);
-            }
-            commit.requests.push(request);
-            let fresh = store.commit_signoff(&commit)?;
-            if fresh {
-                info!(message_id = %sub.message_id, request = request_id, staff = %crate::logging::pseudonym(from), decision = %decision, "staff decision applied");
-            }
-            Ok(fresh)
-        }
+    let (rendered, verdict) = match verdict.and_then(|v| Ok((render_all(&v, intake, now)?, v))) {
+        Ok(done) => done,
         Err(why) => {
-            warn!(message_id = %sub.message_id, request = request_id, from = %crate::logging::pseudonym(from), reason = %crate::logging::scrub(&why.to_string()), "staff reply changes nothing");
-            store.commit_signoff(&commit)?;
-            Ok(false)
+            return Decided {
+                commit,
+                effect: Effect::Nothing(why),
+            }
         }
+    };
+    let request = match verdict {
+        Verdict::Unchanged { problem, .. } => {
+            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
+            return Decided {
+                commit,
+                effect: Effect::Notice(problem),
+            };
+        }
+        Verdict::Correction { ref request, .. } => {
+            // The applicant's corrected form, in answer to this message,
+            // resumes the request.
+            commit.answer_index = rendered
+                .iter()
+                .map(|(_, id)| (id.clone(), vec![request.id.clone()]))
+                .collect();
+            request.clone()
+        }
+        Verdict::Approved {
+            request, account, ..
+        } => {
+            commit.accounts.push(*account);
+            request
+        }
+        Verdict::Refused { request, .. } => request,
+    };
+    let decision = request.state;
+    commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
+    commit.closed.push(request.id.clone());
+    commit.tokens.extend(record.cloned().map(|mut r| {
+        r.used = true;
+        r
+    }));
+    commit.requests.push(request);
+    Decided {
+        commit,
+        effect: Effect::Decision(decision),
     }
 }
 
