@@ -386,6 +386,30 @@ mod tests {
     }
 
     #[test]
+    fn the_position_the_intake_moved_is_written_to_the_store_and_read_back() {
+        use crate::intake::imap::UidCursor;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let position = MemoryCursor::at(store.imap_position().unwrap());
+        let hooks = Hooks {
+            position: Some(position.clone()),
+            ..Hooks::default()
+        };
+        keep_position(&store, &hooks).unwrap();
+        assert_eq!(store.imap_position::<UidMark>().unwrap(), None);
+        let mark = UidMark {
+            uidvalidity: 7,
+            last_uid: 42,
+        };
+        position.save(mark).unwrap();
+        keep_position(&store, &hooks).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        let again = MemoryCursor::at(store.imap_position().unwrap());
+        assert_eq!(again.get(), Some(mark));
+    }
+
+    #[test]
     fn resident_memory_is_read_and_a_ceiling_under_it_stops_the_daemon() {
         let kib = resident_kib().expect("VmRSS in /proc/self/status");
         assert!(kib > 0);
