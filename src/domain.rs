@@ -1,5 +1,6 @@
 //! The words of the desk: outcomes, reasons, services, parties, the report
-//! the form reader gives, and the request the store keeps.
+//! the form reader gives, the request the store keeps, and staff sign-off's
+//! records (token, approval request out, account and its hand-off).
 //!
 //! Everything here is plain data with no I/O, so that the reader, the rules,
 //! the replies and the store can agree on one vocabulary (see
@@ -445,6 +446,69 @@ impl Request {
             "user": self.user,
         })
     }
+}
+
+// ---- Staff sign-off's records ------------------------------------------------
+
+/// What the store keeps for one issued token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The token's SHA-256 (`staff::token::Token::hash`).
+    pub hash: String,
+    pub request_id: String,
+    /// The staff member the approval request was sent to.
+    pub staff: String,
+    pub expires_at: DateTime<Utc>,
+    /// Set once a reply carrying the token has been acted upon.
+    pub used: bool,
+}
+
+/// An approval request out with a staff member, awaiting the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub request_id: String,
+    pub staff: String,
+    /// Key of its [`TokenRecord`] in `tokens`.
+    pub token_hash: String,
+    pub sent_at: DateTime<Utc>,
+    /// When the token stops working: the request is then put to staff again.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why and when an operator closed an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deactivation {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// What became of handing an account to the organisation's systems.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    /// `exit status 0`, `not configured`, `timed out`, … (never a secret).
+    pub detail: String,
+}
+
+/// The access an approval created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub username: String,
+    pub request_id: String,
+    pub service: Option<String>,
+    pub employer: Employer,
+    pub user: User,
+    /// Argon2id PHC string of the temporary password; the password itself
+    /// went to the user's mailbox and nowhere else.
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+    /// Who approved it.
+    pub approved_by: String,
+    pub active: bool,
+    pub deactivated: Option<Deactivation>,
+    /// `None` until the hand-off command has run.
+    pub handoff: Option<Handoff>,
 }
 
 #[cfg(test)]

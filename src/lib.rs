@@ -21,7 +21,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod reader;
 pub mod reply;
+pub mod route;
 pub mod rules;
-pub mod signoff;
 pub mod staff;
 pub mod store;

@@ -25,14 +25,45 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// The real reader, the built-in role list and templates.
-    pub fn from_settings(_settings: &crate::config::Settings) -> anyhow::Result<Desk> {
-        Ok(Desk {
+    /// The one way a desk is built from the settings, for the daemon and
+    /// every command: the real reader, and the operator's templates and
+    /// role list when `[desk]` names them (see [`Desk::refit`]).
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Desk> {
+        let mut desk = Desk {
             reader: Box::new(crate::reader::Da100Reader::new()?),
             roles: RoleList::builtin(),
             templates: Templates::builtin(),
-        })
+        };
+        desk.refit(settings)?;
+        Ok(desk)
     }
+
+    /// Puts the operator's templates and role list (when the settings name
+    /// them) into the desk: at start and on a reload. Everything is read
+    /// before anything is replaced, so a bad file leaves the desk as it was.
+    pub fn refit(&mut self, settings: &crate::config::Settings) -> anyhow::Result<()> {
+        let (templates, roles) = equipment(settings)?;
+        self.templates = templates;
+        self.roles = roles;
+        Ok(())
+    }
+}
+
+/// The templates and role list the settings name (`[desk]`), else the
+/// built-in ones: what a command that reads no form needs of the desk.
+pub fn equipment(settings: &crate::config::Settings) -> anyhow::Result<(Templates, RoleList)> {
+    use anyhow::Context;
+    let templates = match &settings.desk.templates {
+        Some(dir) => Templates::load(dir).context("desk.templates")?,
+        None => Templates::builtin(),
+    };
+    let mut roles = RoleList::builtin();
+    if let Some(path) = &settings.desk.roles {
+        let extra = RoleList::load(path)
+            .with_context(|| format!("desk.roles: cannot read {}", path.display()))?;
+        roles.extend(extra);
+    }
+    Ok((templates, roles))
 }
 
 /// What the store knows that matters to one message.

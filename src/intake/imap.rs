@@ -57,12 +57,19 @@ pub trait UidCursor: Send {
     fn save(&self, mark: UidMark) -> Result<()>;
 }
 
-/// A cursor in memory, for tests and one-off runs. Clones share the mark, so
-/// that a test can read it or hand it to a second mailbox (a restart).
+/// A cursor in memory. Clones share the mark, so that its holder can read
+/// it: the daemon, whose store persists it after each message and round
+/// (the store keeps the value; it never holds the cursor), or a test
+/// handing it to a second mailbox (a restart).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryCursor(Arc<Mutex<Option<UidMark>>>);
 
 impl MemoryCursor {
+    /// A cursor at `mark` (where the store last recorded it).
+    pub fn at(mark: Option<UidMark>) -> MemoryCursor {
+        MemoryCursor(Arc::new(Mutex::new(mark)))
+    }
+
     pub fn get(&self) -> Option<UidMark> {
         *self
             .0
@@ -446,39 +453,6 @@ impl ImapMailbox {
         }
         Ok(None)
     }
-}
-
-/// The store's `meta` key of the last stop for a mailbox error.
-const STOP_KEY: &str = "mailbox_stopped";
-
-/// Records in `store` why the mailbox stopped the daemon (`error`), or
-/// clears the record once the mailbox works again.
-pub fn record_stop(
-    store: &crate::store::Store,
-    error: Option<&anyhow::Error>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    match error {
-        Some(e) => {
-            let line = format!(
-                "stopped at {}: {e:#}",
-                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
-            store.meta_set(STOP_KEY, line.as_bytes())
-        }
-        None if store.meta_get(STOP_KEY)?.is_some_and(|v| !v.is_empty()) => {
-            store.meta_set(STOP_KEY, b"")
-        }
-        None => Ok(()),
-    }
-}
-
-/// Why the mailbox last stopped the daemon, if it has not worked since.
-pub fn last_stop(store: &crate::store::Store) -> Result<Option<String>> {
-    Ok(store
-        .meta_get(STOP_KEY)?
-        .filter(|v| !v.is_empty())
-        .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 impl Mailbox for ImapMailbox {

@@ -82,7 +82,7 @@ impl Configured {
     /// `tokens`: the OAuth token source, shared with the outbox.
     pub fn from_settings(
         settings: &crate::config::Settings,
-        position: &crate::store::cursor::ImapPosition,
+        position: &imap::MemoryCursor,
         tokens: Option<std::sync::Arc<crate::oauth2::TokenSource>>,
     ) -> anyhow::Result<Configured> {
         let max = settings.intake.max_message_bytes;

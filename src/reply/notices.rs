@@ -5,12 +5,14 @@
 //! answering a reply that changed nothing, and the staff digest. Each is one bilingual template filled with values
 //! from the request; every value is cleaned to one line before it goes in.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 
 use crate::domain::{Crop, Reason, Request, State};
 
 use super::templates::{escape, Lang};
-use super::{clean, subject, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
+use super::{clean, subject, Attachment, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
 
 /// The digest lists this many of the requests waiting longest.
 const DIGEST_LONGEST: usize = 20;
@@ -368,6 +370,39 @@ pub fn approval_request(
     reply
 }
 
+/// The approval request as it goes out: [`approval_request`] with the
+/// reception date after the request number in the subject, so a clerk
+/// sorting a mailbox sees the queue's order, and the applicant's PDF
+/// attached when the store kept it (`pdf`).
+pub fn approval_request_out(
+    templates: &Templates,
+    request: &Request,
+    crops: &[Crop],
+    pdf: Option<&[u8]>,
+    staff: &str,
+    reply_to: &str,
+) -> Reply {
+    let mut reply = approval_request(templates, request, crops, staff, reply_to);
+    reply.subject = format!(
+        "{} ({})",
+        reply.subject,
+        request.received_at.format("%Y-%m-%d")
+    );
+    if let Some(pdf) = pdf.filter(|pdf| !pdf.is_empty()) {
+        let filename = if request.attachment.to_ascii_lowercase().ends_with(".pdf") {
+            request.attachment.clone()
+        } else {
+            format!("{}.pdf", request.id)
+        };
+        reply.attachments.push(Attachment {
+            filename,
+            content_type: "application/pdf".into(),
+            bytes: pdf.to_vec(),
+        });
+    }
+    reply
+}
+
 /// Style of the HTML approval request: what mail clients keep of CSS.
 const STYLE: &str = "body{font-family:Arial,Helvetica,sans-serif;font-size:15px;color:#222;max-width:900px}\
 table{border-collapse:collapse;margin:4px 0 12px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}\
@@ -687,20 +722,23 @@ pub fn temporary_password(templates: &Templates, request: &Request, password: &s
     )
 }
 
-/// A summary for a staff member of the requests awaiting a decision.
+/// A summary for a staff member of the requests awaiting a decision:
+/// `waiting` those requests, oldest first; `depth` how many requests are in
+/// each state (the store's counts, by state name).
 pub fn digest(
     templates: &Templates,
     to: &str,
-    requests: &[Request],
+    waiting: &[Request],
+    depth: &BTreeMap<String, usize>,
     processing_date: Option<NaiveDate>,
 ) -> Reply {
-    let pending: Vec<&Request> = requests.iter().filter(|r| r.state.is_pending()).collect();
+    let pending: Vec<&Request> = waiting.iter().filter(|r| r.state.is_pending()).collect();
     let text = templates.bilingual(ReplyKind::Digest.as_str(), |lang| {
         // Queue depth per state, in words.
         let depth = State::ALL
             .iter()
             .map(|s| {
-                let n = requests.iter().filter(|r| r.state == *s).count();
+                let n = depth.get(s.as_str()).copied().unwrap_or_default();
                 format!("{} {n}", templates.phrase(lang, &format!("count.{s}"), &[]))
             })
             .collect::<Vec<_>>()

@@ -433,6 +433,7 @@ fn every_notice_renders_with_its_kind() {
                 &t,
                 "agent@organisme.example",
                 std::slice::from_ref(&r),
+                &[(r.state.as_str().to_string(), 1)].into(),
                 Some(date(2024, 11, 20)),
             ),
             "agent@organisme.example",
@@ -594,10 +595,18 @@ fn the_digest_gives_depth_per_state_and_the_longest_waiting_first() {
     let mut refused = request();
     refused.id = "DA-2024-000002".into();
     refused.state = State::Refused;
+    let depth = [old.state, refused.state].iter().fold(
+        std::collections::BTreeMap::new(),
+        |mut depth, s| {
+            *depth.entry(s.as_str().to_string()).or_default() += 1;
+            depth
+        },
+    );
     let reply = notices::digest(
         &t,
         "agent@organisme.example",
-        &[old, refused],
+        &[old],
+        &depth,
         Some(date(2024, 11, 20)),
     );
     assert!(

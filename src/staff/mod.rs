@@ -13,6 +13,7 @@ pub mod auth;
 pub mod credentials;
 mod html;
 pub mod reply;
+pub mod signoff;
 pub mod token;
 
 use chrono::{DateTime, Utc};

@@ -8,7 +8,6 @@ use std::fmt;
 use chrono::{DateTime, TimeDelta, Utc};
 use mailparse::{addrparse_header, MailAddr, MailHeader};
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::address::Address;
@@ -112,18 +111,7 @@ fn recipients(header: &MailHeader) -> Vec<String> {
     }
 }
 
-/// What the store keeps for one issued token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenRecord {
-    /// [`Token::hash`] of the token.
-    pub hash: String,
-    pub request_id: String,
-    /// The staff member the approval request was sent to.
-    pub staff: String,
-    pub expires_at: DateTime<Utc>,
-    /// Set once a reply carrying the token has been acted upon.
-    pub used: bool,
-}
+pub use crate::domain::TokenRecord;
 
 impl TokenRecord {
     /// The record for `token`, sent now to `staff` about `request_id`,
