@@ -64,6 +64,96 @@ impl Party {
     }
 }
 
+/// A value field of the DA-100, named as the contract and `layout.json`
+/// name it (`employer.email`). The one list of those names: the rules'
+/// checks, the request's parties, the staff's field lines and the notices
+/// all go through it (a test checks it against the reader's layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FieldId {
+    EmployerLastName,
+    EmployerFirstName,
+    EmployerLicence,
+    EmployerPhone,
+    EmployerOrganisation,
+    EmployerEmail,
+    EmployerDate,
+    UserLastName,
+    UserFirstName,
+    UserBirthDate,
+    UserJobTitle,
+    UserEmail,
+    UserDate,
+}
+
+impl FieldId {
+    /// Every value field (text, digits, date, e-mail), in the layout's order.
+    pub const ALL: [FieldId; 13] = [
+        FieldId::EmployerLastName,
+        FieldId::EmployerFirstName,
+        FieldId::EmployerLicence,
+        FieldId::EmployerPhone,
+        FieldId::EmployerOrganisation,
+        FieldId::EmployerEmail,
+        FieldId::EmployerDate,
+        FieldId::UserLastName,
+        FieldId::UserFirstName,
+        FieldId::UserBirthDate,
+        FieldId::UserJobTitle,
+        FieldId::UserEmail,
+        FieldId::UserDate,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FieldId::EmployerLastName => "employer.last_name",
+            FieldId::EmployerFirstName => "employer.first_name",
+            FieldId::EmployerLicence => "employer.licence",
+            FieldId::EmployerPhone => "employer.phone",
+            FieldId::EmployerOrganisation => "employer.organisation",
+            FieldId::EmployerEmail => "employer.email",
+            FieldId::EmployerDate => "employer.date",
+            FieldId::UserLastName => "user.last_name",
+            FieldId::UserFirstName => "user.first_name",
+            FieldId::UserBirthDate => "user.birth_date",
+            FieldId::UserJobTitle => "user.job_title",
+            FieldId::UserEmail => "user.email",
+            FieldId::UserDate => "user.date",
+        }
+    }
+
+    /// The field named `id`, if it is one of [`FieldId::ALL`].
+    pub fn parse(id: &str) -> Option<FieldId> {
+        FieldId::ALL.into_iter().find(|f| f.as_str() == id)
+    }
+
+    pub const fn email(party: Party) -> FieldId {
+        match party {
+            Party::Employer => FieldId::EmployerEmail,
+            Party::User => FieldId::UserEmail,
+        }
+    }
+
+    pub const fn last_name(party: Party) -> FieldId {
+        match party {
+            Party::Employer => FieldId::EmployerLastName,
+            Party::User => FieldId::UserLastName,
+        }
+    }
+
+    pub const fn first_name(party: Party) -> FieldId {
+        match party {
+            Party::Employer => FieldId::EmployerFirstName,
+            Party::User => FieldId::UserFirstName,
+        }
+    }
+}
+
+impl fmt::Display for FieldId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for Party {
     type Err = UnknownCode;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -258,8 +348,8 @@ pub struct FormReport {
 
 impl FormReport {
     /// The value of a field, if it was read.
-    pub fn value(&self, id: &str) -> Option<&str> {
-        self.fields.get(id).map(|f| f.value.as_str())
+    pub fn value(&self, id: FieldId) -> Option<&str> {
+        self.fields.get(id.as_str()).map(|f| f.value.as_str())
     }
 
     /// The one ticked service, if exactly one box is ticked.

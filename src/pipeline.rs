@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request, State, User};
+use crate::domain::{
+    Employer, FieldId, FormReport, HistoryEntry, Outcome, Reason, Request, State, User,
+};
 use crate::fold::letters_and_digits;
 use crate::message::{Attachment, Silence, Submission};
 use crate::reader::FormReader;
@@ -380,19 +382,19 @@ fn fill(r: &mut Request, report: Option<&FormReport>, reasons: Vec<Reason>, stat
     let Some(rep) = report else {
         return;
     };
-    let v = |id: &str| rep.value(id).unwrap_or("").to_string();
+    let v = |id: FieldId| rep.value(id).unwrap_or("").to_string();
     r.service = rep.service().map(str::to_string);
     r.employer = Employer {
-        last_name: v("employer.last_name"),
-        first_name: v("employer.first_name"),
-        licence: v("employer.licence"),
-        email: v("employer.email"),
+        last_name: v(FieldId::EmployerLastName),
+        first_name: v(FieldId::EmployerFirstName),
+        licence: v(FieldId::EmployerLicence),
+        email: v(FieldId::EmployerEmail),
     };
     r.user = User {
-        last_name: v("user.last_name"),
-        first_name: v("user.first_name"),
-        birth_date: v("user.birth_date"),
-        email: v("user.email"),
+        last_name: v(FieldId::UserLastName),
+        first_name: v(FieldId::UserFirstName),
+        birth_date: v(FieldId::UserBirthDate),
+        email: v(FieldId::UserEmail),
     };
     r.fields = rep.fields.clone();
 }
@@ -409,13 +411,13 @@ fn take_matching(resumable: &mut Vec<Request>, rep: &FormReport) -> Option<Reque
     let pos = resumable
         .iter()
         .position(|r| {
-            same(&r.user.last_name, rep.value("user.last_name"))
-                && same(&r.user.first_name, rep.value("user.first_name"))
+            same(&r.user.last_name, rep.value(FieldId::UserLastName))
+                && same(&r.user.first_name, rep.value(FieldId::UserFirstName))
         })
         .or_else(|| {
             resumable
                 .iter()
-                .position(|r| same(&r.employer.licence, rep.value("employer.licence")))
+                .position(|r| same(&r.employer.licence, rep.value(FieldId::EmployerLicence)))
         })
         .unwrap_or(0);
     Some(resumable.remove(pos))

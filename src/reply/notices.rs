@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 
-use crate::domain::{Crop, Reason, Request, State};
+use crate::domain::{Crop, FieldId, Reason, Request, State};
 
 use super::templates::{escape, Lang};
 use super::{clean, subject, Attachment, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
@@ -75,7 +75,7 @@ pub fn label(templates: &Templates, lang: Lang, id: &str) -> String {
 /// The field a staff member named in a field line: a field id or the
 /// French or English label the approval request shows, case, accents,
 /// spaces and punctuation ignored (`User's e-mail`, `users email`).
-pub fn field_named(templates: &Templates, written: &str) -> Option<&'static str> {
+pub fn field_named(templates: &Templates, written: &str) -> Option<FieldId> {
     let key = |s: &str| -> String {
         crate::fold::letters_and_digits(s)
             .chars()
@@ -86,11 +86,11 @@ pub fn field_named(templates: &Templates, written: &str) -> Option<&'static str>
     if wanted.is_empty() {
         return None;
     }
-    crate::reader::value_fields().into_iter().find(|id| {
-        key(id) == wanted
+    FieldId::ALL.into_iter().find(|id| {
+        key(id.as_str()) == wanted
             || Lang::BOTH
                 .iter()
-                .any(|&lang| key(&label(templates, lang, id)) == wanted)
+                .any(|&lang| key(&label(templates, lang, id.as_str())) == wanted)
     })
 }
 
@@ -120,8 +120,8 @@ fn sort_fields(request: &Request) -> (Vec<Doubtful<'_>>, Vec<(&str, &str)>) {
         })
         .collect();
     let mut sure = Vec::new();
-    for id in crate::reader::value_fields() {
-        let Some((id, reading)) = request.fields.get_key_value(id) else {
+    for id in FieldId::ALL {
+        let Some((id, reading)) = request.fields.get_key_value(id.as_str()) else {
             continue;
         };
         if doubtful.iter().any(|d| d.id == id) {
@@ -622,14 +622,12 @@ fn explain(
 /// The fields a staff member could give to lift a reason.
 fn fields_of(reason: &Reason) -> Vec<&str> {
     use crate::domain::Party;
-    let email = |p: &Party| match p {
-        Party::Employer => "employer.email",
-        Party::User => "user.email",
-    };
     match reason {
         Reason::Illegible(id) | Reason::MissingField(id) => vec![id.as_str()],
-        Reason::InvalidEmail(p) | Reason::SharedEmail(p) | Reason::EmailInUse(p) => vec![email(p)],
-        Reason::SameEmail => vec!["employer.email", "user.email"],
+        Reason::InvalidEmail(p) | Reason::SharedEmail(p) | Reason::EmailInUse(p) => {
+            vec![FieldId::email(*p).as_str()]
+        }
+        Reason::SameEmail => Party::BOTH.map(|p| FieldId::email(p).as_str()).to_vec(),
         _ => vec![],
     }
 }

@@ -14,8 +14,8 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
 
 use crate::config::Settings;
 use crate::domain::{
-    Account, Approval, FieldReading, FormReport, HistoryEntry, Party, Reason, Request, Signatures,
-    State,
+    Account, Approval, FieldId, FieldReading, FormReport, HistoryEntry, Party, Reason, Request,
+    Signatures, State,
 };
 use crate::pipeline;
 use crate::reader;
@@ -276,9 +276,10 @@ fn sent_text(templates: &Templates, request: &Request, staff: &str) -> String {
 /// credentials (the rules accept it; the mail library must too).
 fn unreachable_party(request: &Request, changes: &[Change]) -> Option<Party> {
     Party::BOTH.into_iter().find(|party| {
-        let (field, read) = match party {
-            Party::Employer => ("employer.email", &request.employer.email),
-            Party::User => ("user.email", &request.user.email),
+        let field = FieldId::email(*party);
+        let read = match party {
+            Party::Employer => &request.employer.email,
+            Party::User => &request.user.email,
         };
         let email = changes
             .iter()
@@ -291,7 +292,7 @@ fn unreachable_party(request: &Request, changes: &[Change]) -> Option<Party> {
 /// A field a staff member set: id, value read (empty if none), value given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub field: &'static str,
+    pub field: FieldId,
     pub old: String,
     pub new: String,
 }
@@ -315,7 +316,7 @@ fn corrected(
             .ok_or_else(|| Problem::BadValue(field.to_string()))?;
         let old = request
             .fields
-            .get(field)
+            .get(field.as_str())
             .map(|r| r.value.clone())
             .unwrap_or_default();
         changes.retain(|c| c.field != field);
@@ -359,7 +360,9 @@ fn report_with(request: &Request, changes: &[Change]) -> FormReport {
         .reasons
         .iter()
         .filter_map(|r| match r {
-            Reason::Illegible(id) if !changes.iter().any(|c| c.field == id) => Some(id.clone()),
+            Reason::Illegible(id) if !changes.iter().any(|c| c.field.as_str() == id) => {
+                Some(id.clone())
+            }
             _ => None,
         })
         .collect();
@@ -389,14 +392,14 @@ fn set_field(request: &mut Request, change: &Change) {
         },
     );
     let slot = match change.field {
-        "employer.last_name" => &mut request.employer.last_name,
-        "employer.first_name" => &mut request.employer.first_name,
-        "employer.licence" => &mut request.employer.licence,
-        "employer.email" => &mut request.employer.email,
-        "user.last_name" => &mut request.user.last_name,
-        "user.first_name" => &mut request.user.first_name,
-        "user.birth_date" => &mut request.user.birth_date,
-        "user.email" => &mut request.user.email,
+        FieldId::EmployerLastName => &mut request.employer.last_name,
+        FieldId::EmployerFirstName => &mut request.employer.first_name,
+        FieldId::EmployerLicence => &mut request.employer.licence,
+        FieldId::EmployerEmail => &mut request.employer.email,
+        FieldId::UserLastName => &mut request.user.last_name,
+        FieldId::UserFirstName => &mut request.user.first_name,
+        FieldId::UserBirthDate => &mut request.user.birth_date,
+        FieldId::UserEmail => &mut request.user.email,
         _ => return,
     };
     slot.clone_from(&change.new);
@@ -418,7 +421,7 @@ fn approve(
             bench.now,
             request.state,
             staff,
-            change.field,
+            change.field.as_str(),
             &change.old,
             &change.new,
         ));
