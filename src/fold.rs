@@ -4,6 +4,7 @@
 //! parts matched against names, and ASCII usernames all fold here, so that
 //! "Hébert", "HEBERT" and "Hebert" are one spelling everywhere.
 
+use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 /// Lower-cases `s` and removes diacritics: `Écrit` → `ecrit`. Letters that
@@ -56,6 +57,16 @@ pub fn ascii_letters(s: &str) -> String {
     fold(s).chars().filter(char::is_ascii_lowercase).collect()
 }
 
+/// The parts of a name as an address would spell them: split at hyphens,
+/// spaces, apostrophes and any other non-letter, each folded to ASCII
+/// letters ("Marie-Ève D'Amours" → `marie`, `eve`, `d`, `amours`).
+pub fn name_parts(name: &str) -> Vec<String> {
+    name.split(|c: char| !c.is_alphanumeric() && !is_combining_mark(c))
+        .map(ascii_letters)
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +102,9 @@ mod tests {
         );
         assert_eq!(ascii_letters("Éloïse Dubé-Lévesque"), "eloisedubelevesque");
         assert_eq!(ascii_letters("Ἀθῆναι 3"), "");
+        assert_eq!(
+            name_parts("Marie-Ève D’Amours"),
+            ["marie", "eve", "d", "amours"]
+        );
     }
 }

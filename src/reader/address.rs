@@ -87,17 +87,12 @@ pub fn settle(value: &str, first_name: Option<&str>, last_name: Option<&str>) ->
     }
 }
 
-/// The person's names as they appear in addresses: each name and each of
-/// its hyphen or space separated parts, folded to ASCII lower case, and
-/// their initials.
+/// The person's names as they appear in addresses: each name whole and
+/// each of its parts ([`crate::fold::name_parts`]), and their initials.
 fn name_words(first_name: Option<&str>, last_name: Option<&str>) -> Vec<String> {
     let mut words = Vec::new();
     for name in [first_name, last_name].into_iter().flatten() {
-        let parts: Vec<String> = name
-            .split(|c: char| c == '-' || c.is_whitespace())
-            .map(crate::fold::ascii_letters)
-            .filter(|p| !p.is_empty())
-            .collect();
+        let parts = crate::fold::name_parts(name);
         words.push(parts.concat());
         for part in parts {
             words.push(part[..1].to_string());

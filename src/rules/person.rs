@@ -2,7 +2,6 @@
 //! (`email_in_use`, `duplicate`).
 
 use chrono::NaiveDate;
-use unicode_normalization::char::is_combining_mark;
 
 use crate::fold::{keeping, letters_and_digits};
 
@@ -55,12 +54,8 @@ pub fn fold_keep_separators(s: &str) -> String {
 /// The words of a name, folded: "Marie-Ève St-Pierre" gives `marie`, `eve`,
 /// `st`, `pierre`, and the whole `marieevestpierre`.
 pub fn name_words(name: &str) -> Vec<String> {
-    let mut words: Vec<String> = name
-        .split(|c: char| !c.is_alphanumeric() && !is_combining_mark(c))
-        .map(letters_and_digits)
-        .filter(|w| !w.is_empty())
-        .collect();
-    let whole = letters_and_digits(name);
+    let mut words = crate::fold::name_parts(name);
+    let whole = words.concat();
     if !whole.is_empty() && !words.contains(&whole) {
         words.push(whole);
     }
