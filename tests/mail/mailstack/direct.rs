@@ -21,12 +21,7 @@ impl MailStack {
     /// everything was delivered or refused), or why the queue could not
     /// be read.
     pub fn postfix_queue(&self) -> Result<String, String> {
-        let out = Command::new("postqueue")
-            .arg("-c")
-            .arg(self.postfix_dir())
-            .arg("-j")
-            .output()
-            .expect("postqueue runs");
+        let out = self.postqueue("-j").output().expect("postqueue runs");
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {
@@ -37,13 +32,15 @@ impl MailStack {
     /// Asks Postfix to try every deferred message now rather than at its
     /// next scheduled retry.
     pub fn flush_postfix_queue(&self) {
-        let status = Command::new("postqueue")
-            .arg("-c")
-            .arg(self.postfix_dir())
-            .arg("-f")
-            .status()
-            .expect("postqueue runs");
+        let status = self.postqueue("-f").status().expect("postqueue runs");
         assert!(status.success(), "postqueue -f: {status}");
+    }
+
+    /// `postqueue` on this stack's Postfix, with one action flag.
+    fn postqueue(&self, action: &str) -> Command {
+        let mut command = Command::new("postqueue");
+        command.arg("-c").arg(self.postfix_dir()).arg(action);
+        command
     }
 }
 
