@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::config::Settings;
 use crate::domain::State;
+use crate::outbox::file::Sent;
 use crate::store::Store;
 
 /// How long a command waits for the daemon to let go of the store.
@@ -363,8 +364,10 @@ pub fn purge(config: Option<&Path>) -> Result<()> {
     crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
     let days = settings.retention.days;
-    let done = store.retention(chrono::Utc::now(), days)?;
-    let removed = kept_mail(&settings, &store)?;
+    let now = chrono::Utc::now();
+    let done = store.retention(now, days)?;
+    let removed =
+        kept_mail(&settings, &store)? + sent_files(&settings, &Sent::older_than(now, days))?;
     tracing::info!(
         erased = %done.erased.join(","),
         documents = done.documents,
@@ -389,6 +392,11 @@ pub fn purge(config: Option<&Path>) -> Result<()> {
         done.waiting
     );
     Ok(())
+}
+
+/// With the built-in transport, removes the sent `.eml` files `which` picks.
+fn sent_files(settings: &Settings, which: &Sent) -> Result<usize> {
+    crate::daemon::housekeeping::forget_sent_files(settings, which)
 }
 
 /// Removes the kept e-mails queued for removal, with the configured mailbox.
@@ -443,7 +451,7 @@ pub fn person_forget(config: Option<&Path>, address: &str, reason: &str) -> Resu
     let store = open_store(&settings)?;
     let now = chrono::Utc::now();
     let record = store.forget_person(address, reason, now, settings.retention.days)?;
-    let removed = kept_mail(&settings, &store)?;
+    let removed = kept_mail(&settings, &store)? + sent_files(&settings, &Sent::Naming(address))?;
     tracing::info!(
         person = %record.address_sha256,
         requests = %record.requests.join(","),

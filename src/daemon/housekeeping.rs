@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::domain::Handoff;
 use crate::intake::Mailbox;
 use crate::ops::Metrics;
+use crate::outbox::file::Sent;
 use crate::reply::{self, notices, Templates};
 use crate::staff::signoff::{digest_due, handoff_json};
 use crate::store::signoff::SignoffCommit;
@@ -188,7 +189,28 @@ pub fn retention(
         "retention applied"
     );
     metrics.documents_purged(done.documents);
+    let sent = forget_sent_files(settings, &Sent::older_than(now, settings.retention.days))?;
+    if sent > 0 {
+        info!(
+            files = sent,
+            "sent messages past retention removed from the outbox folder"
+        );
+    }
     Ok(done.removed_anything())
+}
+
+/// With the built-in transport (no `[smtp]`), the sent messages are files
+/// kept in `outbox.dir`: removes those `which` picks; how many.
+pub fn forget_sent_files(settings: &Settings, which: &Sent) -> Result<usize> {
+    if settings.smtp.is_some() {
+        return Ok(0);
+    }
+    crate::outbox::file::forget_sent(&settings.outbox.dir, which).with_context(|| {
+        format!(
+            "removing sent messages from {}",
+            settings.outbox.dir.display()
+        )
+    })
 }
 
 /// Removes from the mailbox the kept copies of messages that retention or

@@ -3,7 +3,8 @@
 //! for a correction that never comes, one stays with staff; `guichet purge`
 //! with `days = 0` must then leave no e-mail address, birth date, licence
 //! or name of the settled requests in any byte guichet keeps (every file of
-//! the sled database, every kept e-mail), while the waiting request keeps
+//! the sled database, every kept e-mail, every sent one the built-in
+//! transport wrote), while the waiting request keeps
 //! its own; `person export` and `person forget` round-trip on the built
 //! binary. A scripted reader stands in for OCR, so each form's contents
 //! are known; everything else is the real desk.
@@ -277,6 +278,8 @@ fn places(site: &Site) -> Vec<(PathBuf, Vec<u8>)> {
     let root = site.dir.path();
     let mut files = files_under(&root.join("db"));
     files.extend(files_under(&root.join("inbox")));
+    // The built-in transport's sent messages are copies too.
+    files.extend(files_under(&root.join("outbox")));
     files
         .into_iter()
         .map(|p| {
@@ -348,8 +351,15 @@ Subject: formulaire\r\nMessage-ID: <privacy-4-0@clinique4.example>\r\n\r\nBonjou
     let present_before = found(&before, &settled).len();
     assert!(present_before > 0, "the settled values are on file before");
 
+    // The staff member has the approval request in their own mailbox; the
+    // desk's sent copy goes with the purge.
+    let refusal_later = site.staff_reply(&waiting, "REFUSER doublon");
     let purge = site.run(&["purge"]);
     assert!(purge.status.success(), "{}", stderr(&purge));
+    assert!(
+        sent_files(&site.dir.path().join("outbox")).is_empty(),
+        "days = 0: every sent message removed from the outbox folder"
+    );
     let summary = String::from_utf8_lossy(&purge.stdout).into_owned();
     assert!(summary.starts_with("4 request(s) erased"), "{summary}");
 
@@ -448,10 +458,7 @@ Subject: formulaire\r\nMessage-ID: <privacy-4-0@clinique4.example>\r\n\r\nBonjou
     assert!(!found(&places(&site), &kept[..1]).is_empty());
 
     // Once decided, the person's data goes at once, with a record.
-    site.deliver(
-        "1731903000.M40.t",
-        &site.staff_reply(&waiting, "REFUSER doublon"),
-    );
+    site.deliver("1731903000.M40.t", &refusal_later);
     site.tick().await;
     let forget = site.run(&["person", "forget", &address, "--reason", "demande 2024-17"]);
     assert!(forget.status.success(), "{}", stderr(&forget));
