@@ -102,23 +102,10 @@ impl Blobs {
     }
 
     fn shred(&self, path: &Path) -> Result<()> {
-        let file = match File::options().write(true).open(path) {
-            Ok(f) => f,
+        match zero(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        };
-        let len = file.metadata()?.len();
-        let zeros = vec![0u8; 1 << 16];
-        let mut w = std::io::BufWriter::new(&file);
-        let mut left = len;
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            w.write_all(&zeros[..n])?;
-            left -= n as u64;
+            done => done?,
         }
-        w.flush()?;
-        drop(w);
-        file.sync_all()?;
         std::fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))
     }
 
@@ -155,6 +142,22 @@ impl Blobs {
     }
 }
 
+/// Overwrites the file at `path` with zeros, durably.
+pub(super) fn zero(path: &Path) -> std::io::Result<()> {
+    let file = File::options().write(true).open(path)?;
+    let zeros = vec![0u8; 1 << 16];
+    let mut w = std::io::BufWriter::new(&file);
+    let mut left = file.metadata()?.len();
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        w.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    w.flush()?;
+    drop(w);
+    file.sync_all()
+}
+
 /// The blob a tree value names, if it names one.
 pub(super) fn named_by(value: &[u8]) -> Option<&str> {
     value
@@ -170,37 +173,21 @@ pub(super) fn reference(name: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Crop, Employer, Request, State, User};
+    use crate::domain::{Crop, State};
     use crate::outbox::Outgoing;
+    use crate::store::tests::request;
     use crate::store::{Commit, Document, Processed, Queued, Store};
-    use chrono::{TimeZone, Utc};
+    use chrono::Utc;
 
     fn files(store_dir: &Path) -> usize {
         std::fs::read_dir(store_dir.join(DIR)).unwrap().count()
-    }
-
-    fn request(id: &str, state: State) -> Request {
-        Request {
-            id: id.into(),
-            received_at: Utc.with_ymd_and_hms(2024, 11, 18, 8, 0, 0).unwrap(),
-            state,
-            reasons: vec![],
-            service: Some("FACT".into()),
-            message_id: format!("<{id}@x>"),
-            attachment: "f.pdf".into(),
-            sender: "a@b.example".into(),
-            employer: Employer::default(),
-            user: User::default(),
-            fields: Default::default(),
-            history: vec![],
-        }
     }
 
     /// One message's effects: a request, its PDF and a crop, a reply.
     fn commit(fingerprint: &str, id: &str, state: State) -> Commit {
         Commit {
             fingerprint: fingerprint.into(),
-            requests: vec![request(id, state)],
+            requests: vec![request(id, 18, state)],
             outgoing: vec![Outgoing {
                 id: format!("{id}-ack"),
                 envelope_from: "acces@organisme.example".into(),

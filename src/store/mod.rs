@@ -885,12 +885,12 @@ impl Store {
 pub const MAX_READS: u32 = 2;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::{Employer, User};
     use chrono::TimeZone;
 
-    fn request(id: &str, day: u32, state: State) -> Request {
+    pub(in crate::store) fn request(id: &str, day: u32, state: State) -> Request {
         Request {
             id: id.to_string(),
             received_at: Utc.with_ymd_and_hms(2024, 11, day, 8, 0, 0).unwrap(),

@@ -110,19 +110,7 @@ fn shred(dir: &Path) -> Result<()> {
         return Ok(());
     }
     for entry in walk(dir)? {
-        let len = std::fs::metadata(&entry)?.len();
-        let file = File::options().write(true).open(&entry)?;
-        let zeros = vec![0u8; 1 << 16];
-        let mut left = len;
-        let mut w = std::io::BufWriter::new(&file);
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            std::io::Write::write_all(&mut w, &zeros[..n])?;
-            left -= n as u64;
-        }
-        std::io::Write::flush(&mut w)?;
-        drop(w);
-        file.sync_all()?;
+        blobs::zero(&entry)?;
     }
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))
 }
