@@ -308,6 +308,14 @@ mod tests {
         let store = Store::open(&path).unwrap();
         assert_eq!(files(&path), 2);
         assert!(store.document("DA-2024-000001").unwrap().is_none());
+        let erased = b"form of DA-2024-000001";
+        for entry in crate::store::rewrite::walk(dir.path()).unwrap() {
+            let bytes = std::fs::read(&entry).unwrap();
+            assert!(
+                !bytes.windows(erased.len()).any(|w| w == erased),
+                "{entry:?}"
+            );
+        }
         let kept = store.document("DA-2024-000002").unwrap().unwrap();
         assert_eq!(kept.pdf, b"%PDF-1.4 form of DA-2024-000002");
     }

@@ -115,7 +115,7 @@ fn shred(dir: &Path) -> Result<()> {
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))
 }
 
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(walk_all(dir)?.into_iter().filter(|p| p.is_file()).collect())
 }
 
