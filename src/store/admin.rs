@@ -121,7 +121,8 @@ impl Store {
         self.db.flush()?;
         // A backup of a store from before the request index has none.
         self.index_if_needed()?;
-        // Blobs of the replaced content no restored record names.
+        // And its documents inside; blobs no restored record names go.
+        self.documents_to_blobs()?;
         self.sweep_blobs()?;
         Ok(entries)
     }

@@ -282,6 +282,16 @@ mod tests {
         assert_eq!(store.document("DA-1").unwrap().unwrap().pdf, b"%PDF older");
         store.sent(seq).unwrap();
         assert_eq!(store.status().unwrap().outbox_pending, 0);
+
+        // Opened as an older store, its documents become blobs.
+        assert_eq!(files(dir.path()), 0);
+        store.meta.remove(super::super::DOCUMENTS_IN_BLOBS).unwrap();
+        drop(store);
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(files(dir.path()), 1);
+        let (_, value) = store.documents.iter().next().unwrap().unwrap();
+        assert!(named_by(&value).is_some());
+        assert_eq!(store.document("DA-1").unwrap().unwrap().pdf, b"%PDF older");
     }
 
     /// Retention erases a settled request's documents: their files are

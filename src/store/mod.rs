@@ -159,6 +159,8 @@ const PENDING: u8 = b'p';
 const STATE_COUNT: u8 = b'c';
 /// Set in `meta` once the index of an older store has been built.
 const INDEX_VERSION: &str = "request_index";
+/// Set in `meta` once the documents of an older store are blobs.
+const DOCUMENTS_IN_BLOBS: &str = "documents_in_blobs";
 
 fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut key = vec![0, kind];
@@ -363,8 +365,27 @@ impl Store {
             db,
         };
         store.index_if_needed()?;
+        store.documents_to_blobs()?;
         store.sweep_blobs()?;
         Ok(store)
+    }
+
+    /// Moves the documents an older store holds in sled to blobs (once),
+    /// so that no opening reads every PDF to find the blobs named.
+    fn documents_to_blobs(&self) -> Result<()> {
+        if self.meta.contains_key(DOCUMENTS_IN_BLOBS)? {
+            return Ok(());
+        }
+        for item in self.documents.iter() {
+            let (key, value) = item?;
+            if blobs::named_by(&value).is_none() {
+                let name = self.blobs.put(&value)?;
+                self.documents.insert(key, blobs::reference(&name))?;
+            }
+        }
+        self.meta.insert(DOCUMENTS_IN_BLOBS, &b"1"[..])?;
+        self.db.flush()?;
+        Ok(())
     }
 
     /// The blobs some record names: the documents' and the outgoing
