@@ -1,7 +1,11 @@
 //! `guichet check`: the daemon's judgement on files, with no state changed.
 //!
-//! PDFs go through the reader and the rules; e-mails through the whole
-//! pipeline (the store, when there is one, is only read). The JSON is the
+//! PDFs go through the reader and the rules; e-mails are routed as the
+//! daemon routes them ([`crate::route`]: re-delivery, staff reply, too
+//! large, applicant mail) and applicant mail goes through the whole
+//! pipeline, with the desk the daemon builds (`Desk::from_settings`: the
+//! operator's `[desk]` templates and roles). The store, when there is one,
+//! is only read. The JSON is the
 //! contract's `check --json` shape.
 
 use std::collections::HashSet;
@@ -15,6 +19,7 @@ use crate::config::Settings;
 use crate::domain::{FormReport, Outcome, Reason};
 use crate::message;
 use crate::pipeline::{self, Desk, Known};
+use crate::route::{route, Route};
 use crate::store::Store;
 
 /// Files to look at: the paths given, Maildir folders opened up (`new/`
@@ -140,29 +145,51 @@ fn mail_json(
             )
         }
     };
-    let redelivery = !seen.insert(sub.fingerprint.clone())
+    let processed = !seen.insert(sub.fingerprint.clone())
         || store
             .map(|s| s.was_processed(&sub.fingerprint))
             .transpose()?
             .unwrap_or(false);
-    if redelivery {
-        return Ok(
-            json!({"file": name, "message_id": sub.message_id, "outcome": Outcome::Ignored,
-            "ignored_as": "re-delivery", "reasons": [], "attachments": []}),
-        );
-    }
-    let mut counter = 0;
-    let mut next_id = |_year| {
-        counter += 1;
-        Ok(format!("(check-{counter})"))
+    // The daemon's intake takes only the header section of a file this large.
+    let oversized = bytes.len() as u64 > settings.intake.max_message_bytes;
+    let raw = message::defused(bytes);
+    let handled = match route(&raw, oversized, processed, settings) {
+        Route::Redelivery => {
+            return Ok(
+                json!({"file": name, "message_id": sub.message_id, "outcome": Outcome::Ignored,
+                "ignored_as": "re-delivery", "reasons": [], "attachments": []}),
+            )
+        }
+        // Judged by staff sign-off, never by the applicant pipeline.
+        Route::Staff(_) => {
+            return Ok(
+                json!({"file": name, "message_id": sub.message_id, "outcome": Outcome::Ignored,
+                "ignored_as": "staff-reply", "reasons": [], "attachments": []}),
+            )
+        }
+        Route::TooLarge => pipeline::too_large(desk, &sub, known),
+        Route::Applicant => {
+            let mut counter = 0;
+            let mut next_id = |_year| {
+                counter += 1;
+                Ok(format!("(check-{counter})"))
+            };
+            let received_at = sub
+                .date
+                .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+                .unwrap_or_else(Utc::now);
+            let budget = budget(settings);
+            pipeline::handle(
+                desk,
+                &sub,
+                known,
+                received_at,
+                Utc::now(),
+                &mut next_id,
+                budget,
+            )?
+        }
     };
-    let received_at = sub
-        .date
-        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
-        .unwrap_or_else(Utc::now);
-    let now = Utc::now();
-    let budget = budget(settings);
-    let handled = pipeline::handle(desk, &sub, known, received_at, now, &mut next_id, budget)?;
     let attachments: Vec<Value> = handled
         .results
         .iter()

@@ -140,7 +140,7 @@ pub fn status(config: Option<&Path>, json: bool) -> Result<()> {
     let purged = store.purges()?.len();
     let erased = store.erasures()?.len();
     let refused = crate::outbox::drain::paused(&store)?;
-    let mailbox_stop = crate::intake::imap::last_stop(&store)?;
+    let mailbox_stop = store.mailbox_stop()?;
     if json {
         let mut value = serde_json::to_value(&status)?;
         value["oldest_pending"] = serde_json::to_value(oldest)?;
@@ -240,7 +240,7 @@ pub fn accounts_list(config: Option<&Path>, json: bool) -> Result<()> {
         let list: Vec<_> = accounts
             .iter()
             .map(|a| {
-                let mut v = crate::signoff::handoff_json(a);
+                let mut v = crate::staff::signoff::handoff_json(a);
                 v["approved_by"] = a.approved_by.clone().into();
                 v["active"] = a.active.into();
                 v["deactivated"] = serde_json::to_value(&a.deactivated).unwrap_or_default();
@@ -304,9 +304,15 @@ pub fn digest(config: Option<&Path>) -> Result<()> {
     let settings = Settings::load(config)?;
     crate::logging::init(&settings.log.format);
     let store = open_store(&settings)?;
-    let templates = crate::reply::Templates::builtin();
-    let queued =
-        crate::signoff::send_digest(&store, &settings, &templates, None, chrono::Utc::now())?;
+    // The operator's templates, as the daemon's digest uses them.
+    let (templates, _) = crate::pipeline::equipment(&settings)?;
+    let queued = crate::daemon::housekeeping::send_digest(
+        &store,
+        &settings,
+        &templates,
+        None,
+        chrono::Utc::now(),
+    )?;
     println!("{queued} digest message(s) queued");
     Ok(())
 }
@@ -396,10 +402,10 @@ fn kept_mail(settings: &Settings, store: &Store) -> Result<usize> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         use crate::intake::Mailbox;
-        let position = crate::store::cursor::ImapPosition::default();
+        let position = crate::intake::imap::MemoryCursor::default();
         let tokens = crate::oauth2::TokenSource::from_settings(settings)?;
         let mut mailbox = crate::intake::Configured::from_settings(settings, &position, tokens)?;
-        let removed = crate::daemon::forget_kept_mail(store, &mut mailbox).await;
+        let removed = crate::daemon::housekeeping::forget_kept_mail(store, &mut mailbox).await;
         if let Err(e) = mailbox.logout().await {
             tracing::warn!(error = format!("{e:#}"), "mailbox logout failed");
         }

@@ -1,5 +1,6 @@
 //! The words of the desk: outcomes, reasons, services, parties, the report
-//! the form reader gives, and the request the store keeps.
+//! the form reader gives, the request the store keeps, and staff sign-off's
+//! records (token, approval request out, account and its hand-off).
 //!
 //! Everything here is plain data with no I/O, so that the reader, the rules,
 //! the replies and the store can agree on one vocabulary (see
@@ -60,6 +61,96 @@ impl Party {
             Party::Employer => "employer",
             Party::User => "user",
         }
+    }
+}
+
+/// A value field of the DA-100, named as the contract and `layout.json`
+/// name it (`employer.email`). The one list of those names: the rules'
+/// checks, the request's parties, the staff's field lines and the notices
+/// all go through it (a test checks it against the reader's layout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FieldId {
+    EmployerLastName,
+    EmployerFirstName,
+    EmployerLicence,
+    EmployerPhone,
+    EmployerOrganisation,
+    EmployerEmail,
+    EmployerDate,
+    UserLastName,
+    UserFirstName,
+    UserBirthDate,
+    UserJobTitle,
+    UserEmail,
+    UserDate,
+}
+
+impl FieldId {
+    /// Every value field (text, digits, date, e-mail), in the layout's order.
+    pub const ALL: [FieldId; 13] = [
+        FieldId::EmployerLastName,
+        FieldId::EmployerFirstName,
+        FieldId::EmployerLicence,
+        FieldId::EmployerPhone,
+        FieldId::EmployerOrganisation,
+        FieldId::EmployerEmail,
+        FieldId::EmployerDate,
+        FieldId::UserLastName,
+        FieldId::UserFirstName,
+        FieldId::UserBirthDate,
+        FieldId::UserJobTitle,
+        FieldId::UserEmail,
+        FieldId::UserDate,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FieldId::EmployerLastName => "employer.last_name",
+            FieldId::EmployerFirstName => "employer.first_name",
+            FieldId::EmployerLicence => "employer.licence",
+            FieldId::EmployerPhone => "employer.phone",
+            FieldId::EmployerOrganisation => "employer.organisation",
+            FieldId::EmployerEmail => "employer.email",
+            FieldId::EmployerDate => "employer.date",
+            FieldId::UserLastName => "user.last_name",
+            FieldId::UserFirstName => "user.first_name",
+            FieldId::UserBirthDate => "user.birth_date",
+            FieldId::UserJobTitle => "user.job_title",
+            FieldId::UserEmail => "user.email",
+            FieldId::UserDate => "user.date",
+        }
+    }
+
+    /// The field named `id`, if it is one of [`FieldId::ALL`].
+    pub fn parse(id: &str) -> Option<FieldId> {
+        FieldId::ALL.into_iter().find(|f| f.as_str() == id)
+    }
+
+    pub const fn email(party: Party) -> FieldId {
+        match party {
+            Party::Employer => FieldId::EmployerEmail,
+            Party::User => FieldId::UserEmail,
+        }
+    }
+
+    pub const fn last_name(party: Party) -> FieldId {
+        match party {
+            Party::Employer => FieldId::EmployerLastName,
+            Party::User => FieldId::UserLastName,
+        }
+    }
+
+    pub const fn first_name(party: Party) -> FieldId {
+        match party {
+            Party::Employer => FieldId::EmployerFirstName,
+            Party::User => FieldId::UserFirstName,
+        }
+    }
+}
+
+impl fmt::Display for FieldId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -257,8 +348,8 @@ pub struct FormReport {
 
 impl FormReport {
     /// The value of a field, if it was read.
-    pub fn value(&self, id: &str) -> Option<&str> {
-        self.fields.get(id).map(|f| f.value.as_str())
+    pub fn value(&self, id: FieldId) -> Option<&str> {
+        self.fields.get(id.as_str()).map(|f| f.value.as_str())
     }
 
     /// The one ticked service, if exactly one box is ticked.
@@ -445,6 +536,69 @@ impl Request {
             "user": self.user,
         })
     }
+}
+
+// ---- Staff sign-off's records ------------------------------------------------
+
+/// What the store keeps for one issued token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    /// The token's SHA-256 (`staff::token::Token::hash`).
+    pub hash: String,
+    pub request_id: String,
+    /// The staff member the approval request was sent to.
+    pub staff: String,
+    pub expires_at: DateTime<Utc>,
+    /// Set once a reply carrying the token has been acted upon.
+    pub used: bool,
+}
+
+/// An approval request out with a staff member, awaiting the answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub request_id: String,
+    pub staff: String,
+    /// Key of its [`TokenRecord`] in `tokens`.
+    pub token_hash: String,
+    pub sent_at: DateTime<Utc>,
+    /// When the token stops working: the request is then put to staff again.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Why and when an operator closed an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deactivation {
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// What became of handing an account to the organisation's systems.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    /// `exit status 0`, `not configured`, `timed out`, … (never a secret).
+    pub detail: String,
+}
+
+/// The access an approval created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub username: String,
+    pub request_id: String,
+    pub service: Option<String>,
+    pub employer: Employer,
+    pub user: User,
+    /// Argon2id PHC string of the temporary password; the password itself
+    /// went to the user's mailbox and nowhere else.
+    pub password_hash: String,
+    pub created_at: DateTime<Utc>,
+    /// Who approved it.
+    pub approved_by: String,
+    pub active: bool,
+    pub deactivated: Option<Deactivation>,
+    /// `None` until the hand-off command has run.
+    pub handoff: Option<Handoff>,
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request, State, User};
+use crate::domain::{
+    Employer, FieldId, FormReport, HistoryEntry, Outcome, Reason, Request, State, User,
+};
+use crate::fold::letters_and_digits;
 use crate::message::{Attachment, Silence, Submission};
 use crate::reader::FormReader;
 use crate::reply::{self, AttachmentResult, Reply, Templates};
@@ -24,14 +27,45 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// The real reader, the built-in role list and templates.
-    pub fn from_settings(_settings: &crate::config::Settings) -> anyhow::Result<Desk> {
-        Ok(Desk {
+    /// The one way a desk is built from the settings, for the daemon and
+    /// every command: the real reader, and the operator's templates and
+    /// role list when `[desk]` names them (see [`Desk::refit`]).
+    pub fn from_settings(settings: &crate::config::Settings) -> anyhow::Result<Desk> {
+        let mut desk = Desk {
             reader: Box::new(crate::reader::Da100Reader::new()?),
             roles: RoleList::builtin(),
             templates: Templates::builtin(),
-        })
+        };
+        desk.refit(settings)?;
+        Ok(desk)
     }
+
+    /// Puts the operator's templates and role list (when the settings name
+    /// them) into the desk: at start and on a reload. Everything is read
+    /// before anything is replaced, so a bad file leaves the desk as it was.
+    pub fn refit(&mut self, settings: &crate::config::Settings) -> anyhow::Result<()> {
+        let (templates, roles) = equipment(settings)?;
+        self.templates = templates;
+        self.roles = roles;
+        Ok(())
+    }
+}
+
+/// The templates and role list the settings name (`[desk]`), else the
+/// built-in ones: what a command that reads no form needs of the desk.
+pub fn equipment(settings: &crate::config::Settings) -> anyhow::Result<(Templates, RoleList)> {
+    use anyhow::Context;
+    let templates = match &settings.desk.templates {
+        Some(dir) => Templates::load(dir).context("desk.templates")?,
+        None => Templates::builtin(),
+    };
+    let mut roles = RoleList::builtin();
+    if let Some(path) = &settings.desk.roles {
+        let extra = RoleList::load(path)
+            .with_context(|| format!("desk.roles: cannot read {}", path.display()))?;
+        roles.extend(extra);
+    }
+    Ok((templates, roles))
 }
 
 /// What the store knows that matters to one message.
@@ -348,19 +382,19 @@ fn fill(r: &mut Request, report: Option<&FormReport>, reasons: Vec<Reason>, stat
     let Some(rep) = report else {
         return;
     };
-    let v = |id: &str| rep.value(id).unwrap_or("").to_string();
+    let v = |id: FieldId| rep.value(id).unwrap_or("").to_string();
     r.service = rep.service().map(str::to_string);
     r.employer = Employer {
-        last_name: v("employer.last_name"),
-        first_name: v("employer.first_name"),
-        licence: v("employer.licence"),
-        email: v("employer.email"),
+        last_name: v(FieldId::EmployerLastName),
+        first_name: v(FieldId::EmployerFirstName),
+        licence: v(FieldId::EmployerLicence),
+        email: v(FieldId::EmployerEmail),
     };
     r.user = User {
-        last_name: v("user.last_name"),
-        first_name: v("user.first_name"),
-        birth_date: v("user.birth_date"),
-        email: v("user.email"),
+        last_name: v(FieldId::UserLastName),
+        first_name: v(FieldId::UserFirstName),
+        birth_date: v(FieldId::UserBirthDate),
+        email: v(FieldId::UserEmail),
     };
     r.fields = rep.fields.clone();
 }
@@ -372,18 +406,18 @@ fn take_matching(resumable: &mut Vec<Request>, rep: &FormReport) -> Option<Reque
         return None;
     }
     let same = |a: &str, b: Option<&str>| {
-        b.is_some_and(|b| !a.is_empty() && rules::fold(a) == rules::fold(b))
+        b.is_some_and(|b| !a.is_empty() && letters_and_digits(a) == letters_and_digits(b))
     };
     let pos = resumable
         .iter()
         .position(|r| {
-            same(&r.user.last_name, rep.value("user.last_name"))
-                && same(&r.user.first_name, rep.value("user.first_name"))
+            same(&r.user.last_name, rep.value(FieldId::UserLastName))
+                && same(&r.user.first_name, rep.value(FieldId::UserFirstName))
         })
         .or_else(|| {
             resumable
                 .iter()
-                .position(|r| same(&r.employer.licence, rep.value("employer.licence")))
+                .position(|r| same(&r.employer.licence, rep.value(FieldId::EmployerLicence)))
         })
         .unwrap_or(0);
     Some(resumable.remove(pos))

@@ -136,8 +136,8 @@ struct CrashOnFirstSettle {
 }
 
 impl Mailbox for CrashOnFirstSettle {
-    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>> {
-        self.inner.fetch().await
+    async fn next(&mut self) -> anyhow::Result<Option<Incoming>> {
+        self.inner.next().await
     }
     async fn settle(&mut self, key: &str, d: Disposition) -> anyhow::Result<()> {
         if !self.crashed {
@@ -336,5 +336,59 @@ async fn a_message_the_daemon_stopped_on_is_set_aside_unread_at_the_restart() {
     assert_eq!(
         requests[0].reasons,
         [guichet::domain::Reason::UnreadablePdf]
+    );
+}
+
+/// `guichet check` routes as the daemon does (a staff reply never reaches
+/// the applicant pipeline, a message over the size limit is answered
+/// `too_large`) and builds the same desk from the settings: the operator's
+/// `[desk]` roles are read, and a templates folder that cannot be read
+/// stops it as it stops the daemon.
+#[test]
+fn check_routes_and_builds_its_desk_as_the_daemon_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let roles = dir.path().join("roles.txt");
+    std::fs::write(&roles, "zzqrole\nzzqdesk\n").unwrap();
+    let mut s = settings(dir.path());
+    s.desk.roles = Some(roles);
+    s.intake.max_message_bytes = 2048;
+    let desk = Desk::from_settings(&s).unwrap();
+    assert_eq!(
+        desk.roles.len(),
+        guichet::rules::RoleList::builtin().len() + 2
+    );
+
+    let staff = b"From: agent@organisme.example\r\nTo: acces+00aa11bb@organisme.example\r\n\
+        Message-ID: <s1@organisme.example>\r\nSubject: Re: DA-2024-000001\r\n\r\nAPPROUVER\r\n";
+    let big = format!(
+        "From: big@clinique.example\r\nTo: acces@organisme.example\r\nMessage-ID: <big@c>\r\n\r\n{}",
+        "x".repeat(4096)
+    );
+    let files = [("staff.eml", &staff[..]), ("big.eml", big.as_bytes())].map(|(name, bytes)| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    });
+    let out = guichet::check::run(&s, None, &files).unwrap();
+    assert_eq!(
+        (out[0]["outcome"].as_str(), out[0]["ignored_as"].as_str()),
+        (Some("ignored"), Some("staff-reply")),
+        "{}",
+        out[0]
+    );
+    assert_eq!(out[0]["attachments"], serde_json::json!([]));
+    assert_eq!(
+        out[1]["reasons"],
+        serde_json::json!(["too_large"]),
+        "{}",
+        out[1]
+    );
+    assert_eq!(out[1]["reply"], "rejection");
+
+    s.desk.templates = Some(dir.path().join("no such folder"));
+    let refused = guichet::check::run(&s, None, &files).unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("desk.templates"),
+        "{refused:#}"
     );
 }

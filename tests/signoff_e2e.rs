@@ -772,7 +772,7 @@ async fn the_digest_goes_once_a_day_and_new_accounts_are_handed_off() {
     let id = request_ids_of(&desk.store(), State::Queued).pop().unwrap();
     assert!(digests[0].text().contains(&id));
     // `guichet digest` (the timer) finds today's digest sent already.
-    let again = guichet::signoff::send_digest(
+    let again = guichet::daemon::housekeeping::send_digest(
         &desk.store(),
         &desk.settings(),
         &Templates::builtin(),

@@ -10,19 +10,23 @@
 //!
 //! Outages are this adapter's business: it reconnects with exponential
 //! backoff and jitter, and logs each change of state once. While the server
-//! is unreachable `fetch` returns nothing and `wait` sleeps until the next
+//! is unreachable `next` returns nothing and `wait` sleeps until the next
 //! attempt, so the daemon's loop needs no special case:
 //!
 //! ```text
 //! loop {
-//!     for message in mailbox.fetch().await? {
+//!     while let Some(message) = mailbox.next().await? {
 //!         // read, decide, commit to the store (idempotent: a message not
-//!         // settled is handed out again by the next fetch) …
+//!         // settled is handed out again once the listing is renewed) …
 //!         mailbox.settle(&message.key, disposition).await?;
 //!     }
 //!     mailbox.wait(Duration::from_secs(300)).await?;
 //! }
 //! ```
+//!
+//! A backlog streams: one `UID FETCH n:* (RFC822.SIZE)` lists what waits
+//! (UIDs and sizes only), then each message is downloaded when it is
+//! asked for, so one message at a time is in memory however many wait.
 
 mod folders;
 mod ledger;
@@ -53,12 +57,19 @@ pub trait UidCursor: Send {
     fn save(&self, mark: UidMark) -> Result<()>;
 }
 
-/// A cursor in memory, for tests and one-off runs. Clones share the mark, so
-/// that a test can read it or hand it to a second mailbox (a restart).
+/// A cursor in memory. Clones share the mark, so that its holder can read
+/// it: the daemon, whose store persists it after each message and round
+/// (the store keeps the value; it never holds the cursor), or a test
+/// handing it to a second mailbox (a restart).
 #[derive(Debug, Clone, Default)]
 pub struct MemoryCursor(Arc<Mutex<Option<UidMark>>>);
 
 impl MemoryCursor {
+    /// A cursor at `mark` (where the store last recorded it).
+    pub fn at(mark: Option<UidMark>) -> MemoryCursor {
+        MemoryCursor(Arc::new(Mutex::new(mark)))
+    }
+
     pub fn get(&self) -> Option<UidMark> {
         *self
             .0
@@ -106,11 +117,6 @@ impl Default for Timing {
     }
 }
 
-/// At most this many messages are handed out by one `fetch`; the rest
-/// come with the next (and `wait` does not wait while some remain).
-const BATCH_MESSAGES: usize = 50;
-/// At most this many bytes of messages (beyond the first) per `fetch`.
-const BATCH_BYTES: u64 = 64 * 1024 * 1024;
 /// UIDs per MOVE command, to keep command lines short.
 const MOVE_CHUNK: usize = 100;
 
@@ -127,7 +133,9 @@ pub struct ImapMailbox {
     ledger: Option<Ledger>,
     /// Settled messages still to be moved (retried after a reconnection).
     moves: Vec<(u32, Disposition)>,
-    backlog: bool,
+    /// UIDs and sizes the last listing found waiting, not yet handed out
+    /// (`wait` does not wait while some remain). Emptied with the session.
+    listed: std::collections::VecDeque<(u32, u64)>,
     backoff: Backoff,
     retry_at: Option<Instant>,
     /// The outage being reported, so that it is logged once.
@@ -137,7 +145,7 @@ pub struct ImapMailbox {
 }
 
 impl ImapMailbox {
-    /// Prepares the mailbox; the connection is made by the first `fetch` or
+    /// Prepares the mailbox; the connection is made by the first `next` or
     /// `wait`. Fails on what no retry would fix: unreadable password file or
     /// CA file.
     pub fn new(
@@ -199,7 +207,7 @@ impl ImapMailbox {
             link: None,
             ledger: None,
             moves: Vec::new(),
-            backlog: false,
+            listed: Default::default(),
             retry_at: None,
             outage: None,
             leftovers_checked: false,
@@ -235,6 +243,7 @@ impl ImapMailbox {
             Ok(link) => {
                 self.adopt(link.uidvalidity)?;
                 self.link = Some(link);
+                self.listed.clear();
                 self.report_leftovers().await;
                 self.backoff.reset();
                 self.retry_at = None;
@@ -395,45 +404,42 @@ impl ImapMailbox {
         }
     }
 
-    /// The next batch of waiting messages.
-    async fn take_batch(&mut self) -> Result<Vec<Incoming>, Failure> {
+    /// The next waiting message: listed (UIDs and sizes) once per listing, downloaded alone.
+    async fn take_one(&mut self) -> Result<Option<Incoming>, Failure> {
         let (Some(link), Some(ledger)) = (self.link.as_mut(), self.ledger.as_mut()) else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
-        let first = ledger.mark().last_uid.saturating_add(1);
-        // A session sees messages delivered since its last command only
-        // once the server has told it (Dovecot: at the end of a command),
-        // so `n:*` would miss them: NOOP first to bring the view up to date.
-        link.noop().await?;
-        // What the server announced so far is in view now; what it
-        // announces from here on makes the next `wait` return at once.
-        link.announced_mail();
-        let sizes = link.sizes_from(first).await?;
-        let waiting: Vec<(u32, u64)> = sizes
-            .into_iter()
-            .filter(|(uid, _)| ledger.wanted(*uid))
-            .collect();
-        let mut taken = Vec::new();
-        let mut bytes = 0u64;
-        for &(uid, size) in &waiting {
-            if taken.len() == BATCH_MESSAGES
-                || (!taken.is_empty() && bytes + size.min(self.max_message_bytes) > BATCH_BYTES)
-            {
-                break;
+        if self.listed.is_empty() {
+            let first = ledger.mark().last_uid.saturating_add(1);
+            // A session sees messages delivered since its last command only
+            // once the server has told it (Dovecot: at the end of a command),
+            // so `n:*` would miss them: NOOP first to bring the view up to date.
+            link.noop().await?;
+            // What the server announced so far is in view now; what it
+            // announces from here on makes the next `wait` return at once.
+            link.announced_mail();
+            let sizes = link.sizes_from(first).await?;
+            self.listed = sizes
+                .into_iter()
+                .filter(|(uid, _)| ledger.wanted(*uid))
+                .collect();
+        }
+        while let Some((uid, size)) = self.listed.pop_front() {
+            if !ledger.wanted(uid) {
+                continue;
             }
             let oversized = size > self.max_message_bytes;
-            let part = if oversized { Part::Header } else { Part::Whole };
-            let download = if oversized {
-                session::HEADER_BYTES_AT_MOST
+            let (part, download) = if oversized {
+                (Part::Header, session::HEADER_BYTES_AT_MOST)
             } else {
-                size
+                (Part::Whole, size)
             };
-            bytes += download;
-            let body = link.part(uid, part, download).await?;
             // Gone meanwhile (another client moved it): nothing to hand out.
-            let Some(body) = body else { continue };
+            let Some(body) = link.part(uid, part, download).await? else {
+                continue;
+            };
             ledger.handed_out([uid]);
-            taken.push(Incoming {
+            return Ok(Some(Incoming {
                 key: MessageKey {
                     uidvalidity: ledger.mark().uidvalidity,
                     uid,
@@ -443,59 +449,25 @@ impl ImapMailbox {
                 oversized,
                 // Seen within one IDLE round of its delivery.
                 received_at: chrono::Utc::now(),
-            });
+            }));
         }
-        self.backlog = taken.len() < waiting.len();
-        Ok(taken)
+        Ok(None)
     }
-}
-
-/// The store's `meta` key of the last stop for a mailbox error.
-const STOP_KEY: &str = "mailbox_stopped";
-
-/// Records in `store` why the mailbox stopped the daemon (`error`), or
-/// clears the record once the mailbox works again.
-pub fn record_stop(
-    store: &crate::store::Store,
-    error: Option<&anyhow::Error>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    match error {
-        Some(e) => {
-            let line = format!(
-                "stopped at {}: {e:#}",
-                now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
-            store.meta_set(STOP_KEY, line.as_bytes())
-        }
-        None if store.meta_get(STOP_KEY)?.is_some_and(|v| !v.is_empty()) => {
-            store.meta_set(STOP_KEY, b"")
-        }
-        None => Ok(()),
-    }
-}
-
-/// Why the mailbox last stopped the daemon, if it has not worked since.
-pub fn last_stop(store: &crate::store::Store) -> Result<Option<String>> {
-    Ok(store
-        .meta_get(STOP_KEY)?
-        .filter(|v| !v.is_empty())
-        .map(|v| String::from_utf8_lossy(&v).into_owned()))
 }
 
 impl Mailbox for ImapMailbox {
-    /// Messages above the mark, in UID order, at most one batch; a message
-    /// handed out but not settled is handed out again by the next call.
-    async fn fetch(&mut self) -> Result<Vec<Incoming>> {
+    /// The next message above the mark, in UID order; a message handed
+    /// out but not settled comes again once the listing is renewed.
+    async fn next(&mut self) -> Result<Option<Incoming>> {
         if !self.connect().await? {
-            return Ok(Vec::new());
+            return Ok(None);
         }
         self.flush_moves().await;
-        match self.take_batch().await {
-            Ok(batch) => Ok(batch),
+        match self.take_one().await {
+            Ok(message) => Ok(message),
             Err(failure) => {
                 self.failed(failure);
-                Ok(Vec::new())
+                Ok(None)
             }
         }
     }
@@ -506,7 +478,7 @@ impl Mailbox for ImapMailbox {
     async fn settle(&mut self, key: &str, disposition: Disposition) -> Result<()> {
         let key: MessageKey = key.parse()?;
         let Some(ledger) = self.ledger.as_mut() else {
-            bail!("IMAP message {key} settled before any fetch");
+            bail!("IMAP message {key} settled before any was handed out");
         };
         if let Disposition::Quarantine(reason) = &disposition {
             tracing::warn!(%key, reason = %crate::logging::scrub(reason), "IMAP message quarantined");
@@ -540,7 +512,7 @@ impl Mailbox for ImapMailbox {
         let Some(mut link) = self.link.take() else {
             return Ok(());
         };
-        if self.backlog || link.announced_mail() {
+        if !self.listed.is_empty() || link.announced_mail() {
             self.link = Some(link);
             return Ok(());
         }
@@ -653,7 +625,7 @@ mod tests {
         fn send<T: Send>(_: &T) {}
         let mut mailbox =
             ImapMailbox::new(&cfg(), 1 << 20, Box::new(MemoryCursor::default())).unwrap();
-        send(&mailbox.fetch());
+        send(&mailbox.next());
         send(&mailbox.wait(Duration::from_secs(1)));
         send(&mailbox.settle("1:1", Disposition::Processed));
     }
@@ -715,7 +687,7 @@ mod tests {
         let mut mailbox =
             ImapMailbox::with_timing(&c, 1 << 20, Box::new(MemoryCursor::default()), timing)
                 .unwrap();
-        assert!(mailbox.fetch().await.unwrap().is_empty());
+        assert!(mailbox.next().await.unwrap().is_none());
         assert!(!mailbox.is_connected());
         let retry = mailbox.retry_at.expect("a retry is scheduled");
         let started = Instant::now();
@@ -724,7 +696,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(1));
         for _ in 0..5 {
             mailbox.wait(Duration::from_secs(5)).await.unwrap();
-            assert!(mailbox.fetch().await.unwrap().is_empty());
+            assert!(mailbox.next().await.unwrap().is_none());
         }
         let text = log.text();
         assert_eq!(text.matches("IMAP unavailable").count(), 1, "{text}");

@@ -1,8 +1,8 @@
 //! The built-in intake: a Maildir (`new/`, `cur/`, `tmp/`). A message is
 //! taken from `new/` and moved to `cur/` only once its effects are
 //! committed; a message set aside goes to the `.Quarantaine` sub-folder.
-//! A backlog streams: `new/` is listed once, then read [`FETCH_BATCH`]
-//! files at a time, so memory does not grow with the number waiting.
+//! A backlog streams: `new/` is listed once, then read one file at a time,
+//! so memory does not grow with the number waiting.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
-use super::{Disposition, Incoming, Mailbox, FETCH_BATCH};
+use super::{Disposition, Incoming, Mailbox};
 
 pub struct Maildir {
     root: PathBuf,
@@ -90,7 +90,7 @@ fn delivery_time(name: &str, path: &Path) -> DateTime<Utc> {
 }
 
 impl Mailbox for Maildir {
-    async fn fetch(&mut self) -> Result<Vec<Incoming>> {
+    async fn next(&mut self) -> Result<Option<Incoming>> {
         if self.listed.is_empty() {
             let mut names: Vec<String> = std::fs::read_dir(self.root.join("new"))?
                 .filter_map(|e| e.ok())
@@ -102,32 +102,27 @@ impl Mailbox for Maildir {
             names.sort();
             self.listed = names.into();
         }
-        let mut out = Vec::with_capacity(FETCH_BATCH);
-        while out.len() < FETCH_BATCH {
-            let Some(key) = self.listed.pop_front() else {
-                break;
-            };
+        while let Some(key) = self.listed.pop_front() {
             let path = self.root.join("new").join(&key);
             // Gone since the listing (another reader, an operator): skip it.
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
             };
-            let size = meta.len();
-            let oversized = size > self.max_bytes;
+            let oversized = meta.len() > self.max_bytes;
             let bytes = if oversized {
                 header_section(&path)?
             } else {
                 std::fs::read(&path)?
             };
             let received_at = delivery_time(&key, &path);
-            out.push(Incoming {
+            return Ok(Some(Incoming {
                 key,
                 bytes,
                 oversized,
                 received_at,
-            });
+            }));
         }
-        Ok(out)
+        Ok(None)
     }
 
     async fn settle(&mut self, key: &str, disposition: Disposition) -> Result<()> {
@@ -212,7 +207,10 @@ mod tests {
             b"From: a@b.example\n\nfar too large",
         )
         .unwrap();
-        let got = md.fetch().await.unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(md.next().await.unwrap().expect("three wait"));
+        }
         let keys: Vec<_> = got.iter().map(|m| m.key.as_str()).collect();
         assert_eq!(keys, ["100.M1.h:2,", "200.M1.h", "300.M1.h"]);
         assert_eq!(got[0].bytes, b"first");
@@ -227,56 +225,29 @@ mod tests {
             .unwrap();
         assert!(dir.path().join("cur/100.M1.h:2,S").exists());
         assert!(dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
-        assert_eq!(md.fetch().await.unwrap().len(), 1);
+        // The one not settled comes again, once the listing is renewed.
+        assert_eq!(md.next().await.unwrap().unwrap().key, "200.M1.h");
     }
 
     #[tokio::test]
-    async fn a_backlog_comes_a_batch_at_a_time_in_arrival_order() {
+    async fn a_backlog_comes_one_message_at_a_time_in_arrival_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut md = Maildir::open(dir.path(), 1000).unwrap();
-        let total = 2 * FETCH_BATCH + 3;
+        let total = 35;
         for i in 0..total {
             std::fs::write(dir.path().join(format!("new/{}.M1.h", 1000 + i)), b"x").unwrap();
         }
         let mut seen = Vec::new();
-        loop {
-            let batch = md.fetch().await.unwrap();
-            assert!(batch.len() <= FETCH_BATCH);
-            if batch.is_empty() {
-                break;
-            }
-            for m in batch {
-                md.settle(&m.key, Disposition::Processed).await.unwrap();
-                seen.push(m.received_at.timestamp());
-            }
+        while let Some(m) = md.next().await.unwrap() {
+            md.settle(&m.key, Disposition::Processed).await.unwrap();
+            seen.push(m.received_at.timestamp());
             // A file removed behind its back is skipped, not an error.
-            if seen.len() == FETCH_BATCH {
+            if seen.len() == 16 {
                 std::fs::remove_file(dir.path().join(format!("new/{}.M1.h", 1000 + total - 1)))
                     .unwrap();
             }
         }
         let expected: Vec<i64> = (0..total as i64 - 1).map(|i| 1000 + i).collect();
         assert_eq!(seen, expected);
-    }
-
-    #[tokio::test]
-    async fn forgetting_removes_kept_copies_by_message_id_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut md = Maildir::open(dir.path(), 1 << 20).unwrap();
-        let mail = |id: &str| format!("From: a@b.example\r\nMessage-ID: {id}\r\n\r\nbody\r\n");
-        std::fs::write(dir.path().join("new/100.M1.h"), mail("<one@b.example>")).unwrap();
-        std::fs::write(dir.path().join("new/200.M1.h"), mail("<two@b.example>")).unwrap();
-        std::fs::write(dir.path().join("new/300.M1.h"), mail("<one@b.example>")).unwrap();
-        md.settle("100.M1.h", Disposition::Processed).await.unwrap();
-        md.settle("200.M1.h", Disposition::Processed).await.unwrap();
-        md.settle("300.M1.h", Disposition::Quarantine("x".into()))
-            .await
-            .unwrap();
-        let gone = md.forget(&["<one@b.example>".to_string()]).await.unwrap();
-        assert_eq!(gone, 2, "the processed and the quarantined copy");
-        assert!(!dir.path().join("cur/100.M1.h:2,S").exists());
-        assert!(!dir.path().join(".Quarantaine/cur/300.M1.h:2,S").exists());
-        assert!(dir.path().join("cur/200.M1.h:2,S").exists());
-        assert_eq!(md.forget(&[]).await.unwrap(), 0);
     }
 }

@@ -34,17 +34,16 @@ pub enum Disposition {
 }
 
 /// A mailbox the daemon takes messages from.
-/// The most messages a mailbox hands out at once: a backlog is read a batch
-/// at a time, and the daemon asks again while batches come back full.
-pub const FETCH_BATCH: usize = 16;
-
 #[allow(async_fn_in_trait)]
 pub trait Mailbox {
-    /// Messages waiting, in arrival order. A mailbox may hand a backlog out
-    /// a batch at a time (the Maildir gives at most [`FETCH_BATCH`]): the
-    /// daemon asks again while a fetch gives that many or more. Oversized messages are not loaded: they come back with only their
-    /// header section and `oversized` set.
-    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>>;
+    /// The next message waiting, in arrival order; `None` when none waits.
+    /// One message at a time, so that a backlog of any length costs the
+    /// memory of one message: a mailbox lists what waits (names, UIDs and
+    /// sizes, not contents) and reads each message only when it is asked
+    /// for. A message handed out and not settled comes again once the
+    /// messages listed after it were handed out. Oversized messages are not
+    /// loaded: they come with only their header section and `oversized` set.
+    async fn next(&mut self) -> anyhow::Result<Option<Incoming>>;
 
     /// Takes a handled message out of the inbox. Called only after the
     /// store has committed and flushed what the message produced.
@@ -83,7 +82,7 @@ impl Configured {
     /// `tokens`: the OAuth token source, shared with the outbox.
     pub fn from_settings(
         settings: &crate::config::Settings,
-        position: &crate::store::cursor::ImapPosition,
+        position: &imap::MemoryCursor,
         tokens: Option<std::sync::Arc<crate::oauth2::TokenSource>>,
     ) -> anyhow::Result<Configured> {
         let max = settings.intake.max_message_bytes;
@@ -101,10 +100,10 @@ impl Configured {
 }
 
 impl Mailbox for Configured {
-    async fn fetch(&mut self) -> anyhow::Result<Vec<Incoming>> {
+    async fn next(&mut self) -> anyhow::Result<Option<Incoming>> {
         match self {
-            Configured::Maildir(m) => m.fetch().await,
-            Configured::Imap(m) => m.fetch().await,
+            Configured::Maildir(m) => m.next().await,
+            Configured::Imap(m) => m.next().await,
         }
     }
 

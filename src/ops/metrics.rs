@@ -123,9 +123,10 @@ impl Metrics {
         self.lock().mailbox_connected = Some(up);
     }
 
-    /// Whether sending is refused (the outbox's pause), and since when, why.
-    pub fn sending_refused(&self, pause: Option<&crate::outbox::pause::Paused>) {
-        self.lock().sending_refused = Some(pause.map(|p| (p.since, p.kind().to_string())));
+    /// Whether sending is refused (the outbox's pause): since when, and
+    /// what kind of failure (`Paused::kind`).
+    pub fn sending_refused(&self, refused: Option<(DateTime<Utc>, &str)>) {
+        self.lock().sending_refused = Some(refused.map(|(since, kind)| (since, kind.to_string())));
     }
 
     pub fn snapshot(&self, snapshot: Snapshot) {

@@ -22,8 +22,8 @@ pub use signals::Signals;
 pub struct Hooks {
     pub metrics: Arc<Metrics>,
     pub signals: Signals,
-    /// The IMAP position, lent the store during each round (IMAP only).
-    pub position: Option<crate::store::cursor::ImapPosition>,
+    /// The IMAP position the intake moves; the daemon's store persists it.
+    pub position: Option<crate::intake::imap::MemoryCursor>,
 }
 
 impl Hooks {

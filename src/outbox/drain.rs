@@ -49,7 +49,7 @@ pub async fn drain<T: Transport>(
     metrics: &Metrics,
 ) -> Result<usize> {
     let mut pause = paused(store)?;
-    metrics.sending_refused(pause.as_ref());
+    metrics.sending_refused(pause.as_ref().map(|p| (p.since, p.kind())));
     if pause.as_ref().is_some_and(|p| !p.due(now)) {
         return Ok(0);
     }
@@ -90,7 +90,7 @@ pub async fn drain<T: Transport>(
                     }
                 }
                 metrics.send_retry();
-                metrics.sending_refused(Some(&next));
+                metrics.sending_refused(Some((next.since, next.kind())));
                 set_paused(store, Some(&next))?;
                 return Ok(sent);
             }

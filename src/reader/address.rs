@@ -9,8 +9,6 @@
 //! must spell the address's local part out of the same person's names and
 //! initials, or the field stays illegible.
 
-use unicode_normalization::UnicodeNormalization;
-
 use super::layout::Kind;
 use super::normalise::normalise;
 
@@ -89,17 +87,12 @@ pub fn settle(value: &str, first_name: Option<&str>, last_name: Option<&str>) ->
     }
 }
 
-/// The person's names as they appear in addresses: each name and each of
-/// its hyphen or space separated parts, folded to ASCII lower case, and
-/// their initials.
+/// The person's names as they appear in addresses: each name whole and
+/// each of its parts ([`crate::fold::name_parts`]), and their initials.
 fn name_words(first_name: Option<&str>, last_name: Option<&str>) -> Vec<String> {
     let mut words = Vec::new();
     for name in [first_name, last_name].into_iter().flatten() {
-        let parts: Vec<String> = name
-            .split(|c: char| c == '-' || c.is_whitespace())
-            .map(fold)
-            .filter(|p| !p.is_empty())
-            .collect();
+        let parts = crate::fold::name_parts(name);
         words.push(parts.concat());
         for part in parts {
             words.push(part[..1].to_string());
@@ -110,14 +103,6 @@ fn name_words(first_name: Option<&str>, last_name: Option<&str>) -> Vec<String> 
     words.sort();
     words.dedup();
     words
-}
-
-/// ASCII lower-case letters of `text`, accents dropped (Ève → eve).
-fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 /// Whether `letters` is a sequence of `words`, with at least one word

@@ -60,7 +60,7 @@ use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
-use crate::domain::{FormReport, ReadError};
+use crate::domain::{FieldId, FormReport, ReadError};
 use decode::{decode_image, DecodeError};
 use layout::Layout;
 pub use ocr::reexec_with_single_thread_ocr;
@@ -112,17 +112,11 @@ pub(crate) mod limits {
     pub const FILE_TIME: Duration = Duration::from_secs(60);
 }
 
-/// The ids of the fields that hold a typed value (text, digits, date,
-/// e-mail), in `layout.json` order: those a staff member may set by reply.
-pub fn value_fields() -> Vec<&'static str> {
-    typed_zones().iter().map(|(id, _)| id.as_str()).collect()
-}
-
 /// A value a person gave for field `id`, normalised as the reader
-/// normalises what it reads (see `check --json`); `None` for an id that
-/// holds no typed value or a value that cannot take its field's shape.
-pub fn normalise_value(id: &str, raw: &str) -> Option<String> {
-    let (_, kind) = typed_zones().iter().find(|(zone, _)| zone == id)?;
+/// normalises what it reads (see `check --json`); `None` for a value that
+/// cannot take its field's shape.
+pub fn normalise_value(id: FieldId, raw: &str) -> Option<String> {
+    let (_, kind) = typed_zones().iter().find(|(zone, _)| zone == id.as_str())?;
     normalise::normalise(*kind, raw)
 }
 
@@ -318,4 +312,20 @@ fn page_image(
         pixels,
         rendered_from: (page.rotate == 0).then_some((page.crop_box, dpi.round() / 72.0)),
     })
+}
+
+#[cfg(test)]
+mod field_ids {
+    use super::*;
+
+    /// `FieldId` names exactly the layout's value fields, in its order.
+    #[test]
+    fn field_ids_are_the_layouts_value_fields() {
+        let layout: Vec<&str> = typed_zones().iter().map(|(id, _)| id.as_str()).collect();
+        let ids: Vec<&str> = FieldId::ALL.iter().map(|f| f.as_str()).collect();
+        assert_eq!(layout, ids);
+        assert!(FieldId::ALL
+            .iter()
+            .all(|&f| FieldId::parse(f.as_str()) == Some(f)));
+    }
 }

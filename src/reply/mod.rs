@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 
 use crate::domain::{Outcome, Reason};
 
-pub use render::{render, RenderError};
+pub use render::{outgoing, render, RenderError};
 pub use templates::{Lang, TemplateError, Templates};
 
 /// What a message is, as its `X-Guichet-Kind` header says.

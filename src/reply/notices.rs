@@ -5,12 +5,14 @@
 //! answering a reply that changed nothing, and the staff digest. Each is one bilingual template filled with values
 //! from the request; every value is cleaned to one line before it goes in.
 
+use std::collections::BTreeMap;
+
 use chrono::NaiveDate;
 
-use crate::domain::{Crop, Reason, Request, State};
+use crate::domain::{Crop, FieldId, Reason, Request, State};
 
 use super::templates::{escape, Lang};
-use super::{clean, subject, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
+use super::{clean, subject, Attachment, AutoSubmitted, Inline, Reply, ReplyKind, Templates};
 
 /// The digest lists this many of the requests waiting longest.
 const DIGEST_LONGEST: usize = 20;
@@ -73,9 +75,9 @@ pub fn label(templates: &Templates, lang: Lang, id: &str) -> String {
 /// The field a staff member named in a field line: a field id or the
 /// French or English label the approval request shows, case, accents,
 /// spaces and punctuation ignored (`User's e-mail`, `users email`).
-pub fn field_named(templates: &Templates, written: &str) -> Option<&'static str> {
+pub fn field_named(templates: &Templates, written: &str) -> Option<FieldId> {
     let key = |s: &str| -> String {
-        crate::rules::fold(s)
+        crate::fold::letters_and_digits(s)
             .chars()
             .filter(|c| c.is_alphanumeric())
             .collect()
@@ -84,11 +86,11 @@ pub fn field_named(templates: &Templates, written: &str) -> Option<&'static str>
     if wanted.is_empty() {
         return None;
     }
-    crate::reader::value_fields().into_iter().find(|id| {
-        key(id) == wanted
+    FieldId::ALL.into_iter().find(|id| {
+        key(id.as_str()) == wanted
             || Lang::BOTH
                 .iter()
-                .any(|&lang| key(&label(templates, lang, id)) == wanted)
+                .any(|&lang| key(&label(templates, lang, id.as_str())) == wanted)
     })
 }
 
@@ -118,8 +120,8 @@ fn sort_fields(request: &Request) -> (Vec<Doubtful<'_>>, Vec<(&str, &str)>) {
         })
         .collect();
     let mut sure = Vec::new();
-    for id in crate::reader::value_fields() {
-        let Some((id, reading)) = request.fields.get_key_value(id) else {
+    for id in FieldId::ALL {
+        let Some((id, reading)) = request.fields.get_key_value(id.as_str()) else {
             continue;
         };
         if doubtful.iter().any(|d| d.id == id) {
@@ -368,6 +370,39 @@ pub fn approval_request(
     reply
 }
 
+/// The approval request as it goes out: [`approval_request`] with the
+/// reception date after the request number in the subject, so a clerk
+/// sorting a mailbox sees the queue's order, and the applicant's PDF
+/// attached when the store kept it (`pdf`).
+pub fn approval_request_out(
+    templates: &Templates,
+    request: &Request,
+    crops: &[Crop],
+    pdf: Option<&[u8]>,
+    staff: &str,
+    reply_to: &str,
+) -> Reply {
+    let mut reply = approval_request(templates, request, crops, staff, reply_to);
+    reply.subject = format!(
+        "{} ({})",
+        reply.subject,
+        request.received_at.format("%Y-%m-%d")
+    );
+    if let Some(pdf) = pdf.filter(|pdf| !pdf.is_empty()) {
+        let filename = if request.attachment.to_ascii_lowercase().ends_with(".pdf") {
+            request.attachment.clone()
+        } else {
+            format!("{}.pdf", request.id)
+        };
+        reply.attachments.push(Attachment {
+            filename,
+            content_type: "application/pdf".into(),
+            bytes: pdf.to_vec(),
+        });
+    }
+    reply
+}
+
 /// Style of the HTML approval request: what mail clients keep of CSS.
 const STYLE: &str = "body{font-family:Arial,Helvetica,sans-serif;font-size:15px;color:#222;max-width:900px}\
 table{border-collapse:collapse;margin:4px 0 12px}th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:middle}\
@@ -587,14 +622,12 @@ fn explain(
 /// The fields a staff member could give to lift a reason.
 fn fields_of(reason: &Reason) -> Vec<&str> {
     use crate::domain::Party;
-    let email = |p: &Party| match p {
-        Party::Employer => "employer.email",
-        Party::User => "user.email",
-    };
     match reason {
         Reason::Illegible(id) | Reason::MissingField(id) => vec![id.as_str()],
-        Reason::InvalidEmail(p) | Reason::SharedEmail(p) | Reason::EmailInUse(p) => vec![email(p)],
-        Reason::SameEmail => vec!["employer.email", "user.email"],
+        Reason::InvalidEmail(p) | Reason::SharedEmail(p) | Reason::EmailInUse(p) => {
+            vec![FieldId::email(*p).as_str()]
+        }
+        Reason::SameEmail => Party::BOTH.map(|p| FieldId::email(p).as_str()).to_vec(),
         _ => vec![],
     }
 }
@@ -687,20 +720,23 @@ pub fn temporary_password(templates: &Templates, request: &Request, password: &s
     )
 }
 
-/// A summary for a staff member of the requests awaiting a decision.
+/// A summary for a staff member of the requests awaiting a decision:
+/// `waiting` those requests, oldest first; `depth` how many requests are in
+/// each state (the store's counts, by state name).
 pub fn digest(
     templates: &Templates,
     to: &str,
-    requests: &[Request],
+    waiting: &[Request],
+    depth: &BTreeMap<String, usize>,
     processing_date: Option<NaiveDate>,
 ) -> Reply {
-    let pending: Vec<&Request> = requests.iter().filter(|r| r.state.is_pending()).collect();
+    let pending: Vec<&Request> = waiting.iter().filter(|r| r.state.is_pending()).collect();
     let text = templates.bilingual(ReplyKind::Digest.as_str(), |lang| {
         // Queue depth per state, in words.
         let depth = State::ALL
             .iter()
             .map(|s| {
-                let n = requests.iter().filter(|r| r.state == *s).count();
+                let n = depth.get(s.as_str()).copied().unwrap_or_default();
                 format!("{} {n}", templates.phrase(lang, &format!("count.{s}"), &[]))
             })
             .collect::<Vec<_>>()

@@ -8,6 +8,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use super::{clean, Reply};
+use crate::outbox::Outgoing;
 
 /// Why a reply could not be rendered; the reply is then not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -112,4 +113,34 @@ fn mailbox(address: &str) -> Result<Mailbox, RenderError> {
         .parse()
         .map_err(|_| RenderError::Address(address.into()))?;
     Ok(Mailbox::new(None, address))
+}
+/// Renders a reply sent from `from` (the intake address) into an outgoing
+/// message with a fresh Message-ID; returns it with that Message-ID.
+pub fn outgoing(
+    reply: &Reply,
+    from: &str,
+    now: DateTime<Utc>,
+) -> Result<(Outgoing, String), RenderError> {
+    let sender = crate::address::Address::parse(from);
+    let domain = sender.as_ref().map_or("localhost", |a| a.domain());
+    let token: u64 = rand::Rng::random(&mut rand::rng());
+    let message_id = format!(
+        "<{}.{token:016x}.guichet@{domain}>",
+        now.format("%Y%m%d%H%M%S")
+    );
+    let raw = render(reply, from, &message_id, now)?;
+    let id = format!(
+        "{}-{token:016x}-{}",
+        now.format("%Y%m%dT%H%M%S%3f"),
+        reply.kind.as_str()
+    );
+    Ok((
+        Outgoing {
+            id,
+            envelope_from: from.to_string(),
+            to: vec![reply.to.clone()],
+            raw,
+        },
+        message_id,
+    ))
 }

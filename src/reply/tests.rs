@@ -6,7 +6,7 @@ use chrono::{TimeZone, Utc};
 use mailparse::{MailHeaderMap, ParsedMail};
 
 use super::*;
-use crate::domain::{Crop, Employer, FieldReading, Request, State, User};
+use crate::domain::{Crop, Employer, FieldId, FieldReading, Request, State, User};
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -433,6 +433,7 @@ fn every_notice_renders_with_its_kind() {
                 &t,
                 "agent@organisme.example",
                 std::slice::from_ref(&r),
+                &[(r.state.as_str().to_string(), 1)].into(),
                 Some(date(2024, 11, 20)),
             ),
             "agent@organisme.example",
@@ -554,13 +555,19 @@ fn the_approval_request_puts_doubtful_fields_first_with_their_crop() {
     }
     // Every label shown can be written back in a field line.
     for lang in Lang::BOTH {
-        for id in crate::reader::value_fields() {
-            let shown = notices::label(&t, lang, id);
+        for id in FieldId::ALL {
+            let shown = notices::label(&t, lang, id.as_str());
             assert_eq!(notices::field_named(&t, &shown), Some(id), "{shown}");
         }
     }
-    assert_eq!(notices::field_named(&t, "USERS EMAIL"), Some("user.email"));
-    assert_eq!(notices::field_named(&t, "user.email"), Some("user.email"));
+    assert_eq!(
+        notices::field_named(&t, "USERS EMAIL"),
+        Some(FieldId::UserEmail)
+    );
+    assert_eq!(
+        notices::field_named(&t, "user.email"),
+        Some(FieldId::UserEmail)
+    );
     assert_eq!(notices::field_named(&t, "courriel"), None);
 }
 
@@ -594,10 +601,18 @@ fn the_digest_gives_depth_per_state_and_the_longest_waiting_first() {
     let mut refused = request();
     refused.id = "DA-2024-000002".into();
     refused.state = State::Refused;
+    let depth = [old.state, refused.state].iter().fold(
+        std::collections::BTreeMap::new(),
+        |mut depth, s| {
+            *depth.entry(s.as_str().to_string()).or_default() += 1;
+            depth
+        },
+    );
     let reply = notices::digest(
         &t,
         "agent@organisme.example",
-        &[old, refused],
+        &[old],
+        &depth,
         Some(date(2024, 11, 20)),
     );
     assert!(

@@ -27,16 +27,15 @@
 //!   a name, the licence or the birth date is missing or wrong, they are not
 //!   decided now (the correction that must come first is decided again).
 
-mod email;
 mod person;
 mod roles;
 
 use chrono::NaiveDate;
 
-use crate::domain::{FormReport, Party, Reason};
+use crate::domain::{FieldId, FormReport, Party, Reason};
 
-pub use email::{is_valid as is_valid_email, mailbox_key};
-pub use person::{fold, Identity, Person};
+pub use crate::address::{is_valid as is_valid_email, mailbox_key};
+pub use person::{Identity, Person};
 pub use roles::RoleList;
 
 /// What the store already knows, as far as the rules need it. The store
@@ -122,18 +121,18 @@ enum Check {
 
 /// Every required field of `layout.json`, in its order: all text, date,
 /// digits and e-mail fields but `employer.organisation` and `employer.phone`.
-const REQUIRED: [(&str, Check); 11] = [
-    ("employer.last_name", Check::Text),
-    ("employer.first_name", Check::Text),
-    ("employer.licence", Check::Licence),
-    ("employer.email", Check::Email(Party::Employer)),
-    ("employer.date", Check::SignedOn),
-    ("user.last_name", Check::Text),
-    ("user.first_name", Check::Text),
-    ("user.birth_date", Check::BirthDate),
-    ("user.job_title", Check::Text),
-    ("user.email", Check::Email(Party::User)),
-    ("user.date", Check::SignedOn),
+const REQUIRED: [(FieldId, Check); 11] = [
+    (FieldId::EmployerLastName, Check::Text),
+    (FieldId::EmployerFirstName, Check::Text),
+    (FieldId::EmployerLicence, Check::Licence),
+    (FieldId::EmployerEmail, Check::Email(Party::Employer)),
+    (FieldId::EmployerDate, Check::SignedOn),
+    (FieldId::UserLastName, Check::Text),
+    (FieldId::UserFirstName, Check::Text),
+    (FieldId::UserBirthDate, Check::BirthDate),
+    (FieldId::UserJobTitle, Check::Text),
+    (FieldId::UserEmail, Check::Email(Party::User)),
+    (FieldId::UserDate, Check::SignedOn),
 ];
 
 /// Age of majority: a mandated staff member must be an adult.
@@ -192,11 +191,11 @@ pub fn decide(
 fn email_reasons(form: &Form, known: &dyn Registry, roles: &RoleList) -> Vec<Reason> {
     let mut reasons = Vec::new();
     for party in Party::BOTH {
-        if form.status(email_field(party)) == Status::Wrong {
+        if form.status(FieldId::email(party)) == Status::Wrong {
             reasons.push(Reason::InvalidEmail(party));
         }
     }
-    let keys = Party::BOTH.map(|party| form.ok(email_field(party)).map(mailbox_key));
+    let keys = Party::BOTH.map(|party| form.ok(FieldId::email(party)).map(mailbox_key));
     if let [Some(employer), Some(user)] = &keys {
         if employer == user {
             reasons.push(Reason::SameEmail);
@@ -204,12 +203,12 @@ fn email_reasons(form: &Form, known: &dyn Registry, roles: &RoleList) -> Vec<Rea
     }
     for (party, key) in Party::BOTH.iter().zip(&keys) {
         let Some(key) = key else { continue };
-        let own_names: Vec<String> = ["last_name", "first_name"]
-            .iter()
-            .filter_map(|name| form.ok(&format!("{}.{name}", party.as_str())))
+        let own_names: Vec<String> = [FieldId::last_name(*party), FieldId::first_name(*party)]
+            .into_iter()
+            .filter_map(|id| form.ok(id))
             .flat_map(person::name_words)
             .collect();
-        if roles.is_shared(email::local_part(key), &own_names) {
+        if roles.is_shared(crate::address::local_part(key), &own_names) {
             reasons.push(Reason::SharedEmail(*party));
         }
     }
@@ -228,13 +227,6 @@ fn email_reasons(form: &Form, known: &dyn Registry, roles: &RoleList) -> Vec<Rea
     reasons
 }
 
-fn email_field(party: Party) -> &'static str {
-    match party {
-        Party::Employer => "employer.email",
-        Party::User => "user.email",
-    }
-}
-
 /// What became of one required field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status<'a> {
@@ -249,7 +241,7 @@ enum Status<'a> {
 
 /// The report's required fields, each checked once.
 struct Form<'a> {
-    statuses: Vec<(&'static str, Status<'a>)>,
+    statuses: Vec<(FieldId, Status<'a>)>,
 }
 
 impl<'a> Form<'a> {
@@ -257,7 +249,7 @@ impl<'a> Form<'a> {
         let statuses = REQUIRED
             .iter()
             .map(|&(id, check)| {
-                let status = if report.illegible.iter().any(|i| i == id) {
+                let status = if report.illegible.iter().any(|i| i == id.as_str()) {
                     Status::Illegible
                 } else {
                     match report.value(id).map(str::trim) {
@@ -272,14 +264,14 @@ impl<'a> Form<'a> {
         Form { statuses }
     }
 
-    fn status(&self, id: &str) -> Status<'a> {
+    fn status(&self, id: FieldId) -> Status<'a> {
         self.statuses
             .iter()
             .find(|(field, _)| *field == id)
             .map_or(Status::Absent, |(_, status)| *status)
     }
 
-    fn ok(&self, id: &str) -> Option<&'a str> {
+    fn ok(&self, id: FieldId) -> Option<&'a str> {
         match self.status(id) {
             Status::Ok(value) => Some(value),
             _ => None,
@@ -289,20 +281,19 @@ impl<'a> Form<'a> {
     /// The party as a person, when names and identity were all read right.
     fn person(&self, party: Party) -> Option<Person> {
         let identity = match party {
-            Party::Employer => Identity::Licence(self.ok("employer.licence")?.to_string()),
-            Party::User => Identity::BirthDate(parse_date(self.ok("user.birth_date")?)?),
+            Party::Employer => Identity::Licence(self.ok(FieldId::EmployerLicence)?.to_string()),
+            Party::User => Identity::BirthDate(parse_date(self.ok(FieldId::UserBirthDate)?)?),
         };
-        let prefix = party.as_str();
         Some(Person {
-            last_name: self.ok(&format!("{prefix}.last_name"))?.to_string(),
-            first_name: self.ok(&format!("{prefix}.first_name"))?.to_string(),
+            last_name: self.ok(FieldId::last_name(party))?.to_string(),
+            first_name: self.ok(FieldId::first_name(party))?.to_string(),
             identity,
         })
     }
 
     fn request_key(&self, report: &FormReport) -> Option<RequestKey> {
         Some(RequestKey {
-            licence: self.ok("employer.licence")?.to_string(),
+            licence: self.ok(FieldId::EmployerLicence)?.to_string(),
             user: self.person(Party::User)?,
             service: report.service()?.to_string(),
         })
@@ -317,7 +308,7 @@ fn accepts(check: Check, value: &str, today: NaiveDate) -> bool {
         Check::BirthDate => parse_date(value)
             .and_then(|born| today.years_since(born))
             .is_some_and(|age| (ADULT_AGE..MAX_AGE).contains(&age)),
-        Check::Email(_) => email::is_valid(value),
+        Check::Email(_) => crate::address::is_valid(value),
     }
 }
 

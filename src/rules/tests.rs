@@ -360,7 +360,7 @@ fn every_required_field_missing_is_named() {
     let roles = RoleList::builtin();
     for (id, _) in REQUIRED {
         let mut report = good();
-        report.fields.remove(id);
+        report.fields.remove(id.as_str());
         let reasons = decide(&report, &Known::default(), &roles, today());
         assert_eq!(codes(&reasons), [format!("missing_field:{id}")], "{id}");
     }

@@ -11,9 +11,9 @@
 pub mod assign;
 pub mod auth;
 pub mod credentials;
-mod fold;
 mod html;
 pub mod reply;
+pub mod signoff;
 pub mod token;
 
 use chrono::{DateTime, Utc};

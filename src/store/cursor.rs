@@ -1,86 +1,61 @@
-//! The intake's position in an IMAP mailbox (UIDVALIDITY and last settled
-//! UID), kept in the store's `meta` tree so that a restart resumes where the
-//! desk stopped, and backups carry it.
+//! What the store keeps for the intake, as values it only persists: the
+//! IMAP position (the intake's own type, kept as JSON in `meta`, so that a
+//! restart resumes where the desk stopped and backups carry it) and why
+//! the mailbox last stopped the daemon (for `guichet status`).
 //!
-//! The daemon holds the store only during a round of work, while the IMAP
-//! adapter may move its mark at any time (a settle inside a round, a
-//! renumbering noticed on reconnect between rounds). So the position lives
-//! in memory, shared with the daemon, which lends it the open store at the
-//! start of each round: a mark saved while no store is lent is written at
-//! the next round.
-
-use std::sync::{Arc, Mutex, MutexGuard};
+//! The store knows nothing of the intake: the daemon, which holds both,
+//! writes the position the intake moved after each message and round.
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::Store;
-use crate::intake::imap::{UidCursor, UidMark};
 
-const KEY: &str = "imap_position";
+/// The `meta` key of the IMAP position.
+const POSITION_KEY: &str = "imap_position";
+/// The `meta` key of the last stop for a mailbox error.
+const STOP_KEY: &str = "mailbox_stopped";
 
-#[derive(Default)]
-struct Position {
-    store: Option<Arc<Store>>,
-    mark: Option<UidMark>,
-    unsaved: bool,
-}
-
-/// A `UidCursor` on the store. Clones share one position.
-#[derive(Clone, Default)]
-pub struct ImapPosition(Arc<Mutex<Position>>);
-
-impl ImapPosition {
-    /// The position as the store last recorded it.
-    pub fn load_from(store: &Store) -> Result<ImapPosition> {
-        let mark = store
-            .meta_get(KEY)?
+impl Store {
+    /// The IMAP position as last written.
+    pub fn imap_position<T: DeserializeOwned>(&self) -> Result<Option<T>> {
+        Ok(self
+            .meta_get(POSITION_KEY)?
             .map(|bytes| serde_json::from_slice(&bytes))
-            .transpose()?;
-        Ok(ImapPosition(Arc::new(Mutex::new(Position {
-            mark,
-            ..Default::default()
-        }))))
+            .transpose()?)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Position> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Writes the IMAP position.
+    pub fn set_imap_position<T: Serialize>(&self, position: &T) -> Result<()> {
+        self.meta_set(POSITION_KEY, &serde_json::to_vec(position)?)
     }
 
-    /// The round has the store open: marks are written through, and one
-    /// saved meanwhile is written now.
-    pub fn lend(&self, store: Arc<Store>) -> Result<()> {
-        let mut p = self.lock();
-        if p.unsaved {
-            if let Some(mark) = p.mark {
-                store.meta_set(KEY, &serde_json::to_vec(&mark)?)?;
+    /// Records why the mailbox stopped the daemon (`error`, at `now`), or
+    /// clears the record once the mailbox works again.
+    pub fn record_mailbox_stop(&self, error: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+        match error {
+            Some(e) => {
+                let line = format!(
+                    "stopped at {}: {e}",
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                self.meta_set(STOP_KEY, line.as_bytes())
             }
-            p.unsaved = false;
+            None if self.meta_get(STOP_KEY)?.is_some_and(|v| !v.is_empty()) => {
+                self.meta_set(STOP_KEY, b"")
+            }
+            None => Ok(()),
         }
-        p.store = Some(store);
-        Ok(())
     }
 
-    /// The round is over: the store is let go.
-    pub fn take_back(&self) {
-        self.lock().store = None;
-    }
-}
-
-impl UidCursor for ImapPosition {
-    fn load(&self) -> Result<Option<UidMark>> {
-        Ok(self.lock().mark)
-    }
-
-    fn save(&self, mark: UidMark) -> Result<()> {
-        let mut p = self.lock();
-        p.mark = Some(mark);
-        match &p.store {
-            Some(store) => store.meta_set(KEY, &serde_json::to_vec(&mark)?)?,
-            None => p.unsaved = true,
-        }
-        Ok(())
+    /// Why the mailbox last stopped the daemon, if it has not worked since.
+    pub fn mailbox_stop(&self) -> Result<Option<String>> {
+        Ok(self
+            .meta_get(STOP_KEY)?
+            .filter(|v| !v.is_empty())
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 }
 
@@ -89,24 +64,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_mark_saved_between_rounds_is_written_at_the_next() {
+    fn the_position_and_the_last_stop_survive_a_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let mark = UidMark {
-            uidvalidity: 7,
-            last_uid: 42,
-        };
+        let mark = (7u32, 42u32);
         {
             let store = Store::open(dir.path()).unwrap();
-            let position = ImapPosition::load_from(&store).unwrap();
-            assert_eq!(position.load().unwrap(), None);
-            drop(store);
-            position.save(mark).unwrap();
-            let store = Arc::new(Store::open(dir.path()).unwrap());
-            position.lend(store.clone()).unwrap();
-            position.take_back();
+            assert_eq!(store.imap_position::<(u32, u32)>().unwrap(), None);
+            store.set_imap_position(&mark).unwrap();
+            store
+                .record_mailbox_stop(Some("folder refused"), Utc::now())
+                .unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        let again = ImapPosition::load_from(&store).unwrap();
-        assert_eq!(again.load().unwrap(), Some(mark));
+        assert_eq!(store.imap_position().unwrap(), Some(mark));
+        let stop = store.mailbox_stop().unwrap().unwrap();
+        assert!(stop.ends_with(": folder refused"), "{stop}");
+        store.record_mailbox_stop(None, Utc::now()).unwrap();
+        assert_eq!(store.mailbox_stop().unwrap(), None);
     }
 }

@@ -35,9 +35,8 @@ use sled::Transactional;
 use super::{
     crop_key, from_json, put_request, request_key, to_json, Processed, Queued, Store, TxResult,
 };
+use crate::domain::{Account, Approval, TokenRecord};
 use crate::domain::{Employer, HistoryEntry, Request, State, User};
-use crate::staff::token::TokenRecord;
-use crate::store::signoff::{Account, Approval};
 
 const AUDIT_TREE: &str = "audit";
 const ERASED_TREE: &str = "erased";

@@ -14,66 +14,17 @@
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
 use super::{
     abort, encode_requests, from_json, mark_processed, put_request, to_json, Processed, Store,
     TxResult,
 };
-use crate::domain::{Employer, Request, User};
+pub use crate::domain::{Account, Approval, Deactivation, Handoff};
+use crate::domain::{Request, TokenRecord};
 use crate::outbox::Outgoing;
-use crate::staff::token::TokenRecord;
 
 const LAST_DIGEST: &str = "last_digest";
-
-/// An approval request out with a staff member, awaiting the answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Approval {
-    pub request_id: String,
-    pub staff: String,
-    /// Key of its [`TokenRecord`] in `tokens`.
-    pub token_hash: String,
-    pub sent_at: DateTime<Utc>,
-    /// When the token stops working: the request is then put to staff again.
-    pub expires_at: DateTime<Utc>,
-}
-
-/// Why and when an operator closed an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Deactivation {
-    pub at: DateTime<Utc>,
-    pub reason: String,
-}
-
-/// What became of handing an account to the organisation's systems.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Handoff {
-    pub at: DateTime<Utc>,
-    pub ok: bool,
-    /// `exit status 0`, `not configured`, `timed out`, … (never a secret).
-    pub detail: String,
-}
-
-/// The access an approval created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Account {
-    pub username: String,
-    pub request_id: String,
-    pub service: Option<String>,
-    pub employer: Employer,
-    pub user: User,
-    /// Argon2id PHC string of the temporary password; the password itself
-    /// went to the user's mailbox and nowhere else.
-    pub password_hash: String,
-    pub created_at: DateTime<Utc>,
-    /// Who approved it.
-    pub approved_by: String,
-    pub active: bool,
-    pub deactivated: Option<Deactivation>,
-    /// `None` until the hand-off command has run.
-    pub handoff: Option<Handoff>,
-}
 
 /// Every effect of a sign-off event (a staff reply, a round of approval
 /// requests, a digest), committed together.
@@ -282,7 +233,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::State;
+    use crate::domain::{Employer, State, User};
     use chrono::TimeZone;
 
     fn request(state: State) -> Request {

@@ -47,7 +47,7 @@ async fn on_an_inbox_dot_layout_the_folders_go_under_inbox_and_mail_is_taken() {
     let cursor = MemoryCursor::default();
     let mut mailbox = intake(&stack, &cursor);
     let started = Instant::now();
-    let batch = mailbox.fetch().await.unwrap();
+    let batch = crate::waiting(&mut mailbox).await;
     assert_eq!(batch.len(), 2, "INBOX is read at the first connection");
     mailbox
         .settle(&batch[0].key, Disposition::Processed)
@@ -74,7 +74,7 @@ async fn on_an_inbox_dot_layout_the_folders_go_under_inbox_and_mail_is_taken() {
 
     // A second run finds the folders there and goes on.
     let mut again = intake(&stack, &cursor);
-    assert!(again.fetch().await.unwrap().is_empty());
+    assert!(crate::waiting(&mut again).await.is_empty());
     assert!(again.is_connected());
     again.close().await;
 }
@@ -88,7 +88,7 @@ async fn folders_the_server_refuses_are_a_configuration_error_not_an_outage() {
     let mut mailbox =
         ImapMailbox::with_timing(&cfg, 1 << 20, Box::new(MemoryCursor::default()), quick())
             .unwrap();
-    let err = mailbox.fetch().await.unwrap_err();
+    let err = mailbox.next().await.unwrap_err();
     let text = format!("{err:#}");
     assert!(text.contains("configuration error"), "{text}");
     assert!(

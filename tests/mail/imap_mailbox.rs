@@ -88,13 +88,13 @@ fn subjects(batch: &[Incoming]) -> Vec<String> {
         .collect()
 }
 
-/// Waits (IDLE or poll) and fetches until `count` different messages came,
-/// within `limit` (unsettled messages are handed out again by each fetch).
+/// Waits (IDLE or poll) and takes until `count` different messages came,
+/// within `limit` (unsettled messages are handed out again).
 async fn fetch_until(mailbox: &mut ImapMailbox, count: usize, limit: Duration) -> Vec<Incoming> {
     let deadline = Instant::now() + limit;
     let mut got: Vec<Incoming> = Vec::new();
     while got.len() < count && Instant::now() < deadline {
-        for m in mailbox.fetch().await.unwrap() {
+        for m in crate::waiting(mailbox).await {
             if !got.iter().any(|g| g.key == m.key) {
                 got.push(m);
             }
@@ -113,7 +113,7 @@ async fn delivered_mail_is_fetched_then_moved_to_traite_or_quarantaine() {
     let cursor = MemoryCursor::default();
     let mut mailbox = intake(&stack, &cursor);
 
-    let batch = mailbox.fetch().await.unwrap();
+    let batch = crate::waiting(&mut mailbox).await;
     assert_eq!(subjects(&batch), ["Demande 1", "Demande 2"]);
     assert!(batch
         .iter()
@@ -151,7 +151,7 @@ async fn delivered_mail_is_fetched_then_moved_to_traite_or_quarantaine() {
         })
     );
     assert!(
-        mailbox.fetch().await.unwrap().is_empty(),
+        crate::waiting(&mut mailbox).await.is_empty(),
         "nothing handed out twice"
     );
 }
@@ -162,17 +162,17 @@ async fn an_unsettled_message_is_handed_out_again_and_a_restart_resumes_at_the_m
     deliver(&stack, &["Premier", "Second"]).await;
     let cursor = MemoryCursor::default();
     let mut mailbox = intake(&stack, &cursor);
-    let batch = mailbox.fetch().await.unwrap();
+    let batch = crate::waiting(&mut mailbox).await;
     mailbox
         .settle(&batch[0].key, Disposition::Processed)
         .await
         .unwrap();
-    assert_eq!(subjects(&mailbox.fetch().await.unwrap()), ["Second"]);
+    assert_eq!(subjects(&crate::waiting(&mut mailbox).await), ["Second"]);
     mailbox.close().await;
 
     // A new process with the same store: the unsettled message is still due.
     let mut restarted = intake(&stack, &cursor);
-    assert_eq!(subjects(&restarted.fetch().await.unwrap()), ["Second"]);
+    assert_eq!(subjects(&crate::waiting(&mut restarted).await), ["Second"]);
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn an_oversized_message_comes_with_its_header_only() {
     stack.wait_for_messages(INTAKE, "INBOX", 1, DELIVERY).await;
     let cursor = MemoryCursor::default();
     let mut mailbox = intake_with(&stack, &cursor, 100_000, quick());
-    let batch = mailbox.fetch().await.unwrap();
+    let batch = crate::waiting(&mut mailbox).await;
     assert_eq!(batch.len(), 1);
     assert!(batch[0].oversized);
     assert!(contains(&batch[0].bytes, "Subject: Trop gros"));
@@ -209,7 +209,7 @@ async fn idle_wakes_wait_as_soon_as_mail_arrives() {
     let stack = MailStack::start();
     let cursor = MemoryCursor::default();
     let mut mailbox = intake(&stack, &cursor);
-    assert!(mailbox.fetch().await.unwrap().is_empty());
+    assert!(crate::waiting(&mut mailbox).await.is_empty());
     assert!(mailbox.is_connected());
 
     let started = Instant::now();
@@ -232,7 +232,10 @@ async fn idle_wakes_wait_as_soon_as_mail_arrives() {
         elapsed >= Duration::from_millis(500),
         "IDLE did not end before the mail came ({elapsed:?})"
     );
-    assert_eq!(subjects(&mailbox.fetch().await.unwrap()), ["Pendant IDLE"]);
+    assert_eq!(
+        subjects(&crate::waiting(&mut mailbox).await),
+        ["Pendant IDLE"]
+    );
 }
 
 #[tokio::test]
@@ -243,7 +246,7 @@ async fn without_idle_and_move_it_polls_and_copies() {
     });
     let cursor = MemoryCursor::default();
     let mut mailbox = intake(&stack, &cursor);
-    assert!(mailbox.fetch().await.unwrap().is_empty());
+    assert!(crate::waiting(&mut mailbox).await.is_empty());
 
     // A poll returns after the poll interval even with a long limit.
     let started = Instant::now();
@@ -284,7 +287,7 @@ async fn implicit_tls_and_starttls_with_a_private_ca() {
     let cfg = stack.imaps_config(INTAKE);
     let mut implicit =
         ImapMailbox::with_timing(&cfg, MAX_BYTES, Box::new(cursor.clone()), quick()).unwrap();
-    assert_eq!(subjects(&implicit.fetch().await.unwrap()), ["Par TLS"]);
+    assert_eq!(subjects(&crate::waiting(&mut implicit).await), ["Par TLS"]);
     implicit.close().await;
 
     let starttls_cfg = guichet::config::Imap {
@@ -295,7 +298,7 @@ async fn implicit_tls_and_starttls_with_a_private_ca() {
     let mut starttls =
         ImapMailbox::with_timing(&starttls_cfg, MAX_BYTES, Box::new(cursor.clone()), quick())
             .unwrap();
-    assert_eq!(subjects(&starttls.fetch().await.unwrap()), ["Par TLS"]);
+    assert_eq!(subjects(&crate::waiting(&mut starttls).await), ["Par TLS"]);
 
     // The public roots do not know the test CA: no connection, no mail.
     let public = guichet::config::Imap {
@@ -311,7 +314,7 @@ async fn implicit_tls_and_starttls_with_a_private_ca() {
         let mut mailbox =
             ImapMailbox::with_timing(&refused, MAX_BYTES, Box::new(cursor.clone()), quick())
                 .unwrap();
-        assert!(mailbox.fetch().await.unwrap().is_empty());
+        assert!(crate::waiting(&mut mailbox).await.is_empty());
         assert!(!mailbox.is_connected());
     }
 }
@@ -322,7 +325,7 @@ async fn dovecot_restarted_mid_run_nothing_lost_nothing_twice() {
     deliver(&stack, &["Avant"]).await;
     let cursor = MemoryCursor::default();
     let mut mailbox = intake(&stack, &cursor);
-    let first = mailbox.fetch().await.unwrap();
+    let first = crate::waiting(&mut mailbox).await;
     assert_eq!(subjects(&first), ["Avant"]);
 
     // Dovecot goes away while the adapter is in IDLE: `wait` returns early.
@@ -344,7 +347,7 @@ async fn dovecot_restarted_mid_run_nothing_lost_nothing_twice() {
         .settle(&first[0].key, Disposition::Processed)
         .await
         .unwrap();
-    assert!(mailbox.fetch().await.unwrap().is_empty());
+    assert!(crate::waiting(&mut mailbox).await.is_empty());
     assert!(!mailbox.is_connected());
 
     // Sent while Dovecot is down: Postfix keeps it and delivers it later.
@@ -397,7 +400,7 @@ async fn a_new_uidvalidity_makes_it_rescan_the_mailbox() {
     .unwrap();
     let mut mailbox = intake(&stack, &cursor);
     deliver(&stack, &["En cours"]).await;
-    let in_progress = mailbox.fetch().await.unwrap();
+    let in_progress = crate::waiting(&mut mailbox).await;
     assert_eq!(
         subjects(&in_progress),
         ["En cours"],
@@ -446,7 +449,7 @@ async fn a_new_uidvalidity_makes_it_rescan_the_mailbox() {
 }
 
 #[tokio::test]
-async fn idle_is_renewed_and_a_burst_comes_in_bounded_batches() {
+async fn idle_is_renewed_and_a_burst_comes_one_message_at_a_time() {
     let stack = MailStack::start();
     let cursor = MemoryCursor::default();
     let timing = Timing {
@@ -454,7 +457,7 @@ async fn idle_is_renewed_and_a_burst_comes_in_bounded_batches() {
         ..quick()
     };
     let mut mailbox = intake_with(&stack, &cursor, MAX_BYTES, timing);
-    assert!(mailbox.fetch().await.unwrap().is_empty());
+    assert!(crate::waiting(&mut mailbox).await.is_empty());
 
     // A quiet IDLE is ended (DONE) at the renewal time, well before `max`.
     let started = Instant::now();
@@ -469,13 +472,15 @@ async fn idle_is_renewed_and_a_burst_comes_in_bounded_batches() {
     let subjects_sent: Vec<String> = (1..=60).map(|i| format!("Rafale {i}")).collect();
     let refs: Vec<&str> = subjects_sent.iter().map(String::as_str).collect();
     deliver_burst(&stack, &refs).await;
-    let first = mailbox.fetch().await.unwrap();
-    assert_eq!(first.len(), 50, "one batch at most");
-    for m in &first {
+    // One message at a time: the first twenty, each settled in turn.
+    let mut first = Vec::new();
+    for _ in 0..20 {
+        let m = mailbox.next().await.unwrap().expect("a message waits");
         mailbox
             .settle(&m.key, Disposition::Processed)
             .await
             .unwrap();
+        first.push(m);
     }
     let started = Instant::now();
     mailbox.wait(Duration::from_secs(30)).await.unwrap();
@@ -483,7 +488,7 @@ async fn idle_is_renewed_and_a_burst_comes_in_bounded_batches() {
         started.elapsed() < Duration::from_millis(500),
         "no waiting while a backlog remains"
     );
-    let second = mailbox.fetch().await.unwrap();
+    let second = crate::waiting(&mut mailbox).await;
     let uids: Vec<u32> = first
         .iter()
         .chain(&second)
@@ -519,7 +524,7 @@ async fn a_configuration_file_pointing_at_the_stack_reaches_both_servers() {
         Box::new(MemoryCursor::default()),
     )
     .unwrap();
-    let batch = mailbox.fetch().await.unwrap();
+    let batch = crate::waiting(&mut mailbox).await;
     assert_eq!(subjects(&batch), ["Par la configuration"]);
     mailbox
         .settle(&batch[0].key, Disposition::Processed)

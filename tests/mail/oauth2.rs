@@ -101,7 +101,7 @@ fn quick() -> Timing {
 async fn take_one(mailbox: &mut ImapMailbox) {
     let deadline = Instant::now() + DELIVERY;
     loop {
-        let batch = mailbox.fetch().await.unwrap();
+        let batch = crate::waiting(mailbox).await;
         if let Some(m) = batch.first() {
             mailbox
                 .settle(&m.key, Disposition::Processed)

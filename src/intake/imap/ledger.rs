@@ -46,7 +46,7 @@ impl std::str::FromStr for MessageKey {
 #[derive(Debug, Clone)]
 pub struct Ledger {
     mark: UidMark,
-    /// Returned by `fetch`, not settled yet.
+    /// Handed out by `next`, not settled yet.
     outstanding: BTreeSet<u32>,
     /// Settled above the mark, waiting for a lower one: not to be handed out again.
     settled: BTreeSet<u32>,
@@ -72,7 +72,7 @@ impl Ledger {
         uid > self.mark.last_uid && !self.settled.contains(&uid)
     }
 
-    /// Records UIDs handed out by `fetch` (all UIDs from the mark up to the
+    /// Records UIDs handed out by `next` (all UIDs from the mark up to the
     /// highest of them that were not handed out are gone from the mailbox).
     pub fn handed_out(&mut self, uids: impl IntoIterator<Item = u32>) {
         for uid in uids {

@@ -1,49 +1,32 @@
-//! Staff sign-off, as the daemon runs it: approval requests out, staff
-//! replies in, credentials issued, accounts handed on, the daily digest.
-//!
-//! The decisions are pure functions over what the store holds and the
-//! time now ([`due_assignments`], [`judge`], [`digest_due`]…); the
-//! `send_*`/[`take_reply`]/[`run_handoffs`] functions at the end are the
-//! thin shell that reads the store, calls them and commits their effects.
-//! [`crate::staff`] holds the parts that know about tokens, headers and
-//! reply text.
+//! Staff sign-off's decisions, pure functions over values and the time
+//! now: which waiting requests go to whom ([`due_assignments`]), what a
+//! staff reply does ([`judge`]), whether the digest is due ([`digest_due`]).
+//! The daemon's `approval_requests`, `staff_replies` and `housekeeping`
+//! steps ask the store, call them and commit their effects.
 //!
 //! Secrets: a token leaves only in the `Reply-To` of its approval request
 //! and is stored as a hash; a temporary password exists only in the one
 //! message to the user and, hashed, in its account. Neither is ever logged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashSet};
 
-use anyhow::Result;
 use chrono::{DateTime, NaiveDate, TimeDelta, Timelike, Utc};
-use tracing::{info, warn};
 
 use crate::config::Settings;
-use crate::daemon;
 use crate::domain::{
-    FieldReading, FormReport, HistoryEntry, Party, Reason, Request, Signatures, State,
+    Account, Approval, FieldId, FieldReading, FormReport, HistoryEntry, Party, Reason, Request,
+    Signatures, State,
 };
-use crate::message::Submission;
-use crate::outbox::Outgoing;
-use crate::pipeline::{self, Desk};
+use crate::pipeline;
 use crate::reader;
 use crate::reply::notices::{self, Problem};
-use crate::reply::{Attachment, RenderError, Reply, Templates};
+use crate::reply::{RenderError, Reply, Templates};
 use crate::rules::RoleList;
 use crate::staff::assign::{assign, Assignment, Waiting};
 use crate::staff::credentials::{self, HashError, NoFreeUsername, TemporaryPassword};
 use crate::staff::reply::{self as reply_text, Decision, FieldLine, Unclear};
-use crate::staff::token::{Token, TokenRecord, TokenRefusal};
+use crate::staff::token::{TokenRecord, TokenRefusal};
 use crate::staff::{Ignored, StaffReply};
-use crate::store::signoff::{Account, Approval, Handoff, SignoffCommit};
-use crate::store::{Document, Processed, Store};
-
-/// Longest time the hand-off command may take for one account.
-const HANDOFF_TIMEOUT: Duration = Duration::from_secs(60);
-/// Longest hand-off error text recorded, in characters.
-const MAX_HANDOFF_DETAIL: usize = 200;
 
 /// What sign-off takes from the settings.
 #[derive(Debug, Clone)]
@@ -124,39 +107,6 @@ pub fn stale_approvals(requests: &[Request], approvals: &[Approval]) -> Vec<Stri
         .collect()
 }
 
-/// The approval request for one request: the staff notice (fields, crops
-/// inline) with the reception date after the request number in the
-/// subject, so a clerk sorting a mailbox sees the queue's order, and the
-/// applicant's PDF attached when the store kept it.
-pub fn approval_request(
-    templates: &Templates,
-    request: &Request,
-    document: Option<&Document>,
-    staff: &str,
-    reply_to: &str,
-) -> Reply {
-    let crops = document.map(|d| d.crops.as_slice()).unwrap_or_default();
-    let mut reply = notices::approval_request(templates, request, crops, staff, reply_to);
-    reply.subject = format!(
-        "{} ({})",
-        reply.subject,
-        request.received_at.format("%Y-%m-%d")
-    );
-    if let Some(d) = document.filter(|d| !d.pdf.is_empty()) {
-        let filename = if request.attachment.to_ascii_lowercase().ends_with(".pdf") {
-            request.attachment.clone()
-        } else {
-            format!("{}.pdf", request.id)
-        };
-        reply.attachments.push(Attachment {
-            filename,
-            content_type: "application/pdf".into(),
-            bytes: d.pdf.clone(),
-        });
-    }
-    reply
-}
-
 // ---- Staff replies --------------------------------------------------------
 
 /// Why a staff reply changes nothing and gets no answer: it is not from
@@ -210,7 +160,8 @@ impl Verdict {
         }
     }
 
-    fn messages(&self) -> Vec<&Reply> {
+    /// Every message the verdict sends.
+    pub fn messages(&self) -> Vec<&Reply> {
         match self {
             Verdict::Approved { messages, .. } => messages.iter().collect(),
             Verdict::Refused { notice, .. }
@@ -325,9 +276,10 @@ fn sent_text(templates: &Templates, request: &Request, staff: &str) -> String {
 /// credentials (the rules accept it; the mail library must too).
 fn unreachable_party(request: &Request, changes: &[Change]) -> Option<Party> {
     Party::BOTH.into_iter().find(|party| {
-        let (field, read) = match party {
-            Party::Employer => ("employer.email", &request.employer.email),
-            Party::User => ("user.email", &request.user.email),
+        let field = FieldId::email(*party);
+        let read = match party {
+            Party::Employer => &request.employer.email,
+            Party::User => &request.user.email,
         };
         let email = changes
             .iter()
@@ -340,7 +292,7 @@ fn unreachable_party(request: &Request, changes: &[Change]) -> Option<Party> {
 /// A field a staff member set: id, value read (empty if none), value given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
-    pub field: &'static str,
+    pub field: FieldId,
     pub old: String,
     pub new: String,
 }
@@ -364,7 +316,7 @@ fn corrected(
             .ok_or_else(|| Problem::BadValue(field.to_string()))?;
         let old = request
             .fields
-            .get(field)
+            .get(field.as_str())
             .map(|r| r.value.clone())
             .unwrap_or_default();
         changes.retain(|c| c.field != field);
@@ -408,7 +360,9 @@ fn report_with(request: &Request, changes: &[Change]) -> FormReport {
         .reasons
         .iter()
         .filter_map(|r| match r {
-            Reason::Illegible(id) if !changes.iter().any(|c| c.field == id) => Some(id.clone()),
+            Reason::Illegible(id) if !changes.iter().any(|c| c.field.as_str() == id) => {
+                Some(id.clone())
+            }
             _ => None,
         })
         .collect();
@@ -438,14 +392,14 @@ fn set_field(request: &mut Request, change: &Change) {
         },
     );
     let slot = match change.field {
-        "employer.last_name" => &mut request.employer.last_name,
-        "employer.first_name" => &mut request.employer.first_name,
-        "employer.licence" => &mut request.employer.licence,
-        "employer.email" => &mut request.employer.email,
-        "user.last_name" => &mut request.user.last_name,
-        "user.first_name" => &mut request.user.first_name,
-        "user.birth_date" => &mut request.user.birth_date,
-        "user.email" => &mut request.user.email,
+        FieldId::EmployerLastName => &mut request.employer.last_name,
+        FieldId::EmployerFirstName => &mut request.employer.first_name,
+        FieldId::EmployerLicence => &mut request.employer.licence,
+        FieldId::EmployerEmail => &mut request.employer.email,
+        FieldId::UserLastName => &mut request.user.last_name,
+        FieldId::UserFirstName => &mut request.user.first_name,
+        FieldId::UserBirthDate => &mut request.user.birth_date,
+        FieldId::UserEmail => &mut request.user.email,
         _ => return,
     };
     slot.clone_from(&change.new);
@@ -467,7 +421,7 @@ fn approve(
             bench.now,
             request.state,
             staff,
-            change.field,
+            change.field.as_str(),
             &change.old,
             &change.new,
         ));
@@ -560,336 +514,13 @@ pub fn handoff_json(account: &Account) -> serde_json::Value {
     })
 }
 
-// ---- The shell ---------------------------------------------------------------
-
-/// One round of sign-off work after the inbox: pending hand-offs, approval
-/// requests due, the digest when due. Messages go to the store's outbox.
-pub async fn step(
-    store: &Store,
-    settings: &Settings,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    run_handoffs(store, settings.staff.handoff_command.as_deref(), now).await?;
-    send_approval_requests(store, &Policy::from_settings(settings), templates, now)?;
-    // Without an hour the daemon leaves the digest to `guichet digest`.
-    if let Some(hour) = settings.staff.digest_hour {
-        send_digest(store, settings, templates, Some(hour), now)?;
-    }
-    Ok(())
-}
-
-/// Sends the approval requests due now, in one commit. Returns how many.
-pub fn send_approval_requests(
-    store: &Store,
-    policy: &Policy,
-    templates: &Templates,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    let requests = store.waiting_requests()?;
-    let approvals = store.approvals()?;
-    let by_id: HashMap<&str, &Request> = requests.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut commit = SignoffCommit {
-        closed: stale_approvals(&requests, &approvals),
-        ..Default::default()
-    };
-    for assignment in due_assignments(policy, &requests, &approvals, now) {
-        let Some(request) = by_id.get(assignment.request_id.as_str()) else {
-            continue;
-        };
-        let token = Token::issue();
-        let Some(reply_to) = token.reply_address(policy.intake) else {
-            anyhow::bail!("intake.address {} cannot carry a token", policy.intake);
-        };
-        let document = store.document(&request.id)?;
-        let reply = approval_request(
-            templates,
-            request,
-            document.as_ref(),
-            &assignment.staff,
-            &reply_to,
-        );
-        let mail = match daemon::outgoing(&reply, policy.intake, now) {
-            Ok((mail, _)) => mail,
-            Err(e) => {
-                warn!(request = %request.id, staff = %crate::logging::pseudonym(&assignment.staff), error = %crate::logging::scrub(&e.to_string()), "approval request not rendered");
-                continue;
-            }
-        };
-        let record = TokenRecord::new(&token, &request.id, &assignment.staff, now, policy.validity);
-        info!(request = %request.id, staff = %crate::logging::pseudonym(&assignment.staff), expires = %record.expires_at, "approval request sent");
-        commit.opened.push(Approval {
-            request_id: request.id.clone(),
-            staff: assignment.staff.clone(),
-            token_hash: record.hash.clone(),
-            sent_at: now,
-            expires_at: record.expires_at,
-        });
-        commit.tokens.push(record);
-        commit.outgoing.push(mail);
-    }
-    let sent = commit.opened.len();
-    if sent > 0 || !commit.closed.is_empty() {
-        store.commit_signoff(&commit)?;
-    }
-    Ok(sent)
-}
-
-/// Handles one staff reply (a message to a token plus-address): judges it
-/// and commits the verdict with the message's processed mark (a staff
-/// notice when it changes nothing), or only the mark when it gets no
-/// answer. Returns whether a decision was applied.
-pub fn take_reply(
-    store: &Store,
-    settings: &Settings,
-    desk: &Desk,
-    sub: &Submission,
-    reply: &StaffReply,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let record = store.token(&reply.token.hash())?;
-    let request = match &record {
-        Some(r) => store.request(&r.request_id)?,
-        None => None,
-    };
-    let on_file = store.lookup();
-    // A store error counts as taken: better a suffix than a duplicate.
-    let taken = |name: &str| store.username_taken(name).unwrap_or(true);
-    let bench = Bench {
-        templates: &desk.templates,
-        roles: &desk.roles,
-        staff: &settings.staff.members,
-        intake: &settings.intake.address,
-        on_file: &on_file,
-        taken: &taken,
-        now,
-    };
-    let verdict = tokio::task::block_in_place(|| {
-        judge(
-            &bench,
-            reply,
-            record.as_ref(),
-            request.as_ref(),
-            sub.silence.is_some(),
-            &sub.message_id,
-        )
-    });
-    on_file.finish()?;
-    let mut commit = SignoffCommit {
-        fingerprint: sub.fingerprint.clone(),
-        processed: Some(Processed {
-            message_id: sub.message_id.clone(),
-            at: now,
-            outcome: None,
-            requests: record.iter().map(|r| r.request_id.clone()).collect(),
-        }),
-        ..Default::default()
-    };
-    let from = reply.from.as_deref().unwrap_or("-");
-    let request_id = record.as_ref().map_or("-", |r| r.request_id.as_str());
-    match verdict.and_then(|v| Ok((render_all(&v, &settings.intake.address, now)?, v))) {
-        Ok((rendered, Verdict::Unchanged { problem, .. })) => {
-            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
-            let fresh = store.commit_signoff(&commit)?;
-            if fresh {
-                info!(message_id = %sub.message_id, request = request_id, staff = from, problem = ?problem_code(&problem), "staff reply changes nothing; staff notice sent");
-            }
-            Ok(false)
-        }
-        Ok((rendered, verdict)) => {
-            let Some(request) = verdict.request().cloned() else {
-                return Ok(false);
-            };
-            let decision = request.state;
-            if let Verdict::Correction { .. } = verdict {
-                // The applicant's corrected form, in answer to this
-                // message, resumes the request.
-                commit.answer_index = rendered
-                    .iter()
-                    .map(|(_, id)| (id.clone(), vec![request.id.clone()]))
-                    .collect();
-            }
-            commit.outgoing = rendered.into_iter().map(|(mail, _)| mail).collect();
-            commit.closed.push(request.id.clone());
-            commit.tokens.extend(record.clone().map(|mut r| {
-                r.used = true;
-                r
-            }));
-            if let Verdict::Approved { account, .. } = verdict {
-                commit.accounts.push(*account);
-            }
-            commit.requests.push(request);
-            let fresh = store.commit_signoff(&commit)?;
-            if fresh {
-                info!(message_id = %sub.message_id, request = request_id, staff = %crate::logging::pseudonym(from), decision = %decision, "staff decision applied");
-            }
-            Ok(fresh)
-        }
-        Err(why) => {
-            warn!(message_id = %sub.message_id, request = request_id, from = %crate::logging::pseudonym(from), reason = %crate::logging::scrub(&why.to_string()), "staff reply changes nothing");
-            store.commit_signoff(&commit)?;
-            Ok(false)
-        }
-    }
-}
-
-/// A short name for a notice's problem, for logs (never a value).
-fn problem_code(problem: &Problem) -> &'static str {
-    match problem {
-        Problem::NoVerb => "no_verb",
-        Problem::Conditional => "conditional",
-        Problem::NoMessage => "no_message",
-        Problem::UnknownField(_) => "unknown_field",
-        Problem::BadValue(_) => "bad_value",
-        Problem::Reasons(_) => "reasons_left",
-        Problem::TokenUsed => "token_used",
-        Problem::TokenExpired => "token_expired",
-        Problem::TokenUnknown => "token_unknown",
-        Problem::OtherStaff => "other_staff",
-        Problem::NoRequest => "no_request",
-        Problem::NotWaiting(_) => "not_waiting",
-        Problem::NoAddress(_) => "no_address",
-    }
-}
-
-/// Every message of a verdict, rendered, with its Message-ID; one failure
-/// stops the verdict.
-fn render_all(
-    verdict: &Verdict,
-    from: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<(Outgoing, String)>, NoAction> {
-    verdict
-        .messages()
-        .into_iter()
-        .map(|reply| Ok(daemon::outgoing(reply, from, now)?))
-        .collect()
-}
-
-/// Queues the digest for every staff member when due (`hour`: see
-/// [`digest_due`]; days and hours are the server's local time, as staff
-/// live them) and something waits. The day is recorded either way, so the
-/// daemon and `guichet digest` together send at most one a day.
-pub fn send_digest(
-    store: &Store,
-    settings: &Settings,
-    templates: &Templates,
-    hour: Option<u32>,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    let local = now.with_timezone(&chrono::Local);
-    if !digest_due(store.last_digest()?, hour, &local) {
-        return Ok(0);
-    }
-    let requests = store.requests(None)?;
-    let mut commit = SignoffCommit {
-        digest_sent: Some(local.date_naive()),
-        ..Default::default()
-    };
-    if requests.iter().any(|r| r.state.is_pending()) {
-        let processing = store.processing_date()?;
-        for member in &settings.staff.members {
-            let reply = notices::digest(templates, member, &requests, processing);
-            match daemon::outgoing(&reply, &settings.intake.address, now) {
-                Ok((mail, _)) => commit.outgoing.push(mail),
-                Err(e) => {
-                    warn!(staff = %crate::logging::pseudonym(member), error = %crate::logging::scrub(&e.to_string()), "digest not rendered")
-                }
-            }
-        }
-    }
-    store.commit_signoff(&commit)?;
-    info!(messages = commit.outgoing.len(), "daily digest");
-    Ok(commit.outgoing.len())
-}
-
-/// Hands every new account to the organisation's systems and records the
-/// result. Without a command, the account is marked as not handed off.
-pub async fn run_handoffs(store: &Store, command: Option<&Path>, now: DateTime<Utc>) -> Result<()> {
-    for account in store
-        .accounts()?
-        .into_iter()
-        .filter(|a| a.handoff.is_none())
-    {
-        let handoff = match command {
-            None => Handoff {
-                at: now,
-                ok: false,
-                detail: "no handoff_command configured".into(),
-            },
-            Some(program) => {
-                let input = serde_json::to_vec(&handoff_json(&account))?;
-                let (ok, detail) = run_handoff(program, &input).await;
-                Handoff {
-                    at: now,
-                    ok,
-                    detail,
-                }
-            }
-        };
-        if handoff.ok {
-            info!(request = %account.request_id, detail = %crate::logging::scrub(&handoff.detail), "account handed off");
-        } else {
-            warn!(request = %account.request_id, detail = %crate::logging::scrub(&handoff.detail), "account not handed off");
-        }
-        store.record_handoff(&account.username, handoff)?;
-    }
-    Ok(())
-}
-
-/// Runs the hand-off program with `input` on standard input, for at most
-/// [`HANDOFF_TIMEOUT`]: success, and a line for the record.
-async fn run_handoff(program: &Path, input: &[u8]) -> (bool, String) {
-    use std::process::Stdio;
-    use tokio::io::AsyncWriteExt;
-
-    let spawned = tokio::process::Command::new(program)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => return (false, format!("cannot start {}: {e}", program.display())),
-    };
-    let run = async {
-        if let Some(mut stdin) = child.stdin.take() {
-            // A program that does not read its input is its own business.
-            let _ = stdin.write_all(input).await;
-        }
-        child.wait_with_output().await
-    };
-    match tokio::time::timeout(HANDOFF_TIMEOUT, run).await {
-        Err(_) => (
-            false,
-            format!("timed out after {} s", HANDOFF_TIMEOUT.as_secs()),
-        ),
-        Ok(Err(e)) => (false, format!("cannot run {}: {e}", program.display())),
-        Ok(Ok(output)) => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let first: String = stderr
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or_default()
-                .chars()
-                .take(MAX_HANDOFF_DETAIL)
-                .collect();
-            let detail = match first.trim() {
-                "" => output.status.to_string(),
-                line => format!("{}: {line}", output.status),
-            };
-            (output.status.success(), detail)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::{Employer, User};
     use crate::reply::ReplyKind;
     use crate::staff::auth::{AuthFailure, AuthPass};
+    use crate::staff::token::Token;
     use chrono::TimeZone;
 
     const STAFF: &str = "agent@organisme.example";
