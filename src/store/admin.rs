@@ -15,8 +15,10 @@ use sled::transaction::TransactionError;
 use super::{from_json, Store};
 use crate::domain::Request;
 
-/// First line of a backup file.
-const BACKUP_MAGIC: &[u8] = b"guichet-backup 1\n";
+/// First line of a backup file: version 2 carries the blobs after the
+/// trees; a version 1 file (no blobs) still restores.
+const BACKUP_MAGIC: &[u8] = b"guichet-backup 2\n";
+const BACKUP_MAGIC_1: &[u8] = b"guichet-backup 1\n";
 /// One key or value larger than this is not ours: the file is refused.
 const MAX_RECORD: u64 = 1 << 30;
 
@@ -53,9 +55,10 @@ impl Store {
         Ok(n)
     }
 
-    /// Writes every tree, every key, to `path`: a temporary file beside it,
-    /// synced, then renamed, so a backup on disk is always whole. The file
-    /// ends with the SHA-256 of all that precedes it.
+    /// Writes every tree, every key, then every blob, to `path`: a
+    /// temporary file beside it, synced, then renamed, so a backup on disk
+    /// is always whole. The file ends with the SHA-256 of all that precedes
+    /// it.
     pub fn backup(&self, path: &Path) -> Result<u64> {
         self.db.flush()?;
         let tmp = path.with_extension("partial");
@@ -74,6 +77,11 @@ impl Store {
                 entries += 1;
             }
         }
+        for name in self.blobs.all()? {
+            put(&mut w, b"B", name.as_bytes())?;
+            put(&mut w, b"V", &self.blobs.get(&name)?)?;
+            entries += 1;
+        }
         let digest = w.hasher.clone().finalize();
         w.write_all(b"Z")?;
         w.write_all(&digest)?;
@@ -88,8 +96,13 @@ impl Store {
     /// the replacement itself is tree by tree, so a crash in the middle
     /// calls for running the same restore again.
     pub fn restore(&self, path: &Path) -> Result<u64> {
-        let trees = read_backup(path)?;
+        let (trees, blobs) = read_backup(path)?;
         let mut entries = 0;
+        // The blobs first, durable before the records that name them.
+        for (name, bytes) in &blobs {
+            self.blobs.put_as(name, bytes)?;
+            entries += 1;
+        }
         for name in self.db.tree_names() {
             if !trees.iter().any(|(n, _)| *n == name) {
                 self.db.open_tree(&name)?.clear()?;
@@ -108,11 +121,16 @@ impl Store {
         self.db.flush()?;
         // A backup of a store from before the request index has none.
         self.index_if_needed()?;
+        // And its documents inside; blobs no restored record names go.
+        self.documents_to_blobs()?;
+        self.sweep_blobs()?;
         Ok(entries)
     }
 }
 
 type Trees = Vec<(sled::IVec, Vec<(Vec<u8>, Vec<u8>)>)>;
+/// Blobs of a backup: name, bytes.
+type BlobFiles = Vec<(String, Vec<u8>)>;
 
 pub(super) fn tx_error(e: TransactionError<anyhow::Error>) -> anyhow::Error {
     match e {
@@ -122,7 +140,7 @@ pub(super) fn tx_error(e: TransactionError<anyhow::Error>) -> anyhow::Error {
 }
 
 /// Reads and checks a whole backup file.
-fn read_backup(path: &Path) -> Result<Trees> {
+fn read_backup(path: &Path) -> Result<(Trees, BlobFiles)> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     let refuse = |why: &str| anyhow::anyhow!("{} is not a usable backup: {why}", path.display());
     let body_len = bytes
@@ -135,23 +153,30 @@ fn read_backup(path: &Path) -> Result<Trees> {
     }
     let mut r = body
         .strip_prefix(BACKUP_MAGIC)
+        .or_else(|| body.strip_prefix(BACKUP_MAGIC_1))
         .ok_or_else(|| refuse("unknown format"))?;
     let mut trees: Trees = Vec::new();
+    let mut blobs: BlobFiles = Vec::new();
     while !r.is_empty() {
         let (tag, value) = take(&mut r).map_err(|e| refuse(&e.to_string()))?;
+        let value_of = |r: &mut &[u8]| match take(r).map_err(|e| refuse(&e.to_string()))? {
+            (vtag, v) if &vtag == b"V" => Ok(v),
+            _ => Err(refuse("key without value")),
+        };
         match (&tag, trees.last_mut()) {
-            (b"T", _) => trees.push((value.into(), Vec::new())),
-            (b"K", Some((_, pairs))) => {
-                let (vtag, v) = take(&mut r).map_err(|e| refuse(&e.to_string()))?;
-                if &vtag != b"V" {
-                    return Err(refuse("key without value"));
-                }
+            (b"T", _) if blobs.is_empty() => trees.push((value.into(), Vec::new())),
+            (b"K", Some((_, pairs))) if blobs.is_empty() => {
+                let v = value_of(&mut r)?;
                 pairs.push((value, v));
+            }
+            (b"B", _) => {
+                let name = String::from_utf8(value).map_err(|_| refuse("blob name"))?;
+                blobs.push((name, value_of(&mut r)?));
             }
             _ => return Err(refuse("record out of place")),
         }
     }
-    Ok(trees)
+    Ok((trees, blobs))
 }
 
 /// One record: a one-byte tag, a 64-bit big-endian length, the bytes.

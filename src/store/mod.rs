@@ -11,16 +11,20 @@
 //! - `processed`: message fingerprint → what it produced (makes re-reading harmless);
 //! - `answers`: Message-ID of a reply we sent → request ids it was about
 //!   (a correction that answers it resumes those requests);
-//! - `outbox`: sequence → `Queued` (an `Outgoing` with its retry state);
+//! - `outbox`: sequence → `Queued` (an `Outgoing` with its retry state;
+//!   the message bytes in a blob, see [`blobs`]);
 //! - `failed`: sequence → messages the server refused for good;
 //! - `sent_log`: sender ‖ time → () for the per-sender reply limit;
 //! - `documents`: request id → the PDF; request id ‖ 0 ‖ zone → a crop (PNG),
-//!   raw bytes both, for the staff member who signs the request off;
+//!   for the staff member who signs the request off: a reference to a blob
+//!   (raw bytes in a store written before blobs);
 //! - `meta`: counters and cursors;
 //! - `tokens`, `approvals`, `accounts`: staff sign-off (see [`signoff`]).
 //!
 //! All of one message's effects go in through `commit`, one transaction,
-//! followed by a flush: only then may the message leave the inbox. Staff
+//! followed by a flush: only then may the message leave the inbox. Large
+//! bytes go to the `guichet-blobs/` directory beside sled's files, durably, before
+//! the transaction that names them ([`blobs`]). Staff
 //! sign-off adds its own trees and transaction in [`signoff`].
 
 use std::path::Path;
@@ -36,6 +40,7 @@ use crate::outbox::Outgoing;
 use crate::rules;
 
 mod admin;
+mod blobs;
 pub mod cursor;
 mod retention;
 mod rewrite;
@@ -82,6 +87,10 @@ pub struct Queued {
     pub attempts: u32,
     pub next_attempt: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// The blob holding `mail.raw` (then empty in the record); none in a
+    /// record written before blobs, which holds the bytes itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blob: Option<String>,
 }
 
 /// `guichet status` in numbers.
@@ -109,7 +118,11 @@ pub struct Store {
     tokens: sled::Tree,
     approvals: sled::Tree,
     accounts: sled::Tree,
+    blobs: blobs::Blobs,
 }
+
+/// A transaction's outcome, not yet durable.
+type Transaction<T> = std::result::Result<T, TransactionError<anyhow::Error>>;
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<anyhow::Error>>;
 
@@ -146,6 +159,8 @@ const PENDING: u8 = b'p';
 const STATE_COUNT: u8 = b'c';
 /// Set in `meta` once the index of an older store has been built.
 const INDEX_VERSION: &str = "request_index";
+/// Set in `meta` once the documents of an older store are blobs.
+const DOCUMENTS_IN_BLOBS: &str = "documents_in_blobs";
 
 fn index_key(kind: u8, parts: &[&[u8]]) -> Vec<u8> {
     let mut key = vec![0, kind];
@@ -326,6 +341,7 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store> {
         // Held while sled opens: a rewrite swapping the files keeps us out.
         let _gate = rewrite::gate(path)?;
+        rewrite::recover_blobs(path)?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(CACHE_BYTES)
@@ -345,10 +361,72 @@ impl Store {
             tokens: tree("tokens")?,
             approvals: tree("approvals")?,
             accounts: tree("accounts")?,
+            blobs: blobs::Blobs::open(path)?,
             db,
         };
         store.index_if_needed()?;
+        store.documents_to_blobs()?;
+        store.sweep_blobs()?;
         Ok(store)
+    }
+
+    /// Moves the documents an older store holds in sled to blobs (once),
+    /// so that no opening reads every PDF to find the blobs named.
+    fn documents_to_blobs(&self) -> Result<()> {
+        if self.meta.contains_key(DOCUMENTS_IN_BLOBS)? {
+            return Ok(());
+        }
+        for item in self.documents.iter() {
+            let (key, value) = item?;
+            if blobs::named_by(&value).is_none() {
+                let name = self.blobs.put(&value)?;
+                self.documents.insert(key, blobs::reference(&name))?;
+            }
+        }
+        self.meta.insert(DOCUMENTS_IN_BLOBS, &b"1"[..])?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The blobs some record names: the documents' and the outgoing
+    /// messages' (waiting or refused).
+    fn named_blobs(&self) -> Result<std::collections::HashSet<String>> {
+        let mut named = std::collections::HashSet::new();
+        for item in self.documents.iter() {
+            if let Some(name) = blobs::named_by(&item?.1) {
+                named.insert(name.to_string());
+            }
+        }
+        for tree in [&self.outbox, &self.failed] {
+            for item in tree.iter() {
+                let q: Queued = from_json(&item?.1)?;
+                named.extend(q.blob);
+            }
+        }
+        Ok(named)
+    }
+
+    /// Removes the blobs no record names (zeroed first); call it with the
+    /// records' removal durable.
+    pub(crate) fn sweep_blobs(&self) -> Result<usize> {
+        let named = self.named_blobs()?;
+        self.blobs.keep_only(&named)
+    }
+
+    /// A record's bytes: from its blob, or the record itself (older stores).
+    fn bytes_of(&self, value: &[u8]) -> Result<Vec<u8>> {
+        match blobs::named_by(value) {
+            Some(name) => self.blobs.get(name),
+            None => Ok(value.to_vec()),
+        }
+    }
+
+    /// A queued message with its bytes, wherever they are kept.
+    fn with_bytes(&self, mut q: Queued) -> Result<Queued> {
+        if let Some(name) = &q.blob {
+            q.mail.raw = self.blobs.get(name)?;
+        }
+        Ok(q)
     }
 
     /// Builds the secondary index of a store written before it existed
@@ -419,6 +497,30 @@ impl Store {
     /// Commits all effects of one message atomically, then flushes. Returns
     /// false (and changes nothing) when the fingerprint was already handled.
     pub fn commit(&self, c: &Commit) -> Result<bool> {
+        self.naming_blobs(|written| self.commit_naming(c, written))
+    }
+
+    /// Runs `commit`, which writes blobs (their names into its argument),
+    /// durable, then the transaction that names them. Should the
+    /// transaction not commit, the blobs go again; else it is made durable.
+    fn naming_blobs(
+        &self,
+        commit: impl FnOnce(&mut Vec<String>) -> Result<Transaction<bool>>,
+    ) -> Result<bool> {
+        let mut written = Vec::new();
+        let result = commit(&mut written);
+        if !matches!(result, Ok(Ok(true))) {
+            for name in &written {
+                self.blobs.remove(name)?;
+            }
+        }
+        self.durable(result?)
+    }
+
+    /// Writes the blobs of `c` (their names into `written`), then commits.
+    fn commit_naming(&self, c: &Commit, written: &mut Vec<String>) -> Result<Transaction<bool>> {
+        let encoded_requests = encode_requests(&c.requests)?;
+        let processed = c.processed.as_ref().map(to_json).transpose()?;
         let trees = (
             &self.requests,
             &self.request_keys,
@@ -428,20 +530,24 @@ impl Store {
             &self.sent_log,
             &self.documents,
         );
-        let encoded_requests = encode_requests(&c.requests)?;
-        let processed = c.processed.as_ref().map(to_json).transpose()?;
-        let outgoing = self.enqueue(&c.outgoing)?;
+        let outgoing = self.enqueue(&c.outgoing, written)?;
         let answers: Vec<(String, Vec<u8>)> = c
             .answer_index
             .iter()
             .map(|(id, reqs)| Ok((id.clone(), to_json(reqs)?)))
             .collect::<Result<_>>()?;
 
-        let mut documents: Vec<(Vec<u8>, &[u8])> = Vec::new();
+        let mut documents: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         for (id, d) in &c.documents {
-            documents.push((id.as_bytes().to_vec(), &d.pdf));
+            let mut keep = |key: Vec<u8>, bytes: &[u8]| -> Result<()> {
+                let name = self.blobs.put(bytes)?;
+                documents.push((key, blobs::reference(&name)));
+                written.push(name);
+                Ok(())
+            };
+            keep(id.as_bytes().to_vec(), &d.pdf)?;
             for crop in &d.crops {
-                documents.push((crop_key(id, &crop.zone), &crop.png));
+                keep(crop_key(id, &crop.zone), &crop.png)?;
             }
         }
 
@@ -466,21 +572,19 @@ impl Store {
                     answer_tree.insert(id.as_bytes(), value.as_slice())?;
                 }
                 for (key, value) in &documents {
-                    docs.insert(key.as_slice(), *value)?;
+                    // A PDF replaced: its old blob is swept at the next opening.
+                    docs.insert(key.as_slice(), value.as_slice())?;
                 }
                 mark_processed(done, &c.fingerprint, processed.as_deref())?;
                 Ok(true)
             },
         );
-        self.durable(result)
+        Ok(result)
     }
 
     /// A transaction's result as ours, made durable before it is returned:
     /// only then may the message that caused it leave the inbox.
-    fn durable<T>(
-        &self,
-        result: std::result::Result<T, TransactionError<anyhow::Error>>,
-    ) -> Result<T> {
+    fn durable<T>(&self, result: Transaction<T>) -> Result<T> {
         let value = match result {
             Ok(v) => v,
             Err(TransactionError::Abort(e)) => return Err(e),
@@ -490,16 +594,27 @@ impl Store {
         Ok(value)
     }
 
-    /// Outgoing messages as outbox entries (sequence, JSON), due now.
-    fn enqueue(&self, mails: &[Outgoing]) -> Result<Vec<(u64, Vec<u8>)>> {
+    /// Outgoing messages as outbox entries (sequence, JSON), due now; their
+    /// bytes written as blobs (named in `written`).
+    fn enqueue(
+        &self,
+        mails: &[Outgoing],
+        written: &mut Vec<String>,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
         mails
             .iter()
             .map(|m| {
+                let name = self.blobs.put(&m.raw)?;
+                written.push(name.clone());
                 let q = Queued {
-                    mail: m.clone(),
+                    mail: Outgoing {
+                        raw: Vec::new(),
+                        ..m.clone()
+                    },
                     attempts: 0,
                     next_attempt: Utc::now(),
                     last_error: None,
+                    blob: Some(name),
                 };
                 Ok((self.db.generate_id()?, to_json(&q)?))
             })
@@ -549,19 +664,17 @@ impl Store {
         let Some(pdf) = self.documents.get(request_id.as_bytes())? else {
             return Ok(None);
         };
+        let pdf = self.bytes_of(&pdf)?;
         let prefix = crop_key(request_id, "");
         let mut crops = Vec::new();
         for item in self.documents.scan_prefix(&prefix) {
             let (k, v) = item?;
             crops.push(crate::domain::Crop {
                 zone: String::from_utf8_lossy(&k[prefix.len()..]).into_owned(),
-                png: v.to_vec(),
+                png: self.bytes_of(&v)?,
             });
         }
-        Ok(Some(Document {
-            pdf: pdf.to_vec(),
-            crops,
-        }))
+        Ok(Some(Document { pdf, crops }))
     }
 
     /// The requests one of our replies was about (a correction answering it
@@ -644,7 +757,7 @@ impl Store {
             let q: Queued = from_json(&v)?;
             if q.next_attempt <= now {
                 let seq = k.as_ref().try_into().map(u64::from_be_bytes).unwrap_or(0);
-                return Ok(Some((seq, q)));
+                return Ok(Some((seq, self.with_bytes(q)?)));
             }
         }
         Ok(None)
@@ -660,16 +773,27 @@ impl Store {
         Ok(earliest)
     }
 
-    /// The server accepted it: gone from the outbox.
+    /// The server accepted it: gone from the outbox, its bytes with it
+    /// once that is durable.
     pub fn sent(&self, seq: u64) -> Result<()> {
-        self.outbox.remove(seq.to_be_bytes())?;
+        let Some(value) = self.outbox.remove(seq.to_be_bytes())? else {
+            return Ok(());
+        };
         self.db.flush()?;
+        let q: Queued = from_json(&value)?;
+        if let Some(name) = &q.blob {
+            self.blobs.remove(name)?;
+        }
         Ok(())
     }
 
     /// A permanent failure: moved aside, shown by `status`.
+    /// Its bytes stay while the record does (the retention sweeps both).
     pub fn give_up(&self, seq: u64, mut q: Queued, error: &str) -> Result<()> {
         q.attempts += 1;
+        if q.blob.is_some() {
+            q.mail.raw.clear();
+        }
         q.last_error = Some(error.to_string());
         let value = to_json(&q)?;
         (&self.outbox, &self.failed)
@@ -685,7 +809,18 @@ impl Store {
 
     /// Messages the server refused for good.
     pub fn failed_outgoing(&self) -> Result<Vec<Queued>> {
-        self.failed.iter().map(|item| from_json(&item?.1)).collect()
+        self.failed
+            .iter()
+            .map(|item| self.with_bytes(from_json(&item?.1)?))
+            .collect()
+    }
+
+    /// The size of a queued message's bytes, wherever they are kept.
+    fn outgoing_len(&self, q: &Queued) -> Result<u64> {
+        match &q.blob {
+            Some(name) => self.blobs.len(name),
+            None => Ok(q.mail.raw.len() as u64),
+        }
     }
 
     pub fn set_last_poll(&self, at: DateTime<Utc>) -> Result<()> {
@@ -771,12 +906,12 @@ impl Store {
 pub const MAX_READS: u32 = 2;
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::{Employer, User};
     use chrono::TimeZone;
 
-    fn request(id: &str, day: u32, state: State) -> Request {
+    pub(in crate::store) fn request(id: &str, day: u32, state: State) -> Request {
         Request {
             id: id.to_string(),
             received_at: Utc.with_ymd_and_hms(2024, 11, day, 8, 0, 0).unwrap(),

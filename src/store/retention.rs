@@ -319,6 +319,8 @@ impl Store {
         self.sweep(now, cutoff, &gone_addresses, &mut report)?;
         report.mail_queued += self.queue_requestless_mail(cutoff)?;
         self.db.flush()?;
+        // The erased documents' and swept messages' bytes, zeroed.
+        self.sweep_blobs()?;
         Ok(report)
     }
 
@@ -598,7 +600,7 @@ impl Store {
                 if q.mail.to.iter().any(|t| t.to_lowercase() == address) {
                     outgoing.push(serde_json::json!({
                         "id": q.mail.id, "state": state, "to": q.mail.to,
-                        "bytes": q.mail.raw.len(), "attempts": q.attempts,
+                        "bytes": self.outgoing_len(&q)?, "attempts": q.attempts,
                         "last_error": q.last_error,
                     }));
                 }
@@ -731,6 +733,7 @@ impl Store {
         key.extend_from_slice(record.address_sha256.as_bytes());
         self.tree(FORGOTTEN_TREE)?.insert(key, to_json(&record)?)?;
         self.db.flush()?;
+        self.sweep_blobs()?;
         Ok(record)
     }
 }

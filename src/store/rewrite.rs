@@ -14,6 +14,10 @@
 //! either the old database in place with a partial copy beside it, or the
 //! new one in place with the old beside it: the next rewrite removes the
 //! leftover first.
+//!
+//! The blobs (see `blobs`) are not copied: their directory moves from the
+//! old database to the new one once the exchange is done. Should the
+//! process stop in between, the next opening moves it ([`recover_blobs`]).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -21,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 
-use super::Store;
+use super::{blobs, Store};
 
 const GATE: &str = "guichet.lock";
 /// How long the rewrite waits for other processes to let go.
@@ -48,6 +52,26 @@ pub(super) fn gate(path: &Path) -> Result<File> {
         )),
         Err(std::fs::TryLockError::Error(e)) => Err(e.into()),
     }
+}
+
+/// The database directory beside `path` that a rewrite writes.
+fn fresh_path(path: &Path) -> Result<PathBuf> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{}: not a store directory", path.display()))?;
+    Ok(path.with_file_name(format!("{}.rewrite", name.to_string_lossy())))
+}
+
+/// Gives back the blobs a rewrite stopped between the exchange and their
+/// move left in the old database's directory. Called with the gate held.
+pub(super) fn recover_blobs(path: &Path) -> Result<()> {
+    let here = path.join(blobs::DIR);
+    let left = fresh_path(path)?.join(blobs::DIR);
+    if !here.exists() && left.exists() {
+        std::fs::rename(&left, &here)?;
+        File::open(path)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Retries `attempt` until it succeeds or `PATIENCE` runs out.
@@ -86,24 +110,12 @@ fn shred(dir: &Path) -> Result<()> {
         return Ok(());
     }
     for entry in walk(dir)? {
-        let len = std::fs::metadata(&entry)?.len();
-        let file = File::options().write(true).open(&entry)?;
-        let zeros = vec![0u8; 1 << 16];
-        let mut left = len;
-        let mut w = std::io::BufWriter::new(&file);
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            std::io::Write::write_all(&mut w, &zeros[..n])?;
-            left -= n as u64;
-        }
-        std::io::Write::flush(&mut w)?;
-        drop(w);
-        file.sync_all()?;
+        blobs::zero(&entry)?;
     }
     std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))
 }
 
-fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(super) fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(walk_all(dir)?.into_iter().filter(|p| p.is_file()).collect())
 }
 
@@ -172,10 +184,7 @@ impl Store {
     /// remains in sled's old segments. Consumes the store: open it again
     /// to go on. Returns the number of entries copied.
     pub fn rewrite(self, path: &Path) -> Result<u64> {
-        let name = path
-            .file_name()
-            .ok_or_else(|| anyhow!("{}: not a store directory", path.display()))?;
-        let fresh_path = path.with_file_name(format!("{}.rewrite", name.to_string_lossy()));
+        let fresh_path = fresh_path(path)?;
         shred(&fresh_path)?;
         self.db.flush()?;
         let held_gate = patiently("the store's gate", || gate(path))?;
@@ -211,6 +220,9 @@ impl Store {
         drop(self);
         until_released(path)?;
         exchange(path, &fresh_path)?;
+        std::fs::rename(fresh_path.join(blobs::DIR), path.join(blobs::DIR))?;
+        File::open(path)?.sync_all()?;
+        File::open(&fresh_path)?.sync_all()?;
         drop(held_gate);
         shred(&fresh_path)?;
         Ok(entries)

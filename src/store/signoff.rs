@@ -53,9 +53,18 @@ impl Store {
     /// Commits a sign-off event atomically, then flushes. Returns false (and
     /// changes nothing) when its fingerprint was already handled.
     pub fn commit_signoff(&self, c: &SignoffCommit) -> Result<bool> {
+        self.naming_blobs(|written| self.commit_signoff_naming(c, written))
+    }
+
+    /// Writes the blobs of `c` (their names into `written`), then commits.
+    fn commit_signoff_naming(
+        &self,
+        c: &SignoffCommit,
+        written: &mut Vec<String>,
+    ) -> Result<super::Transaction<bool>> {
         let requests = encode_requests(&c.requests)?;
         let processed = c.processed.as_ref().map(to_json).transpose()?;
-        let outgoing = self.enqueue(&c.outgoing)?;
+        let outgoing = self.enqueue(&c.outgoing, written)?;
         let tokens: Vec<(&str, Vec<u8>)> = c
             .tokens
             .iter()
@@ -134,7 +143,7 @@ impl Store {
                 Ok(true)
             },
         );
-        self.durable(result)
+        Ok(result)
     }
 
     /// The record of the token with this hash.
