@@ -501,7 +501,7 @@ mod tests {
                 })
                 .collect(),
             illegible: vec![],
-            crops: vec![],
+            ..FormReport::default()
         }
     }
 

@@ -238,7 +238,7 @@ fn the_rules_give_each_generated_form_its_reasons() {
             signatures: serde_json::from_value(entry["signatures"].clone()).expect("signatures"),
             fields,
             illegible: vec![],
-            crops: vec![],
+            ..FormReport::default()
         };
         let reasons = guichet::rules::decide(&report, &NoOneOnFile, &roles, today);
         let codes: Vec<String> = reasons.iter().map(Reason::to_string).collect();

@@ -306,7 +306,7 @@ fn items(
         for reason in &result.reasons {
             out.push_str(&format!(
                 "   - {}\n",
-                templates.reason(lang, &reason.to_string())
+                templates.reason_of(lang, reason)
             ));
         }
         out.push('\n');
@@ -317,7 +317,7 @@ fn items(
     {
         out.push_str(&format!(
             "- {}\n",
-            templates.reason(lang, &reason.to_string())
+            templates.reason_of(lang, reason)
         ));
     }
     out
