@@ -143,9 +143,18 @@ def _inside(hm, box, size, margin=EDGE_PX):
     return True
 
 
-def _centre_out(hm, box, size):
-    u, v = apply(hm, (box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-    return not (0 <= u < size[0] and 0 <= v < size[1])
+def _share_out(hm, box, size):
+    """The share of a zone (sampled on a grid) that lies outside the frame."""
+    w, h = size
+    out = total = 0
+    for i in range(7):
+        for j in range(4):
+            x = box[0] + (box[2] - box[0]) * i / 6
+            y = box[1] + (box[3] - box[1]) * j / 3
+            u, v = apply(hm, x, y)
+            out += not (0 <= u < w and 0 <= v < h)
+            total += 1
+    return out / total
 
 
 def _shifted(hm, dx, dy):
@@ -164,9 +173,35 @@ def framing_ok(hm, framing, layout, page, size):
         return all(seen) and not page_in
     if framing == "onesquare":
         return all(seen) and squares == 1
-    # cut: a field, box or signature zone loses its centre; the QR code stays
+    # cut: a fifth of a field, box or signature zone is outside; the QR code stays
     qr_seen = seen[-1]
-    return qr_seen and any(_centre_out(hm, box, size) for name, box in zones(layout, page) if name != "qr")
+    return qr_seen and any(_share_out(hm, box, size) >= 0.2 for name, box in zones(layout, page) if name != "qr")
+
+
+def _cut_through(rng, hm, layout, page, size):
+    """`hm` moved so that one frame edge runs into the zone nearest that side
+    of the page, 20-60 % of the way in (at most 60 points)."""
+    w, h = size
+    edge = rng.choice(["left", "top", "right", "bottom"])
+    side = {"left": 0, "top": 1, "right": 2, "bottom": 3}[edge]
+    boxes = [box for name, box in zones(layout, page) if name != "qr"]
+    sign = 1 if side < 2 else -1
+    outer = min(sign * box[side] for box in boxes)
+    box = rng.choice([b for b in boxes if sign * b[side] <= outer + 10])
+    extent = box[2] - box[0] if side in (0, 2) else box[3] - box[1]
+    depth = rng.uniform(0.2, 0.6) * min(extent, 100)
+    x_mid, y_mid = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    if edge == "left":
+        u, _ = apply(hm, box[0] + depth, y_mid)
+        return _shifted(hm, -u, 0)
+    if edge == "right":
+        u, _ = apply(hm, box[2] - depth, y_mid)
+        return _shifted(hm, w - u, 0)
+    if edge == "top":
+        _, v = apply(hm, x_mid, box[1] + depth)
+        return _shifted(hm, 0, -v)
+    _, v = apply(hm, x_mid, box[3] - depth)
+    return _shifted(hm, 0, h - v)
 
 
 def place(rng, framing, pose, layout, page, size):
@@ -179,12 +214,14 @@ def place(rng, framing, pose, layout, page, size):
         if framing == "whole":
             fill = rng.uniform(0.72, 0.9)
         elif framing == "cut":
-            fill = rng.uniform(0.9, 1.2)
+            fill = rng.uniform(0.8, 1.0)
         else:
             fill = rng.uniform(0.88, 1.02)
         hm = _pose(pitch, yaw, roll, f, fill, size)
         spread = 0.04 if framing == "whole" else 0.14
         hm = _shifted(hm, rng.uniform(-spread, spread) * w, rng.uniform(-spread, spread) * h)
+        if framing == "cut":
+            hm = _cut_through(rng, hm, layout, page, size)
         if framing == "onesquare":
             # the page pushed up and left: the top and left margins leave the frame
             tl = apply(hm, 0, 0)
