@@ -588,12 +588,7 @@ fn check_plain(section: &str, tls: Tls, host: &str) -> Result<()> {
 }
 
 fn looks_like_address(s: &str) -> bool {
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
-        }
-        None => false,
-    }
+    crate::address::Address::parse(s).is_some_and(|a| a.domain().contains('.'))
 }
 
 #[cfg(test)]

@@ -504,7 +504,8 @@ pub fn outgoing(
     from: &str,
     now: DateTime<Utc>,
 ) -> Result<(Outgoing, String), reply::RenderError> {
-    let domain = from.rsplit_once('@').map(|(_, d)| d).unwrap_or("localhost");
+    let sender = crate::address::Address::parse(from);
+    let domain = sender.as_ref().map_or("localhost", |a| a.domain());
     let token: u64 = rand::rng().random();
     let message_id = format!(
         "<{}.{token:016x}.guichet@{domain}>",

@@ -4,11 +4,13 @@
 //! that works on bytes and values, and a thin shell (mailboxes, transports,
 //! the store, the clock) behind small traits. `ARCHITECTURE.md` has the map.
 
+pub mod address;
 pub mod check;
 pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod domain;
+pub mod fold;
 pub mod intake;
 pub mod logging;
 pub mod message;

@@ -16,6 +16,8 @@ use std::borrow::Cow;
 use mailparse::{body::Body, DispositionType, MailHeaderMap, ParsedMail};
 use sha2::{Digest, Sha256};
 
+use crate::address::{mailbox_key, Address};
+
 /// Characters of a file name decoded (it is cut to 120 for display).
 const MAX_DECODED_NAME: usize = 1024;
 /// Forwarded messages inside forwarded messages stop being followed here.
@@ -237,14 +239,8 @@ fn silence(
     };
 
     let own = own.to_ascii_lowercase();
-    let own_domain = own.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
-    let own_local = own.split_once('@').map(|(l, _)| l).unwrap_or("");
-    let from_own = from == own
-        || (from.ends_with(&format!("@{own_domain}"))
-            && from
-                .split_once('@')
-                .map(|(l, _)| l.split('+').next() == Some(own_local))
-                == Some(true));
+    let own_domain = Address::parse(&own).map_or(String::new(), |a| a.domain().to_string());
+    let from_own = from == own || mailbox_key(from) == mailbox_key(&own);
     let guichet_id = message_id
         .to_ascii_lowercase()
         .contains(&format!(".guichet@{own_domain}>"));

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
 use crate::domain::{Employer, FormReport, HistoryEntry, Outcome, Reason, Request, State, User};
+use crate::fold::letters_and_digits;
 use crate::message::{Attachment, Silence, Submission};
 use crate::reader::FormReader;
 use crate::reply::{self, AttachmentResult, Reply, Templates};
@@ -372,7 +373,7 @@ fn take_matching(resumable: &mut Vec<Request>, rep: &FormReport) -> Option<Reque
         return None;
     }
     let same = |a: &str, b: Option<&str>| {
-        b.is_some_and(|b| !a.is_empty() && rules::fold(a) == rules::fold(b))
+        b.is_some_and(|b| !a.is_empty() && letters_and_digits(a) == letters_and_digits(b))
     };
     let pos = resumable
         .iter()

@@ -9,8 +9,6 @@
 //! must spell the address's local part out of the same person's names and
 //! initials, or the field stays illegible.
 
-use unicode_normalization::UnicodeNormalization;
-
 use super::layout::Kind;
 use super::normalise::normalise;
 
@@ -97,7 +95,7 @@ fn name_words(first_name: Option<&str>, last_name: Option<&str>) -> Vec<String> 
     for name in [first_name, last_name].into_iter().flatten() {
         let parts: Vec<String> = name
             .split(|c: char| c == '-' || c.is_whitespace())
-            .map(fold)
+            .map(crate::fold::ascii_letters)
             .filter(|p| !p.is_empty())
             .collect();
         words.push(parts.concat());
@@ -110,14 +108,6 @@ fn name_words(first_name: Option<&str>, last_name: Option<&str>) -> Vec<String> 
     words.sort();
     words.dedup();
     words
-}
-
-/// ASCII lower-case letters of `text`, accents dropped (Ève → eve).
-fn fold(text: &str) -> String {
-    text.nfd()
-        .filter(char::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
 }
 
 /// Whether `letters` is a sequence of `words`, with at least one word

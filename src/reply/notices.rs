@@ -75,7 +75,7 @@ pub fn label(templates: &Templates, lang: Lang, id: &str) -> String {
 /// spaces and punctuation ignored (`User's e-mail`, `users email`).
 pub fn field_named(templates: &Templates, written: &str) -> Option<&'static str> {
     let key = |s: &str| -> String {
-        crate::rules::fold(s)
+        crate::fold::letters_and_digits(s)
             .chars()
             .filter(|c| c.is_alphanumeric())
             .collect()

@@ -32,7 +32,6 @@
 //!   a name, the licence or the birth date is missing or wrong, they are not
 //!   decided now (the correction that must come first is decided again).
 
-mod email;
 mod person;
 mod roles;
 
@@ -40,8 +39,8 @@ use chrono::NaiveDate;
 
 use crate::domain::{FormReport, Party, Reason};
 
-pub use email::{is_valid as is_valid_email, mailbox_key};
-pub use person::{fold, Identity, Person};
+pub use crate::address::{is_valid as is_valid_email, mailbox_key};
+pub use person::{Identity, Person};
 pub use roles::RoleList;
 
 /// What the store already knows, as far as the rules need it. The store
@@ -244,7 +243,7 @@ fn email_reasons(form: &Form, known: &dyn Registry, roles: &RoleList) -> Vec<Rea
             .filter_map(|name| form.ok(&format!("{}.{name}", party.as_str())))
             .flat_map(person::name_words)
             .collect();
-        if roles.is_shared(email::local_part(key), &own_names) {
+        if roles.is_shared(crate::address::local_part(key), &own_names) {
             reasons.push(Reason::SharedEmail(*party));
         }
     }
@@ -356,7 +355,7 @@ fn accepts(check: Check, value: &str, today: NaiveDate) -> bool {
         Check::BirthDate => parse_date(value)
             .and_then(|born| today.years_since(born))
             .is_some_and(|age| (ADULT_AGE..MAX_AGE).contains(&age)),
-        Check::Email(_) => email::is_valid(value),
+        Check::Email(_) => crate::address::is_valid(value),
     }
 }
 

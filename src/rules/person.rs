@@ -3,7 +3,8 @@
 
 use chrono::NaiveDate;
 use unicode_normalization::char::is_combining_mark;
-use unicode_normalization::UnicodeNormalization;
+
+use crate::fold::{keeping, letters_and_digits};
 
 /// What tells two people of the same name apart: the professional's licence
 /// number, the staff member's birth date. The form asks for nothing else.
@@ -24,7 +25,7 @@ pub struct Person {
 impl Person {
     /// Whether two records are the same human being.
     ///
-    /// Names are compared folded ([`fold`]): "Hébert" and "HEBERT", "Marie-Ève"
+    /// Names are compared folded ([`letters_and_digits`]): "Hébert" and "HEBERT", "Marie-Ève"
     /// and "Marie Eve" are the same name, because people and readers write
     /// accents, case and hyphens inconsistently. Identities must then agree.
     /// A professional and a staff member carry different kinds of identity,
@@ -32,8 +33,8 @@ impl Person {
     /// (a professional mandated by a colleague), the names alone decide, so
     /// that their own address is not called "in use by another person".
     pub fn is_same(&self, other: &Person) -> bool {
-        if fold(&self.last_name) != fold(&other.last_name)
-            || fold(&self.first_name) != fold(&other.first_name)
+        if letters_and_digits(&self.last_name) != letters_and_digits(&other.last_name)
+            || letters_and_digits(&self.first_name) != letters_and_digits(&other.first_name)
         {
             return false;
         }
@@ -45,24 +46,10 @@ impl Person {
     }
 }
 
-/// A name or word reduced to what matters for comparing it: accents removed,
-/// lower case, letters and digits only.
-pub fn fold(s: &str) -> String {
-    fold_keeping(s, |_| false)
-}
-
-/// Like [`fold`], but keeps the `.`, `-` and `_` that separate the words of
-/// an e-mail local part.
+/// Folded, keeping the `.`, `-` and `_` that separate the words of an
+/// e-mail local part.
 pub fn fold_keep_separators(s: &str) -> String {
-    fold_keeping(s, |c| matches!(c, '.' | '-' | '_'))
-}
-
-fn fold_keeping(s: &str, keep: impl Fn(char) -> bool) -> String {
-    s.nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphanumeric() || keep(*c))
-        .collect()
+    keeping(s, |c| matches!(c, '.' | '-' | '_'))
 }
 
 /// The words of a name, folded: "Marie-Ève St-Pierre" gives `marie`, `eve`,
@@ -70,10 +57,10 @@ fn fold_keeping(s: &str, keep: impl Fn(char) -> bool) -> String {
 pub fn name_words(name: &str) -> Vec<String> {
     let mut words: Vec<String> = name
         .split(|c: char| !c.is_alphanumeric() && !is_combining_mark(c))
-        .map(fold)
+        .map(letters_and_digits)
         .filter(|w| !w.is_empty())
         .collect();
-    let whole = fold(name);
+    let whole = letters_and_digits(name);
     if !whole.is_empty() && !words.contains(&whole) {
         words.push(whole);
     }

@@ -13,7 +13,7 @@ use std::fmt;
 
 use mailparse::{addrparse_header, MailAddr, MailHeader};
 
-use super::token::split_address;
+use crate::address::Address;
 
 /// Why a reply is taken as coming from its `From` domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +114,8 @@ pub fn evaluate<'a>(
     }
     let trusted: Vec<MethodResult> = headers.into_iter().flat_map(|r| r.results).collect();
     let from_domain = from
-        .and_then(split_address)
-        .map(|(_, d)| d.trim_end_matches('.').to_ascii_lowercase())
+        .and_then(Address::parse)
+        .map(|a| a.domain().trim_end_matches('.').to_ascii_lowercase())
         .ok_or(AuthFailure::NoFrom)?;
     let is = |r: &MethodResult, method: &str, result: &str| {
         r.method.eq_ignore_ascii_case(method) && r.result.eq_ignore_ascii_case(result)

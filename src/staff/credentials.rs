@@ -10,7 +10,7 @@ use argon2::Argon2;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::RngCore;
 
-use super::fold::fold;
+use crate::fold::ascii_letters;
 
 /// Longest username issued, in characters, suffix included.
 pub const MAX_USERNAME_LEN: usize = 20;
@@ -35,9 +35,7 @@ pub fn username(
     last_name: &str,
     taken: &dyn Fn(&str) -> bool,
 ) -> Result<String, NoFreeUsername> {
-    let letters =
-        |s: &str| -> String { fold(s).chars().filter(char::is_ascii_lowercase).collect() };
-    let (first, last) = (letters(first_name), letters(last_name));
+    let (first, last) = (ascii_letters(first_name), ascii_letters(last_name));
     let base = match (first.chars().next(), last.is_empty()) {
         (Some(initial), false) => format!("{initial}{last}"),
         (None, false) => last,

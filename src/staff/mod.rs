@@ -11,7 +11,6 @@
 pub mod assign;
 pub mod auth;
 pub mod credentials;
-mod fold;
 mod html;
 pub mod reply;
 pub mod token;

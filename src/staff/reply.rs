@@ -16,8 +16,8 @@ use mailparse::{parse_mail, DispositionType, ParsedMail};
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
 
-use super::fold::fold;
 use super::html;
+use crate::fold::fold;
 
 /// What a staff reply asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::address::Address;
+
 /// How long a staff member may take to answer, unless configured otherwise.
 pub const DEFAULT_VALIDITY: TimeDelta = TimeDelta::days(14);
 
@@ -54,8 +56,7 @@ impl Token {
     /// (`acces@organisme.example` → `acces+<token>@organisme.example`);
     /// `None` if `intake` is not a plain `local@domain` address.
     pub fn reply_address(&self, intake: &str) -> Option<String> {
-        let (local, domain) = split_address(intake)?;
-        Some(format!("{local}+{}@{domain}", self.0))
+        Some(Address::parse(intake)?.tagged(&self.0))
     }
 
     /// The token in `address` if it is a plus-address of `intake` (local part
@@ -63,11 +64,10 @@ impl Token {
     /// never issued, so that a forged or mangled token is refused as
     /// `Unknown` and logged rather than taken for a new submission.
     pub fn in_address(address: &str, intake: &str) -> Option<Token> {
-        let (local, domain) = split_address(address.trim())?;
-        let (intake_local, intake_domain) = split_address(intake)?;
-        let (base, tag) = local.split_once('+')?;
-        let ours =
-            base.eq_ignore_ascii_case(intake_local) && domain.eq_ignore_ascii_case(intake_domain);
+        let (address, intake) = (Address::parse(address)?, Address::parse(intake)?);
+        let (base, tag) = address.local().split_once('+')?;
+        let ours = base.eq_ignore_ascii_case(intake.local())
+            && address.domain().eq_ignore_ascii_case(intake.domain());
         (ours && !tag.is_empty() && tag.len() <= MAX_TAG_LEN && tag.is_ascii())
             .then(|| Token(tag.to_ascii_lowercase()))
     }
@@ -110,13 +110,6 @@ fn recipients(header: &MailHeader) -> Vec<String> {
             .trim_matches(['<', '>'])
             .to_string()],
     }
-}
-
-/// `local@domain` split at the last `@`; `None` unless both halves are
-/// non-empty.
-pub(crate) fn split_address(address: &str) -> Option<(&str, &str)> {
-    let (local, domain) = address.rsplit_once('@')?;
-    (!local.is_empty() && !domain.is_empty()).then_some((local, domain))
 }
 
 /// What the store keeps for one issued token.

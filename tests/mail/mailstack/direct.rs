@@ -17,15 +17,33 @@ impl MailStack {
         let _ = session.logout().await;
     }
 
-    /// Whether Postfix holds no mail (everything delivered or refused).
-    pub fn postfix_queue_is_empty(&self) -> bool {
+    /// What Postfix still holds, one JSON line per message (empty when
+    /// everything was delivered or refused), or why the queue could not
+    /// be read.
+    pub fn postfix_queue(&self) -> Result<String, String> {
         let out = Command::new("postqueue")
             .arg("-c")
             .arg(self.postfix_dir())
             .arg("-j")
             .output()
             .expect("postqueue runs");
-        out.status.success() && out.stdout.iter().all(u8::is_ascii_whitespace)
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+        }
+    }
+
+    /// Asks Postfix to try every deferred message now rather than at its
+    /// next scheduled retry.
+    pub fn flush_postfix_queue(&self) {
+        let status = Command::new("postqueue")
+            .arg("-c")
+            .arg(self.postfix_dir())
+            .arg("-f")
+            .status()
+            .expect("postqueue runs");
+        assert!(status.success(), "postqueue -f: {status}");
     }
 }
 

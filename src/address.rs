@@ -1,5 +1,61 @@
-//! E-mail addresses as the rules see them: valid or not, and the one key
-//! under which two spellings of a mailbox are the same mailbox.
+//! E-mail addresses, the one type for them: split once into local part and
+//! domain ([`Address`]), checked for what the desk will write to
+//! ([`is_valid`]), and reduced to the one key under which two spellings of
+//! a mailbox are the same mailbox ([`mailbox_key`]). Configuration, the
+//! message scanner, staff tokens and authentication, the rules and the
+//! store all take addresses apart here, never by hand.
+
+use std::fmt;
+
+/// An address taken apart at its last `@`: both halves non-empty, no
+/// whitespace or control character anywhere. Nothing more is promised
+/// (a header's `From:` may name any domain); [`is_valid`] is the stricter
+/// test an address read from a form must pass.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Address {
+    text: String,
+    at: usize,
+}
+
+impl Address {
+    /// `s` trimmed, if it is one `local@domain`.
+    pub fn parse(s: &str) -> Option<Address> {
+        let text = s.trim();
+        let at = text.rfind('@')?;
+        let plain = !text.chars().any(|c| c.is_whitespace() || c.is_control());
+        (plain && at > 0 && at + 1 < text.len()).then(|| Address {
+            text: text.to_string(),
+            at,
+        })
+    }
+
+    /// Before the last `@`, as written.
+    pub fn local(&self) -> &str {
+        &self.text[..self.at]
+    }
+
+    /// After the last `@`, as written.
+    pub fn domain(&self) -> &str {
+        &self.text[self.at + 1..]
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// This address with `+tag` added to its local part (the reply address
+    /// that carries a staff token).
+    pub fn tagged(&self, tag: &str) -> String {
+        format!("{}+{tag}@{}", self.local(), self.domain())
+    }
+}
+
+/// An address is personal data: its `Debug` shows only the domain.
+impl fmt::Debug for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Address(…@{})", self.domain())
+    }
+}
 
 /// Whether an address is one we can and will write to.
 ///
@@ -16,6 +72,7 @@ pub fn is_valid(address: &str) -> bool {
     let Some((local, domain)) = address.split_once('@') else {
         return false;
     };
+    // (`split_once`, not `Address`: a second `@` must make it invalid.)
     let local_ok = !local.is_empty()
         && local.len() <= 64
         && local
@@ -45,10 +102,13 @@ pub fn is_valid(address: &str) -> bool {
 /// The store must key addresses with this same function.
 pub fn mailbox_key(address: &str) -> String {
     let lower = address.trim().to_lowercase();
-    match lower.split_once('@') {
-        Some((local, domain)) => {
-            let local = local.split_once('+').map_or(local, |(base, _)| base);
-            format!("{local}@{domain}")
+    match Address::parse(&lower) {
+        Some(a) => {
+            let local = a
+                .local()
+                .split_once('+')
+                .map_or(a.local(), |(base, _)| base);
+            format!("{local}@{}", a.domain())
         }
         None => lower,
     }
@@ -87,6 +147,21 @@ mod tests {
             assert_eq!(is_valid(address), valid, "{address}");
         }
         assert!(!is_valid(&format!("{}@bell.net", "a".repeat(65))));
+    }
+
+    #[test]
+    fn addresses_split_at_the_last_at() {
+        let a = Address::parse(" \"a@b\"@x.example ").unwrap();
+        assert_eq!((a.local(), a.domain()), ("\"a@b\"", "x.example"));
+        assert_eq!(
+            Address::parse("acces@org.example").unwrap().tagged("t0k"),
+            "acces+t0k@org.example"
+        );
+        for bad in ["", "@x.ca", "a@", "a b@x.ca", "a@x\u{7}.ca", "plain"] {
+            assert!(Address::parse(bad).is_none(), "{bad:?}");
+        }
+        let shown = format!("{:?}", Address::parse("marie.roy@x.ca").unwrap());
+        assert!(!shown.contains("marie"), "{shown}");
     }
 
     #[test]
