@@ -1,13 +1,16 @@
-//! Which page of which form a registered page image is, and which way up:
-//! the QR code (`DA-100|2024-11|P/N`) first, the printed header
-//! (`DA-100 … Page P de 2`) when the code cannot be read.
+//! Which page of which form a page image is, and which way up: the QR code
+//! (`DA-100|2024-11|P/N`) under a map the corner squares give, else the QR
+//! code found anywhere on the page (its three finder patterns then anchor
+//! the map: a photo may show no corner square, or only one), else the
+//! printed header (`DA-100 … Page P de 2`) under the squares' map.
 
 use image::GrayImage;
 use regex::Regex;
 use rxing::BarcodeFormat;
 use tesseract::PageSegMode;
 
-use super::geometry::{sample, Affine};
+use super::geometry::{sample, Homography, Match};
+use super::register::{Candidate, Overview};
 use super::layout::Layout;
 use super::ocr;
 
@@ -15,30 +18,108 @@ use super::ocr;
 pub struct Found {
     /// 1-based page of the form.
     pub page: u8,
-    /// Layout points → page pixels, the right way up.
-    pub to_pixel: Affine,
+    /// Layout points → page pixels, the right way up: a first map, for
+    /// registration to refine.
+    pub to_pixel: Homography,
+    /// The points it rests on (corner squares, QR finder patterns).
+    pub anchors: Vec<Match>,
 }
 
 /// Sampling resolution for the QR code and header crops (≈ 288 dpi).
 const PX_PER_PT: f64 = 4.0;
 
 /// Tries the candidate maps in turn: the first under which the QR code
-/// reads wins; failing that, the header text under the two best maps.
-pub fn identify(layout: &Layout, page: &GrayImage, candidates: &[Affine]) -> Option<Found> {
-    for &to_pixel in candidates {
-        if let Some(p) = qr_page(layout, page, &to_pixel) {
-            return Some(Found { page: p, to_pixel });
+/// reads wins; failing that, the QR code anywhere on the page; failing
+/// that, the header text under the two best maps.
+pub fn identify(
+    layout: &Layout,
+    page: &GrayImage,
+    px_per_pt: f64,
+    candidates: &[Candidate],
+) -> Option<Found> {
+    let found = |p: u8, c: &Candidate| Found {
+        page: p,
+        to_pixel: c.map.into(),
+        anchors: c.anchors.clone(),
+    };
+    for c in candidates {
+        if let Some(p) = qr_page(layout, page, &c.map.into()) {
+            return Some(found(p, c));
         }
     }
-    for &to_pixel in candidates.iter().take(2) {
-        if let Some(p) = header_page(layout, page, &to_pixel) {
-            return Some(Found { page: p, to_pixel });
+    if let Some(found) = qr_anywhere(layout, page, px_per_pt) {
+        return Some(found);
+    }
+    for c in candidates.iter().take(2) {
+        if let Some(p) = header_page(layout, page, &c.map.into()) {
+            return Some(found(p, c));
         }
     }
     None
 }
 
-fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u8> {
+/// Modules across the DA-100's QR code: version 2 (`DA-100|2024-11|P/N` at
+/// level M), printed edge to edge of its layout box (measured on
+/// `blank.pdf`: finder patterns 7/25 of the box wide).
+const QR_MODULES: f64 = 25.0;
+
+/// Layout centres of the QR code's finder patterns, in the order rxing
+/// gives them: bottom-left, top-left, top-right.
+fn finder_centres(layout: &Layout) -> [(f64, f64); 3] {
+    let r = layout.qr_code.rect;
+    let inset = 3.5 * r.width() / QR_MODULES;
+    [
+        (r.x0 + inset, r.y1 - inset),
+        (r.x0 + inset, r.y0 + inset),
+        (r.x1 - inset, r.y0 + inset),
+    ]
+}
+
+/// Resolution at which the whole page is searched for the QR code: about
+/// 2.5 px per point, so 4–5 px per module.
+const QR_SEARCH_PX_PER_PT: f64 = 2.5;
+
+/// The QR code found anywhere on the page: the page it names and a map
+/// from its three finder patterns (which also say which way up it is).
+fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<Found> {
+    let reduced = Overview::at(page, px_per_pt, QR_SEARCH_PX_PER_PT);
+    let f = reduced.factor as f64;
+    let (w, h) = reduced.image.dimensions();
+    let result = rxing::helpers::detect_in_luma(
+        reduced.image.into_raw(),
+        w,
+        h,
+        Some(BarcodeFormat::QR_CODE),
+    )
+    .ok()?;
+    let p = parse_payload(layout, result.getText())?;
+    let points = result.getPoints();
+    if points.len() < 3 {
+        return None;
+    }
+    let anchors: Vec<Match> = finder_centres(layout)
+        .iter()
+        .zip(points)
+        .map(|(&at, seen)| Match::Point(at, ((seen.x as f64 + 0.5) * f, (seen.y as f64 + 0.5) * f)))
+        .collect();
+    let pts: Vec<((f64, f64), (f64, f64))> = anchors
+        .iter()
+        .filter_map(|m| match *m {
+            Match::Point(a, b) => Some((a, b)),
+            Match::OnLine(..) => None,
+        })
+        .collect();
+    let (from, to): (Vec<_>, Vec<_>) = pts.into_iter().unzip();
+    let map = super::geometry::Affine::fit(&from, &to)?;
+    tracing::debug!(page = p, "QR code found without the corner squares");
+    Some(Found {
+        page: p,
+        to_pixel: map.into(),
+        anchors,
+    })
+}
+
+fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Homography) -> Option<u8> {
     let crop = sample(page, to_pixel, &layout.qr_code.rect.inset(-8.0), PX_PER_PT);
     let (w, h) = crop.dimensions();
     let result =
@@ -64,7 +145,7 @@ fn parse_payload(layout: &Layout, payload: &str) -> Option<u8> {
     (1..=layout.pages).contains(&p).then_some(p)
 }
 
-fn header_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u8> {
+fn header_page(layout: &Layout, page: &GrayImage, to_pixel: &Homography) -> Option<u8> {
     let crop = sample(page, to_pixel, &layout.header.code_box, PX_PER_PT);
     let settings = ocr::Settings {
         whitelist: "",

@@ -67,6 +67,7 @@ pub use ocr::reexec_with_single_thread_ocr;
 use pdf::{Page, PageSource, PdfFile};
 use register::{register, Overview};
 
+
 /// Reads DA-100 forms. A trait so that the pipeline can be tested on
 /// reports without running OCR.
 pub trait FormReader {
@@ -217,7 +218,9 @@ impl Da100Reader {
                 continue;
             }
             let candidates = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
-            let Some(found) = identify::identify(&self.layout, &image.pixels, &candidates) else {
+            let Some(found) =
+                identify::identify(&self.layout, &image.pixels, image.px_per_pt, &candidates)
+            else {
                 continue;
             };
             let Some(count) = seen.get_mut(usize::from(found.page) - 1) else {
@@ -225,13 +228,22 @@ impl Da100Reader {
             };
             *count += 1;
             if *count == 1 {
+                let fit = register::by_borders(
+                    &self.layout,
+                    found.page,
+                    &image.pixels,
+                    found.to_pixel,
+                    &found.anchors,
+                );
+                let sight = zones::Sight::of(&fit);
                 let widgets =
-                    zones::widget_values(&self.layout, found.page, &found.to_pixel, page, &image);
+                    zones::widget_values(&self.layout, found.page, &fit.to_pixel, page, &image);
                 zones::read_page(
                     &self.layout,
                     found.page,
                     &image.pixels,
-                    &found.to_pixel,
+                    &fit.to_pixel,
+                    sight,
                     &widgets,
                     &mut report,
                     &mut doubts,

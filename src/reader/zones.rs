@@ -8,10 +8,11 @@ use image::GrayImage;
 use tesseract::PageSegMode;
 
 use super::address;
-use super::geometry::{sample, Affine};
+use super::geometry::{sample, Homography};
 use super::ink;
 use super::layout::{Kind, Layout, Rect, Zone};
 use super::names;
+use super::register::Fit;
 use super::normalise::normalise;
 use super::ocr::{self, Word};
 use super::pdf::{Page, WidgetValue};
@@ -44,7 +45,7 @@ const TYPED_CONFIDENCE: f32 = 0.90;
 pub fn widget_values(
     layout: &Layout,
     page_no: u8,
-    to_pixel: &Affine,
+    to_pixel: &Homography,
     page: &Page<'_>,
     image: &PageImage,
 ) -> HashMap<String, WidgetValue> {
@@ -77,18 +78,64 @@ pub fn widget_values(
     values
 }
 
-/// Reads every zone of page `page_no` into `report`.
+/// Whether a registered page shows what is on it well enough for an empty
+/// zone to mean an empty field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// The map is confirmed by the printed borders, on paper light enough.
+    Whole,
+    /// Too dark, too blurred for the borders to show, or not surely
+    /// registered: the page is to be scanned again (`incomplete_scan`).
+    Unsure,
+}
+
+/// Paper darker than this grey, beside the printed borders, is a page too
+/// dark to read. The generator's hard mix puts a fine photo's paper at 67
+/// or more in the deepest shadow of a vignetted corner (gain 0.5 × 0.7 ×
+/// 0.85 under a colour cast), and a `dark_page` at 32 or less (gain 0.11).
+const DARK_PAPER: f64 = 56.0;
+
+impl Sight {
+    pub fn of(fit: &Fit) -> Sight {
+        if fit.confirmed() && fit.paper >= DARK_PAPER {
+            Sight::Whole
+        } else {
+            tracing::debug!(?fit, "page not seen whole");
+            Sight::Unsure
+        }
+    }
+}
+
+/// Margin a zone keeps from the picture's edges to count as inside, in
+/// points: a zone cut by the frame may have lost a letter.
+const EDGE_PT: f64 = 2.0;
+
+/// Whether the zone lies whole inside the picture.
+fn inside(page: &GrayImage, to_pixel: &Homography, zone: &Zone) -> bool {
+    let b = to_pixel.bounds(&zone.rect.inset(-EDGE_PT));
+    b.x0 >= 0.0 && b.y0 >= 0.0 && b.x1 <= page.width() as f64 && b.y1 <= page.height() as f64
+}
+
+/// Reads every zone of page `page_no` into `report`. A zone not seen whole
+/// (outside the picture, or on a page not seen whole) is not read: it goes
+/// to `report.unseen`, unless an AcroForm value gives it.
+#[allow(clippy::too_many_arguments)]
 pub fn read_page(
     layout: &Layout,
     page_no: u8,
     page: &GrayImage,
-    to_pixel: &Affine,
+    to_pixel: &Homography,
+    sight: Sight,
     widgets: &HashMap<String, WidgetValue>,
     report: &mut FormReport,
     doubts: &mut Vec<Doubt>,
 ) {
     for zone in layout.zones_of(page_no) {
         let widget = widgets.get(&zone.id);
+        if widget.is_none() && (sight == Sight::Unsure || !inside(page, to_pixel, zone)) {
+            report.unseen.insert(zone.id.clone(), u32::from(page_no));
+            continue;
+        }
         match zone.kind {
             Kind::Checkbox => {
                 let ticked = match widget {
@@ -144,7 +191,7 @@ fn party_of(zone: &Zone) -> Option<Party> {
 
 fn read_field(
     page: &GrayImage,
-    to_pixel: &Affine,
+    to_pixel: &Homography,
     zone: &Zone,
     report: &mut FormReport,
     doubts: &mut Vec<Doubt>,
