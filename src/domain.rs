@@ -501,8 +501,14 @@ mod tests {
         assert!("illegible:".parse::<Reason>().is_err());
         assert!("incomplete_scan:2".parse::<Reason>().is_err());
         // The pages to scan again stay out of the code.
-        assert_eq!(Reason::IncompleteScan(vec![2]).to_string(), "incomplete_scan");
-        assert_eq!(Reason::IncompleteScan(vec![2]).outcome(), Outcome::Correction);
+        assert_eq!(
+            Reason::IncompleteScan(vec![2]).to_string(),
+            "incomplete_scan"
+        );
+        assert_eq!(
+            Reason::IncompleteScan(vec![2]).outcome(),
+            Outcome::Correction
+        );
     }
 
     #[test]

@@ -240,9 +240,7 @@ impl Homography {
             return None;
         }
         let m = m.map(|v| v / m[8]);
-        m.iter()
-            .all(|v| v.is_finite())
-            .then_some(Homography { m })
+        m.iter().all(|v| v.is_finite()).then_some(Homography { m })
     }
 }
 
@@ -278,11 +276,7 @@ impl Normaliser {
 
     /// A line through the same points after the move: `l · T⁻¹`.
     fn line(&self, [a, b, c]: [f64; 3]) -> [f64; 3] {
-        [
-            a / self.s,
-            b / self.s,
-            c + a * self.cx + b * self.cy,
-        ]
+        [a / self.s, b / self.s, c + a * self.cx + b * self.cy]
     }
 
     fn matrix(&self) -> [f64; 9] {
@@ -514,12 +508,22 @@ mod tests {
         let fitted = Homography::fit(&matches).unwrap();
         for p in [(306.0, 396.0), (580.0, 760.0), (60.0, 176.0)] {
             let (a, b) = (fitted.apply(p), truth.apply(p));
-            assert!((a.0 - b.0).abs() < 0.05 && (a.1 - b.1).abs() < 0.05, "{p:?} {a:?} {b:?}");
+            assert!(
+                (a.0 - b.0).abs() < 0.05 && (a.1 - b.1).abs() < 0.05,
+                "{p:?} {a:?} {b:?}"
+            );
         }
         // Three points alone are too few.
         assert!(Homography::fit(&matches[..3]).is_none());
         // An affine map is a homography.
-        let affine = Affine { a: 2.0, b: 0.1, c: 5.0, d: -0.1, e: 2.0, f: 7.0 };
+        let affine = Affine {
+            a: 2.0,
+            b: 0.1,
+            c: 5.0,
+            d: -0.1,
+            e: 2.0,
+            f: 7.0,
+        };
         let h = Homography::from(affine);
         assert_eq!(h.apply((10.0, 20.0)), affine.apply((10.0, 20.0)));
     }

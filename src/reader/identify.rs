@@ -10,9 +10,9 @@ use rxing::BarcodeFormat;
 use tesseract::PageSegMode;
 
 use super::geometry::{sample, Homography, Match};
-use super::register::{Candidate, Overview};
 use super::layout::Layout;
 use super::ocr;
+use super::register::{Candidate, Overview};
 
 /// A DA-100 page found on an image.
 pub struct Found {
@@ -58,21 +58,31 @@ pub fn identify(
     None
 }
 
-/// Modules across the DA-100's QR code: version 2 (`DA-100|2024-11|P/N` at
-/// level M), printed edge to edge of its layout box (measured on
-/// `blank.pdf`: finder patterns 7/25 of the box wide).
-const QR_MODULES: f64 = 25.0;
-
-/// Layout centres of the QR code's finder patterns, in the order rxing
-/// gives them: bottom-left, top-left, top-right.
-fn finder_centres(layout: &Layout) -> [(f64, f64); 3] {
+/// Layout corners of the QR code next to its three finder patterns, in
+/// the order [`corners_in_order`] gives: bottom-left, top-left, top-right.
+/// rxing gives these outer corners of the symbol, which the layout box
+/// holds edge to edge (measured on `blank.pdf`: the points rxing gives are
+/// the box's corners within a third of a point).
+fn code_corners(layout: &Layout) -> [(f64, f64); 3] {
     let r = layout.qr_code.rect;
-    let inset = 3.5 * r.width() / QR_MODULES;
-    [
-        (r.x0 + inset, r.y1 - inset),
-        (r.x0 + inset, r.y0 + inset),
-        (r.x1 - inset, r.y0 + inset),
-    ]
+    [(r.x0, r.y1), (r.x0, r.y0), (r.x1, r.y0)]
+}
+
+/// The code's three corners beside its finder patterns as bottom-left,
+/// top-left, top-right,
+/// whatever order the decoder gave: top-left is the corner with the right
+/// angle, and the code is not mirrored (top-right, then bottom-left, turn
+/// clockwise on the page, y down).
+fn corners_in_order(seen: &[(f64, f64)]) -> Option<[(f64, f64); 3]> {
+    let d2 = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
+    // The corner opposite the longest side.
+    let opposite = |k: usize| d2(seen[(k + 1) % 3], seen[(k + 2) % 3]);
+    let corner = (0..3).max_by(|&i, &j| opposite(i).total_cmp(&opposite(j)))?;
+    let top_left = seen[corner];
+    let (a, b) = (seen[(corner + 1) % 3], seen[(corner + 2) % 3]);
+    let cross = (a.0 - top_left.0) * (b.1 - top_left.1) - (a.1 - top_left.1) * (b.0 - top_left.0);
+    let (top_right, bottom_left) = if cross > 0.0 { (a, b) } else { (b, a) };
+    Some([bottom_left, top_left, top_right])
 }
 
 /// Resolution at which the whole page is searched for the QR code: about
@@ -80,8 +90,9 @@ fn finder_centres(layout: &Layout) -> [(f64, f64); 3] {
 const QR_SEARCH_PX_PER_PT: f64 = 2.5;
 
 /// The QR code found anywhere on the page: the page it names and a map
-/// from its three finder patterns (which also say which way up it is).
-fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<Found> {
+/// from the corners beside its three finder patterns (which also say which
+/// way up it is).
+pub fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<Found> {
     let reduced = Overview::at(page, px_per_pt, QR_SEARCH_PX_PER_PT);
     let f = reduced.factor as f64;
     let (w, h) = reduced.image.dimensions();
@@ -97,10 +108,14 @@ fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<Foun
     if points.len() < 3 {
         return None;
     }
-    let anchors: Vec<Match> = finder_centres(layout)
+    let seen: Vec<(f64, f64)> = points[..3]
         .iter()
-        .zip(points)
-        .map(|(&at, seen)| Match::Point(at, ((seen.x as f64 + 0.5) * f, (seen.y as f64 + 0.5) * f)))
+        .map(|p| ((p.x as f64 + 0.5) * f, (p.y as f64 + 0.5) * f))
+        .collect();
+    let anchors: Vec<Match> = code_corners(layout)
+        .iter()
+        .zip(corners_in_order(&seen)?)
+        .map(|(&at, px)| Match::Point(at, px))
         .collect();
     let pts: Vec<((f64, f64), (f64, f64))> = anchors
         .iter()
@@ -181,5 +196,19 @@ mod tests {
         assert_eq!(parse_payload(&layout, "DA-100|2024-11|3/2"), None);
         assert_eq!(parse_header(&layout, "DA-100(2024-11)Page1de2"), Some(1));
         assert_eq!(parse_header(&layout, "Page1de2"), None);
+    }
+
+    #[test]
+    fn code_corners_are_put_in_order_whatever_the_turn() {
+        let upright = [(0.0, 10.0), (0.0, 0.0), (10.0, 0.0)];
+        // Any order, the same code.
+        for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]] {
+            let seen: Vec<_> = order.iter().map(|&i| upright[i]).collect();
+            assert_eq!(corners_in_order(&seen), Some(upright));
+        }
+        // Upside down: bottom-left now at the top right.
+        let turned = [(10.0, 0.0), (10.0, 10.0), (0.0, 10.0)];
+        let seen = [turned[2], turned[0], turned[1]];
+        assert_eq!(corners_in_order(&seen), Some(turned));
     }
 }

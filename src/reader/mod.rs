@@ -67,7 +67,6 @@ pub use ocr::reexec_with_single_thread_ocr;
 use pdf::{Page, PageSource, PdfFile};
 use register::{register, Overview};
 
-
 /// Reads DA-100 forms. A trait so that the pipeline can be tested on
 /// reports without running OCR.
 pub trait FormReader {
@@ -207,6 +206,9 @@ impl Da100Reader {
         };
         let mut seen = vec![0u32; self.layout.pages as usize];
         let mut doubts = Vec::new();
+        // Pages with ink on them that no registration or code made a page
+        // of the form: too dark, blurred or cut to be read.
+        let mut unidentified = 0;
         for page in &pages {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -221,6 +223,7 @@ impl Da100Reader {
             let Some(found) =
                 identify::identify(&self.layout, &image.pixels, image.px_per_pt, &candidates)
             else {
+                unidentified += 1;
                 continue;
             };
             let Some(count) = seen.get_mut(usize::from(found.page) - 1) else {
@@ -228,20 +231,38 @@ impl Da100Reader {
             };
             *count += 1;
             if *count == 1 {
-                let fit = register::by_borders(
-                    &self.layout,
-                    found.page,
-                    &image.pixels,
-                    found.to_pixel,
-                    &found.anchors,
-                );
+                let by_borders = |found: &identify::Found| {
+                    register::by_borders(
+                        &self.layout,
+                        found.page,
+                        &image.pixels,
+                        found.to_pixel,
+                        &found.anchors,
+                    )
+                };
+                let mut fit = by_borders(&found);
+                if !fit.confirmed() {
+                    // A stray mark taken for a corner square misleads the
+                    // squares' map: the QR code's own finder patterns may
+                    // do better.
+                    let again = identify::qr_anywhere(&self.layout, &image.pixels, image.px_per_pt)
+                        .filter(|other| other.page == found.page)
+                        .map(|other| by_borders(&other));
+                    if let Some(again) = again.filter(|a| a.found > fit.found) {
+                        fit = again;
+                    }
+                }
                 let sight = zones::Sight::of(&fit);
                 let widgets =
                     zones::widget_values(&self.layout, found.page, &fit.to_pixel, page, &image);
+                let picture = zones::Picture {
+                    pixels: &image.pixels,
+                    paper: register::Paper::of(&overview),
+                };
                 zones::read_page(
                     &self.layout,
                     found.page,
-                    &image.pixels,
+                    &picture,
                     &fit.to_pixel,
                     sight,
                     &widgets,
@@ -252,6 +273,16 @@ impl Da100Reader {
         }
         zones::settle_doubts(&mut report, doubts);
         report.forms = seen.iter().copied().max().unwrap_or(0);
+        if report.forms == 1 && unidentified > 0 {
+            // One form, a page of it not found, and a page that could be
+            // it: that page is to be scanned again, not its fields filled.
+            for (n, _) in seen.iter().enumerate().filter(|(_, &c)| c == 0) {
+                let page_no = n as u8 + 1;
+                for zone in self.layout.zones_of(page_no) {
+                    report.unseen.insert(zone.id.clone(), u32::from(page_no));
+                }
+            }
+        }
         if report.forms == 0 {
             return Err(ReadError::UnknownForm);
         }

@@ -68,6 +68,83 @@ pub struct Candidate {
     pub anchors: Vec<Match>,
 }
 
+/// The paper's grey over a page, coarse (about one value per 8 points):
+/// the lightest grey around each place, spread over ±16 points so that a
+/// filled box or a word does not pass for paper. A phone photo's shadow and
+/// uneven light are divided out of each zone with it.
+pub struct Paper {
+    image: GrayImage,
+    /// Full-resolution pixels per pixel of `image`.
+    factor: f64,
+}
+
+/// Overview pixels per block of the paper estimate.
+const PAPER_BLOCK: u32 = 6;
+
+impl Paper {
+    pub fn of(overview: &Overview) -> Paper {
+        let (w, h) = overview.image.dimensions();
+        let (bw, bh) = (
+            w.div_ceil(PAPER_BLOCK).max(1),
+            h.div_ceil(PAPER_BLOCK).max(1),
+        );
+        let mut blocks = GrayImage::new(bw, bh);
+        for (x, y, v) in overview.image.enumerate_pixels() {
+            let b = blocks.get_pixel_mut(x / PAPER_BLOCK, y / PAPER_BLOCK);
+            b.0[0] = b.0[0].max(v.0[0]);
+        }
+        let mut spread = GrayImage::new(bw, bh);
+        for (x, y, out) in spread.enumerate_pixels_mut() {
+            let mut best = 0;
+            for yy in y.saturating_sub(1)..(y + 2).min(bh) {
+                for xx in x.saturating_sub(1)..(x + 2).min(bw) {
+                    best = best.max(blocks.get_pixel(xx, yy).0[0]);
+                }
+            }
+            out.0[0] = best;
+        }
+        Paper {
+            image: spread,
+            factor: f64::from(overview.factor * PAPER_BLOCK),
+        }
+    }
+
+    /// `crop`, cut from `zone` through `to_pixel` at `px_per_pt`, with each
+    /// pixel divided by the paper's grey where it lies: paper white again
+    /// in a shadow, ink as dark beside the paper as it was.
+    pub fn even(
+        &self,
+        mut crop: GrayImage,
+        to_pixel: &Homography,
+        zone: &Rect,
+        px_per_pt: f64,
+    ) -> GrayImage {
+        let k = 1.0 / self.factor;
+        let mut m = to_pixel.m;
+        for v in &mut m[..3] {
+            *v *= k;
+        }
+        for v in &mut m[3..6] {
+            *v *= k;
+        }
+        let scaled = Homography { m };
+        let paper = sample(&self.image, &scaled, zone, px_per_pt);
+        if paper.dimensions() != crop.dimensions() {
+            return crop;
+        }
+        for (v, p) in crop.iter_mut().zip(paper.iter()) {
+            let p = u32::from((*p).max(MIN_PAPER));
+            *v = (u32::from(*v) * 255 / p).min(255) as u8;
+        }
+        crop
+    }
+}
+
+/// Paper is never taken darker than this: below it a page is too dark to
+/// read anyway (see `zones::DARK_PAPER`), and dividing by less would only
+/// blow up noise.
+const MIN_PAPER: u8 = 48;
+
 /// Finds the registration squares and returns the layout→pixel maps they
 /// allow, most trustworthy first: every plausible fit of the squares found
 /// (all of them, then fewer, down to two), each the right way up and upside
@@ -289,8 +366,17 @@ fn look(page: &GrayImage, map: &Homography, site: &Site, reach: f64) -> Option<S
         }
     };
     let (w, h) = (page.width() as f64, page.height() as f64);
-    let corners = [(rect.x0, rect.y0), (rect.x1, rect.y1), (rect.x0, rect.y1), (rect.x1, rect.y0)];
-    if corners.iter().map(|&p| map.apply(p)).any(|(u, v)| u < 0.0 || v < 0.0 || u >= w || v >= h) {
+    let corners = [
+        (rect.x0, rect.y0),
+        (rect.x1, rect.y1),
+        (rect.x0, rect.y1),
+        (rect.x1, rect.y0),
+    ];
+    if corners
+        .iter()
+        .map(|&p| map.apply(p))
+        .any(|(u, v)| u < 0.0 || v < 0.0 || u >= w || v >= h)
+    {
         return None;
     }
     let strip = sample(page, map, &rect, PROFILE_PX_PER_PT);
@@ -298,7 +384,13 @@ fn look(page: &GrayImage, map: &Homography, site: &Site, reach: f64) -> Option<S
     let raw = strip.as_raw();
     let profile: Vec<f64> = if site.horizontal {
         (0..sh)
-            .map(|j| raw[j * sw..(j + 1) * sw].iter().map(|&v| v as f64).sum::<f64>() / sw as f64)
+            .map(|j| {
+                raw[j * sw..(j + 1) * sw]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>()
+                    / sw as f64
+            })
             .collect()
     } else {
         (0..sw)
@@ -324,7 +416,11 @@ fn look(page: &GrayImage, map: &Homography, site: &Site, reach: f64) -> Option<S
     // Sub-sample position by a parabola through the minimum.
     let (a, b, c) = (profile[k - 1], low, profile[k + 1]);
     let bend = a - 2.0 * b + c;
-    let shift = if bend > 1e-9 { 0.5 * (a - c) / bend } else { 0.0 };
+    let shift = if bend > 1e-9 {
+        0.5 * (a - c) / bend
+    } else {
+        0.0
+    };
     let offset = (k as f64 + 0.5 + shift) / PROFILE_PX_PER_PT - reach;
     Some(Seen {
         offset,
@@ -399,7 +495,10 @@ pub fn by_borders(
         (2000.0, 3.0, true),
     ] {
         let mut matches = anchors.to_vec();
-        for site in sites.iter().filter(|s| dist2(s.at, centre).sqrt() <= within) {
+        for site in sites
+            .iter()
+            .filter(|s| dist2(s.at, centre).sqrt() <= within)
+        {
             if let Some(seen) = look(page, &map, site, reach) {
                 if seen.depth >= MIN_LINE_DEPTH * seen.paper {
                     matches.push(on_line(&map, site, seen.offset));

@@ -12,10 +12,10 @@ use super::geometry::{sample, Homography};
 use super::ink;
 use super::layout::{Kind, Layout, Rect, Zone};
 use super::names;
-use super::register::Fit;
 use super::normalise::normalise;
 use super::ocr::{self, Word};
 use super::pdf::{Page, WidgetValue};
+use super::register::{Fit, Paper};
 use super::PageImage;
 use crate::domain::{Crop, FieldReading, FormReport, Party};
 use crate::rules::is_valid_email;
@@ -78,6 +78,20 @@ pub fn widget_values(
     values
 }
 
+/// A page's pixels and the paper's grey over them.
+pub struct Picture<'a> {
+    pub pixels: &'a GrayImage,
+    pub paper: Paper,
+}
+
+impl Picture<'_> {
+    /// A zone cut upright, its light evened (see [`Paper::even`]).
+    fn cut(&self, to_pixel: &Homography, zone: &Rect, px_per_pt: f64) -> GrayImage {
+        let crop = sample(self.pixels, to_pixel, zone, px_per_pt);
+        self.paper.even(crop, to_pixel, zone, px_per_pt)
+    }
+}
+
 /// Whether a registered page shows what is on it well enough for an empty
 /// zone to mean an empty field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +137,7 @@ fn inside(page: &GrayImage, to_pixel: &Homography, zone: &Zone) -> bool {
 pub fn read_page(
     layout: &Layout,
     page_no: u8,
-    page: &GrayImage,
+    page: &Picture<'_>,
     to_pixel: &Homography,
     sight: Sight,
     widgets: &HashMap<String, WidgetValue>,
@@ -132,7 +146,7 @@ pub fn read_page(
 ) {
     for zone in layout.zones_of(page_no) {
         let widget = widgets.get(&zone.id);
-        if widget.is_none() && (sight == Sight::Unsure || !inside(page, to_pixel, zone)) {
+        if widget.is_none() && (sight == Sight::Unsure || !inside(page.pixels, to_pixel, zone)) {
             report.unseen.insert(zone.id.clone(), u32::from(page_no));
             continue;
         }
@@ -141,7 +155,7 @@ pub fn read_page(
                 let ticked = match widget {
                     Some(WidgetValue::Checked(on)) => *on,
                     _ => {
-                        let crop = sample(page, to_pixel, &zone.rect.inset(2.5), OCR_PX_PER_PT);
+                        let crop = page.cut(to_pixel, &zone.rect.inset(2.5), OCR_PX_PER_PT);
                         ink::coverage(&crop) >= TICK_COVERAGE
                     }
                 };
@@ -150,7 +164,7 @@ pub fn read_page(
                 }
             }
             Kind::Signature => {
-                let crop = sample(page, to_pixel, &zone.rect.inset(2.0), SIGNATURE_PX_PER_PT);
+                let crop = page.cut(to_pixel, &zone.rect.inset(2.0), SIGNATURE_PX_PER_PT);
                 let signed = is_signed(&crop);
                 if let Some(party) = party_of(zone) {
                     match party {
@@ -172,11 +186,9 @@ pub fn read_page(
                         );
                     }
                     None if value.trim().is_empty() => {}
-                    None => mark_illegible(
-                        report,
-                        zone,
-                        &sample(page, to_pixel, &zone.rect, OCR_PX_PER_PT),
-                    ),
+                    None => {
+                        mark_illegible(report, zone, &page.cut(to_pixel, &zone.rect, OCR_PX_PER_PT))
+                    }
                 },
                 _ => read_field(page, to_pixel, zone, report, doubts),
             },
@@ -190,13 +202,13 @@ fn party_of(zone: &Zone) -> Option<Party> {
 }
 
 fn read_field(
-    page: &GrayImage,
+    page: &Picture<'_>,
     to_pixel: &Homography,
     zone: &Zone,
     report: &mut FormReport,
     doubts: &mut Vec<Doubt>,
 ) {
-    let crop = sample(page, to_pixel, &zone.rect.inset(1.5), OCR_PX_PER_PT);
+    let crop = page.cut(to_pixel, &zone.rect.inset(1.5), OCR_PX_PER_PT);
     if !ink::holds_writing(&crop, OCR_PX_PER_PT) {
         return;
     }
