@@ -18,12 +18,25 @@
 //!    keeps a crash, a memory bomb or an endless loop out of the daemon.
 //!    Scans skip it because decoding one image ourselves costs a fraction
 //!    of a full render at the same resolution.
-//! 3. **Registration** (`register`): the four filled corner squares give a
-//!    layout→pixel affine map (shift, scale, a few degrees of skew, an A4
-//!    glass around a Letter page); the QR code (`identify`) says which way
-//!    up the sheet is and which page it is, with the header text as fallback.
+//! 3. **Registration** (`register`, `identify`, `geometry`): the filled
+//!    corner squares give first affine maps (two squares are enough); the
+//!    QR code (`identify`) read under one of them says which page it is and
+//!    which way up. Failing that, the QR code is searched on the whole page
+//!    and the corners beside its three finder patterns anchor the map (a
+//!    photo may show no square, or one). The map is then fitted by least
+//!    squares to the form's own printed box borders, found across where
+//!    the map puts them, near the anchors first and then farther, affine
+//!    then projective (`geometry::Homography`, for a page tilted toward a
+//!    camera), and checked: most borders in the picture must lie within
+//!    1.5 pt of it (`Fit::confirmed`). A page not confirmed, or on paper
+//!    too dark (`zones::Sight`), is not read: its zones are `unseen`, as is
+//!    every zone outside the picture, and the rules ask for the page again
+//!    (`incomplete_scan`) instead of calling its fields missing. A page of
+//!    the file that is not blank but not identified makes the form's
+//!    missing page unseen too. The header text is the last fallback.
 //! 4. **Zones** (`zones`): each field is sampled upright through that map
-//!    at 3 px/pt (`geometry::sample`), cleaned of box borders and cut to its
+//!    at 3 px/pt (`geometry::sample`), its light evened by the paper's
+//!    grey around it (`register::Paper`: a photo's shadow divided out), cleaned of box borders and cut to its
 //!    ink, so OCR only ever sees small crops. Text is read by Tesseract
 //!    (`ocr`, single-line mode; French for names, French+English with a
 //!    whitelist for digits, dates and e-mails). A field is as sure as its

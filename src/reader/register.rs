@@ -309,22 +309,19 @@ fn sites(layout: &Layout, page: u8) -> Vec<Site> {
                 .map(|i| (from + (i as f64 + 0.5) * len, len))
                 .collect()
         };
-        for y in [r.y0, r.y1] {
-            for (x, length) in along(r.x0, r.x1) {
-                out.push(Site {
-                    at: (x, y),
-                    horizontal: true,
-                    length,
-                });
-            }
-        }
-        for x in [r.x0, r.x1] {
-            for (y, length) in along(r.y0, r.y1) {
-                out.push(Site {
-                    at: (x, y),
-                    horizontal: false,
-                    length,
-                });
+        let borders = [
+            (true, [r.y0, r.y1], (r.x0, r.x1)),
+            (false, [r.x0, r.x1], (r.y0, r.y1)),
+        ];
+        for (horizontal, across, (from, to)) in borders {
+            for c in across {
+                for (t, length) in along(from, to) {
+                    out.push(Site {
+                        at: if horizontal { (t, c) } else { (c, t) },
+                        horizontal,
+                        length,
+                    });
+                }
             }
         }
     }
