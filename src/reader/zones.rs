@@ -12,7 +12,7 @@ use super::geometry::{sample, Homography};
 use super::ink;
 use super::layout::{Kind, Layout, Rect, Zone};
 use super::names;
-use super::normalise::normalise;
+use super::normalise::{fits_field, normalise};
 use super::ocr::{self, Word};
 use super::pdf::{Page, WidgetValue};
 use super::register::{Fit, Paper};
@@ -222,6 +222,7 @@ fn read_field(
         Pass::Larger => resized_reading(&clean, zone, wanted, (4, 3), wanted.whitelist),
     };
     match reading_of(zone.kind, read) {
+        Some(r) if !fits_field(&zone.id, &r.value) => mark_illegible(report, zone, &crop),
         Some(r) if zone.kind == Kind::Email && address::is_doubtful(&r.value) => {
             doubts.push(Doubt {
                 zone: zone.clone(),
