@@ -29,11 +29,12 @@ WEIGHTS = {
 }
 
 
-# The hard mix (`--mix hard`) adds what only a photo or a careless scan
+# The hard mix (`--mix hard`) has more fine forms (what must never be asked
+# to be corrected) and adds what only a photo or a careless scan
 # shows: a page cut through a field, a box or a signature zone, a page too
 # dark or too blurred to be read whole. Each calls for `incomplete_scan`.
 PHOTO_FLAWS = ["cut_off", "dark_page", "blurred_page"]
-HARD_WEIGHTS = {**WEIGHTS, "cut_off": 8, "dark_page": 3, "blurred_page": 3}
+HARD_WEIGHTS = {**WEIGHTS, "none": 60, "cut_off": 8, "dark_page": 3, "blurred_page": 3}
 
 
 def pick(rng, allowed=None, weights=WEIGHTS):
