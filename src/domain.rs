@@ -191,6 +191,10 @@ pub enum Reason {
     SharedEmail(Party),
     EmailInUse(Party),
     ServiceCount,
+    /// A page of the form cut off, or too dark or blurred to be read whole:
+    /// the pages to scan again (1-based). The contract's code names no page,
+    /// so a code parsed back from the store gives none.
+    IncompleteScan(Vec<u32>),
     Illegible(String),
 }
 
@@ -202,7 +206,9 @@ impl Reason {
             NoAttachment | TooLarge | NotPdf | EncryptedPdf | UnreadablePdf | UnknownForm
             | MultiForm | Duplicate => Outcome::Rejected,
             MissingSignature(_) | MissingField(_) | InvalidEmail(_) | SameEmail
-            | SharedEmail(_) | EmailInUse(_) | ServiceCount => Outcome::Correction,
+            | SharedEmail(_) | EmailInUse(_) | ServiceCount | IncompleteScan(_) => {
+                Outcome::Correction
+            }
             Illegible(_) => Outcome::Review,
         }
     }
@@ -236,6 +242,7 @@ impl fmt::Display for Reason {
             SharedEmail(p) => write!(f, "shared_email:{}", p.as_str()),
             EmailInUse(p) => write!(f, "email_in_use:{}", p.as_str()),
             ServiceCount => f.write_str("service_count"),
+            IncompleteScan(_) => f.write_str("incomplete_scan"),
             Illegible(id) => write!(f, "illegible:{id}"),
         }
     }
@@ -269,6 +276,7 @@ impl FromStr for Reason {
             "duplicate" if arg.is_none() => Duplicate,
             "same_email" if arg.is_none() => SameEmail,
             "service_count" if arg.is_none() => ServiceCount,
+            "incomplete_scan" if arg.is_none() => IncompleteScan(Vec::new()),
             "missing_signature" => MissingSignature(party()?),
             "invalid_email" => InvalidEmail(party()?),
             "shared_email" => SharedEmail(party()?),
@@ -341,6 +349,12 @@ pub struct FormReport {
     pub fields: BTreeMap<String, FieldReading>,
     /// Fields that hold ink the reader could not read with confidence.
     pub illegible: Vec<String>,
+    /// Zones (fields, boxes, signatures) found empty but not seen whole:
+    /// partly outside the picture, or on a page too dark or blurred, with
+    /// the page (1-based) they are on. Their emptiness says nothing: they
+    /// are neither missing nor unticked nor unsigned.
+    #[serde(default)]
+    pub unseen: BTreeMap<String, u32>,
     /// Crops of the signatures and of every illegible field.
     #[serde(skip)]
     pub crops: Vec<Crop>,
@@ -350,6 +364,11 @@ impl FormReport {
     /// The value of a field, if it was read.
     pub fn value(&self, id: FieldId) -> Option<&str> {
         self.fields.get(id.as_str()).map(|f| f.value.as_str())
+    }
+
+    /// Whether zone `id` was seen whole (see `unseen`).
+    pub fn seen(&self, id: &str) -> bool {
+        !self.unseen.contains_key(id)
     }
 
     /// The one ticked service, if exactly one box is ticked.
@@ -624,6 +643,7 @@ mod tests {
             "shared_email:employer",
             "email_in_use:user",
             "service_count",
+            "incomplete_scan",
             "illegible:user.email",
         ];
         for code in codes {
@@ -633,6 +653,16 @@ mod tests {
         assert!("missing_signature:boss".parse::<Reason>().is_err());
         assert!("same_email:user".parse::<Reason>().is_err());
         assert!("illegible:".parse::<Reason>().is_err());
+        assert!("incomplete_scan:2".parse::<Reason>().is_err());
+        // The pages to scan again stay out of the code.
+        assert_eq!(
+            Reason::IncompleteScan(vec![2]).to_string(),
+            "incomplete_scan"
+        );
+        assert_eq!(
+            Reason::IncompleteScan(vec![2]).outcome(),
+            Outcome::Correction
+        );
     }
 
     #[test]

@@ -535,7 +535,7 @@ mod tests {
                 })
                 .collect(),
             illegible: vec![],
-            crops: vec![],
+            ..FormReport::default()
         }
     }
 

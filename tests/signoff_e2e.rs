@@ -120,6 +120,7 @@ impl FormReader for Scripted {
                 ])
                 .collect(),
             illegible,
+            ..FormReport::default()
         })
     }
 }

@@ -1,6 +1,8 @@
 //! Plane geometry between the layout (points, y down) and page pixels:
-//! the affine map registration finds, sampling a zone through it, and
-//! putting a scanned image the right way up as its page shows it.
+//! the affine map the corner squares give, the projective map
+//! (`Homography`) a photo of a tilted page needs, fitted from points and
+//! printed lines, sampling a zone through it, and putting a scanned image
+//! the right way up as its page shows it.
 
 use image::GrayImage;
 
@@ -70,20 +72,6 @@ impl Affine {
             f: py[2],
         })
     }
-
-    /// The pixel bounding box of a layout rectangle.
-    pub fn bounds(&self, r: &Rect) -> Rect {
-        let corners =
-            [(r.x0, r.y0), (r.x1, r.y0), (r.x0, r.y1), (r.x1, r.y1)].map(|p| self.apply(p));
-        let xs = corners.map(|p| p.0);
-        let ys = corners.map(|p| p.1);
-        Rect {
-            x0: xs.iter().copied().fold(f64::INFINITY, f64::min),
-            y0: ys.iter().copied().fold(f64::INFINITY, f64::min),
-            x1: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            y1: ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        }
-    }
 }
 
 impl Affine {
@@ -110,6 +98,252 @@ impl Affine {
     }
 }
 
+/// A projective map, layout points → page pixels:
+/// `(x, y) → ((a·x + b·y + c) / w, (d·x + e·y + f) / w)`, `w = g·x + h·y + 1`.
+/// A photo of a page tilted toward the camera needs it: parallel printed
+/// lines meet, which no affine map does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Homography {
+    /// Row-major, the last entry 1.
+    pub m: [f64; 9],
+}
+
+/// One correspondence a homography is fitted to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Match {
+    /// A layout point seen at a pixel (a corner square, a QR finder pattern).
+    Point((f64, f64), (f64, f64)),
+    /// A layout point known to lie on a pixel line `a·u + b·v + c = 0`
+    /// (a printed box edge found across, not along).
+    OnLine((f64, f64), [f64; 3]),
+}
+
+impl From<Affine> for Homography {
+    fn from(a: Affine) -> Homography {
+        Homography {
+            m: [a.a, a.b, a.c, a.d, a.e, a.f, 0.0, 0.0, 1.0],
+        }
+    }
+}
+
+impl Homography {
+    pub fn apply(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        let m = &self.m;
+        let w = m[6] * x + m[7] * y + m[8];
+        let w = if w.abs() < 1e-12 { 1e-12 } else { w };
+        (
+            (m[0] * x + m[1] * y + m[2]) / w,
+            (m[3] * x + m[4] * y + m[5]) / w,
+        )
+    }
+
+    /// The pixel bounding box of a layout rectangle.
+    pub fn bounds(&self, r: &Rect) -> Rect {
+        let corners =
+            [(r.x0, r.y0), (r.x1, r.y0), (r.x0, r.y1), (r.x1, r.y1)].map(|p| self.apply(p));
+        let xs = corners.map(|p| p.0);
+        let ys = corners.map(|p| p.1);
+        Rect {
+            x0: xs.iter().copied().fold(f64::INFINITY, f64::min),
+            y0: ys.iter().copied().fold(f64::INFINITY, f64::min),
+            x1: xs.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            y1: ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+
+    /// Least squares over the matches (each point gives two equations, each
+    /// point on a line one); `None` with fewer than eight equations or
+    /// degenerate ones. Both sides are first moved and scaled about their
+    /// centre, for a well-conditioned system.
+    pub fn fit(matches: &[Match]) -> Option<Homography> {
+        Homography::fit_with(matches, true)
+    }
+
+    /// As [`Homography::fit`], with no perspective (six unknowns): what
+    /// matches spread over a small part of the page can be trusted with.
+    pub fn fit_affine(matches: &[Match]) -> Option<Homography> {
+        Homography::fit_with(matches, false)
+    }
+
+    fn fit_with(matches: &[Match], projective: bool) -> Option<Homography> {
+        let unknowns = if projective { 8 } else { 6 };
+        let equations: usize = matches
+            .iter()
+            .map(|m| match m {
+                Match::Point(..) => 2,
+                Match::OnLine(..) => 1,
+            })
+            .sum();
+        if equations < unknowns {
+            return None;
+        }
+        let layout: Vec<(f64, f64)> = matches
+            .iter()
+            .map(|m| match *m {
+                Match::Point(p, _) | Match::OnLine(p, _) => p,
+            })
+            .collect();
+        let pixels: Vec<(f64, f64)> = matches
+            .iter()
+            .filter_map(|m| match *m {
+                Match::Point(_, q) => Some(q),
+                Match::OnLine(..) => None,
+            })
+            .collect();
+        let tl = Normaliser::of(&layout);
+        // Pixel lines carry no point: scale pixels as the layout, about the
+        // points seen if any.
+        let tp = if pixels.len() >= 2 {
+            Normaliser::of(&pixels)
+        } else {
+            Normaliser {
+                cx: 0.0,
+                cy: 0.0,
+                s: tl.s,
+            }
+        };
+        let mut ata = [[0.0f64; 8]; 8];
+        let mut atb = [0.0f64; 8];
+        let mut add = |row: [f64; 8], rhs: f64| {
+            for i in 0..unknowns {
+                for j in 0..unknowns {
+                    ata[i][j] += row[i] * row[j];
+                }
+                atb[i] += row[i] * rhs;
+            }
+        };
+        for m in matches {
+            match *m {
+                Match::Point(p, q) => {
+                    let (x, y) = tl.to(p);
+                    let (u, v) = tp.to(q);
+                    add([x, y, 1.0, 0.0, 0.0, 0.0, -u * x, -u * y], u);
+                    add([0.0, 0.0, 0.0, x, y, 1.0, -v * x, -v * y], v);
+                }
+                Match::OnLine(p, line) => {
+                    let (x, y) = tl.to(p);
+                    let [a, b, c] = tp.line(line);
+                    add([a * x, a * y, a, b * x, b * y, b, c * x, c * y], -c);
+                }
+            }
+        }
+        if !projective {
+            for (i, row) in ata.iter_mut().enumerate().skip(6) {
+                row[i] = 1.0;
+            }
+        }
+        let h = solve(ata, atb)?;
+        // Undo the normalisations: H = Tp⁻¹ · Hn · Tl.
+        let hn = [h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], 1.0];
+        let m = mul(&mul(&tp.inverse(), &hn), &tl.matrix());
+        if m[8].abs() < 1e-12 {
+            return None;
+        }
+        let m = m.map(|v| v / m[8]);
+        m.iter().all(|v| v.is_finite()).then_some(Homography { m })
+    }
+}
+
+/// A similarity that moves points to their centroid and scales them to a
+/// mean distance of √2 (Hartley's normalisation).
+struct Normaliser {
+    cx: f64,
+    cy: f64,
+    s: f64,
+}
+
+impl Normaliser {
+    fn of(points: &[(f64, f64)]) -> Normaliser {
+        let n = points.len().max(1) as f64;
+        let cx = points.iter().map(|p| p.0).sum::<f64>() / n;
+        let cy = points.iter().map(|p| p.1).sum::<f64>() / n;
+        let spread = points
+            .iter()
+            .map(|p| ((p.0 - cx).powi(2) + (p.1 - cy).powi(2)).sqrt())
+            .sum::<f64>()
+            / n;
+        let s = if spread > 1e-9 {
+            std::f64::consts::SQRT_2 / spread
+        } else {
+            1.0
+        };
+        Normaliser { cx, cy, s }
+    }
+
+    fn to(&self, (x, y): (f64, f64)) -> (f64, f64) {
+        ((x - self.cx) * self.s, (y - self.cy) * self.s)
+    }
+
+    /// A line through the same points after the move: `l · T⁻¹`.
+    fn line(&self, [a, b, c]: [f64; 3]) -> [f64; 3] {
+        [a / self.s, b / self.s, c + a * self.cx + b * self.cy]
+    }
+
+    fn matrix(&self) -> [f64; 9] {
+        [
+            self.s,
+            0.0,
+            -self.s * self.cx,
+            0.0,
+            self.s,
+            -self.s * self.cy,
+            0.0,
+            0.0,
+            1.0,
+        ]
+    }
+
+    fn inverse(&self) -> [f64; 9] {
+        [
+            1.0 / self.s,
+            0.0,
+            self.cx,
+            0.0,
+            1.0 / self.s,
+            self.cy,
+            0.0,
+            0.0,
+            1.0,
+        ]
+    }
+}
+
+fn mul(a: &[f64; 9], b: &[f64; 9]) -> [f64; 9] {
+    let mut out = [0.0; 9];
+    for i in 0..3 {
+        for j in 0..3 {
+            out[i * 3 + j] = (0..3).map(|k| a[i * 3 + k] * b[k * 3 + j]).sum();
+        }
+    }
+    out
+}
+
+/// Gaussian elimination with partial pivoting; `None` when singular.
+fn solve<const N: usize>(mut a: [[f64; N]; N], mut b: [f64; N]) -> Option<[f64; N]> {
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
+        if a[pivot][col].abs() < 1e-12 {
+            return None;
+        }
+        a.swap(col, pivot);
+        b.swap(col, pivot);
+        for row in col + 1..N {
+            let f = a[row][col] / a[col][col];
+            let pivot_row = a[col];
+            for (v, p) in a[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *v -= f * p;
+            }
+            b[row] -= f * b[col];
+        }
+    }
+    let mut x = [0.0; N];
+    for row in (0..N).rev() {
+        let rest: f64 = (row + 1..N).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - rest) / a[row][row];
+    }
+    Some(x)
+}
+
 /// Cramer's rule; `None` when the points are degenerate.
 fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
     let det = |m: &[[f64; 3]; 3]| {
@@ -134,8 +368,8 @@ fn solve3(m: [[f64; 3]; 3], r: [f64; 3]) -> Option<[f64; 3]> {
 
 /// Samples the layout rectangle `zone` out of `page` through `to_pixel`, at
 /// `px_per_pt`, so the crop comes out upright and unskewed whatever the scan
-/// did. Outside the page is paper (white).
-pub fn sample(page: &GrayImage, to_pixel: &Affine, zone: &Rect, px_per_pt: f64) -> GrayImage {
+/// or the camera did. Outside the page is paper (white).
+pub fn sample(page: &GrayImage, to_pixel: &Homography, zone: &Rect, px_per_pt: f64) -> GrayImage {
     let w = (zone.width() * px_per_pt).round().max(1.0) as u32;
     let h = (zone.height() * px_per_pt).round().max(1.0) as u32;
     let (pw, ph) = (page.width() as i64, page.height() as i64);
@@ -148,14 +382,19 @@ pub fn sample(page: &GrayImage, to_pixel: &Affine, zone: &Rect, px_per_pt: f64) 
         }
     };
     let step = 1.0 / px_per_pt;
+    let m = &to_pixel.m;
     let mut out = Vec::with_capacity((w * h) as usize);
     for j in 0..h {
-        let y = zone.y0 + (j as f64 + 0.5) * step;
-        let (mut u, mut v) = to_pixel.apply((zone.x0 + 0.5 * step, y));
-        let (du, dv) = (to_pixel.a * step, to_pixel.d * step);
+        let (x, y) = (zone.x0 + 0.5 * step, zone.y0 + (j as f64 + 0.5) * step);
+        // Homogeneous coordinates, stepped along the row.
+        let mut u = m[0] * x + m[1] * y + m[2];
+        let mut v = m[3] * x + m[4] * y + m[5];
+        let mut q = m[6] * x + m[7] * y + m[8];
+        let (du, dv, dq) = (m[0] * step, m[3] * step, m[6] * step);
         for _ in 0..w {
+            let inv = if q.abs() < 1e-12 { 0.0 } else { 1.0 / q };
             // Bilinear interpolation between the four nearest pixel centres.
-            let (fx, fy) = (u - 0.5, v - 0.5);
+            let (fx, fy) = (u * inv - 0.5, v * inv - 0.5);
             let (x0, y0) = (fx.floor(), fy.floor());
             let (tx, ty) = (fx - x0, fy - y0);
             let (x0, y0) = (x0 as i64, y0 as i64);
@@ -164,6 +403,7 @@ pub fn sample(page: &GrayImage, to_pixel: &Affine, zone: &Rect, px_per_pt: f64) 
             out.push((top * (1.0 - ty) + bottom * ty).round() as u8);
             u += du;
             v += dv;
+            q += dq;
         }
     }
     GrayImage::from_raw(w, h, out).unwrap_or_else(|| GrayImage::new(1, 1))
@@ -242,6 +482,51 @@ mod tests {
             "{two:?}"
         );
         assert!(Affine::fit(&from[..1], &to[..1]).is_none());
+    }
+
+    #[test]
+    fn homography_fit_recovers_a_tilted_page_from_points_and_lines() {
+        let truth = Homography {
+            m: [1.9, 0.12, 40.0, -0.05, 2.1, 30.0, 0.0004, -0.0002, 1.0],
+        };
+        let corners = [(22.0, 22.0), (590.0, 22.0), (22.0, 770.0)];
+        let mut matches: Vec<Match> = corners
+            .iter()
+            .map(|&p| Match::Point(p, truth.apply(p)))
+            .collect();
+        // Horizontal and vertical printed lines, each found across only.
+        for (p, q) in [
+            ((100.0, 176.0), (400.0, 176.0)),
+            ((300.0, 600.0), (500.0, 600.0)),
+            ((60.0, 300.0), (60.0, 700.0)),
+        ] {
+            let (a, b) = (truth.apply(p), truth.apply(q));
+            let line = [b.1 - a.1, a.0 - b.0, b.0 * a.1 - a.0 * b.1];
+            let mid = ((p.0 + q.0) / 2.0, (p.1 + q.1) / 2.0);
+            matches.push(Match::OnLine(mid, line));
+            matches.push(Match::OnLine(p, line));
+        }
+        let fitted = Homography::fit(&matches).unwrap();
+        for p in [(306.0, 396.0), (580.0, 760.0), (60.0, 176.0)] {
+            let (a, b) = (fitted.apply(p), truth.apply(p));
+            assert!(
+                (a.0 - b.0).abs() < 0.05 && (a.1 - b.1).abs() < 0.05,
+                "{p:?} {a:?} {b:?}"
+            );
+        }
+        // Three points alone are too few.
+        assert!(Homography::fit(&matches[..3]).is_none());
+        // An affine map is a homography.
+        let affine = Affine {
+            a: 2.0,
+            b: 0.1,
+            c: 5.0,
+            d: -0.1,
+            e: 2.0,
+            f: 7.0,
+        };
+        let h = Homography::from(affine);
+        assert_eq!(h.apply((10.0, 20.0)), affine.apply((10.0, 20.0)));
     }
 
     #[test]

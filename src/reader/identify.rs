@@ -1,44 +1,140 @@
-//! Which page of which form a registered page image is, and which way up:
-//! the QR code (`DA-100|2024-11|P/N`) first, the printed header
-//! (`DA-100 … Page P de 2`) when the code cannot be read.
+//! Which page of which form a page image is, and which way up: the QR code
+//! (`DA-100|2024-11|P/N`) under a map the corner squares give, else the QR
+//! code found anywhere on the page (its three finder patterns then anchor
+//! the map: a photo may show no corner square, or only one), else the
+//! printed header (`DA-100 … Page P de 2`) under the squares' map.
 
 use image::GrayImage;
 use regex::Regex;
 use rxing::BarcodeFormat;
 use tesseract::PageSegMode;
 
-use super::geometry::{sample, Affine};
+use super::geometry::{sample, Homography, Match};
 use super::layout::Layout;
 use super::ocr;
+use super::register::{Candidate, Overview};
 
 /// A DA-100 page found on an image.
 pub struct Found {
     /// 1-based page of the form.
     pub page: u8,
-    /// Layout points → page pixels, the right way up.
-    pub to_pixel: Affine,
+    /// Layout points → page pixels, the right way up: a first map, for
+    /// registration to refine.
+    pub to_pixel: Homography,
+    /// The points it rests on (corner squares, QR finder patterns).
+    pub anchors: Vec<Match>,
 }
 
 /// Sampling resolution for the QR code and header crops (≈ 288 dpi).
 const PX_PER_PT: f64 = 4.0;
 
 /// Tries the candidate maps in turn: the first under which the QR code
-/// reads wins; failing that, the header text under the two best maps.
-pub fn identify(layout: &Layout, page: &GrayImage, candidates: &[Affine]) -> Option<Found> {
-    for &to_pixel in candidates {
-        if let Some(p) = qr_page(layout, page, &to_pixel) {
-            return Some(Found { page: p, to_pixel });
+/// reads wins; failing that, the QR code anywhere on the page; failing
+/// that, the header text under the two best maps.
+pub fn identify(
+    layout: &Layout,
+    page: &GrayImage,
+    px_per_pt: f64,
+    candidates: &[Candidate],
+) -> Option<Found> {
+    let found = |p: u8, c: &Candidate| Found {
+        page: p,
+        to_pixel: c.map.into(),
+        anchors: c.anchors.clone(),
+    };
+    for c in candidates {
+        if let Some(p) = qr_page(layout, page, &c.map.into()) {
+            return Some(found(p, c));
         }
     }
-    for &to_pixel in candidates.iter().take(2) {
-        if let Some(p) = header_page(layout, page, &to_pixel) {
-            return Some(Found { page: p, to_pixel });
+    if let Some(found) = qr_anywhere(layout, page, px_per_pt) {
+        return Some(found);
+    }
+    for c in candidates.iter().take(2) {
+        if let Some(p) = header_page(layout, page, &c.map.into()) {
+            return Some(found(p, c));
         }
     }
     None
 }
 
-fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u8> {
+/// Layout corners of the QR code next to its three finder patterns, in
+/// the order [`corners_in_order`] gives: bottom-left, top-left, top-right.
+/// rxing gives these outer corners of the symbol, which the layout box
+/// holds edge to edge (measured on `blank.pdf`: the points rxing gives are
+/// the box's corners within a third of a point).
+fn code_corners(layout: &Layout) -> [(f64, f64); 3] {
+    let r = layout.qr_code.rect;
+    [(r.x0, r.y1), (r.x0, r.y0), (r.x1, r.y0)]
+}
+
+/// The code's three corners beside its finder patterns as bottom-left,
+/// top-left, top-right,
+/// whatever order the decoder gave: top-left is the corner with the right
+/// angle, and the code is not mirrored (top-right, then bottom-left, turn
+/// clockwise on the page, y down).
+fn corners_in_order(seen: &[(f64, f64)]) -> Option<[(f64, f64); 3]> {
+    let d2 = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
+    // The corner opposite the longest side.
+    let opposite = |k: usize| d2(seen[(k + 1) % 3], seen[(k + 2) % 3]);
+    let corner = (0..3).max_by(|&i, &j| opposite(i).total_cmp(&opposite(j)))?;
+    let top_left = seen[corner];
+    let (a, b) = (seen[(corner + 1) % 3], seen[(corner + 2) % 3]);
+    let cross = (a.0 - top_left.0) * (b.1 - top_left.1) - (a.1 - top_left.1) * (b.0 - top_left.0);
+    let (top_right, bottom_left) = if cross > 0.0 { (a, b) } else { (b, a) };
+    Some([bottom_left, top_left, top_right])
+}
+
+/// Resolution at which the whole page is searched for the QR code: about
+/// 2.5 px per point, so 4–5 px per module.
+const QR_SEARCH_PX_PER_PT: f64 = 2.5;
+
+/// The QR code found anywhere on the page: the page it names and a map
+/// from the corners beside its three finder patterns (which also say which
+/// way up it is).
+pub fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<Found> {
+    let reduced = Overview::at(page, px_per_pt, QR_SEARCH_PX_PER_PT);
+    let f = reduced.factor as f64;
+    let (w, h) = reduced.image.dimensions();
+    let result = rxing::helpers::detect_in_luma(
+        reduced.image.into_raw(),
+        w,
+        h,
+        Some(BarcodeFormat::QR_CODE),
+    )
+    .ok()?;
+    let p = parse_payload(layout, result.getText())?;
+    let points = result.getPoints();
+    if points.len() < 3 {
+        return None;
+    }
+    let seen: Vec<(f64, f64)> = points[..3]
+        .iter()
+        .map(|p| ((p.x as f64 + 0.5) * f, (p.y as f64 + 0.5) * f))
+        .collect();
+    let anchors: Vec<Match> = code_corners(layout)
+        .iter()
+        .zip(corners_in_order(&seen)?)
+        .map(|(&at, px)| Match::Point(at, px))
+        .collect();
+    let pts: Vec<((f64, f64), (f64, f64))> = anchors
+        .iter()
+        .filter_map(|m| match *m {
+            Match::Point(a, b) => Some((a, b)),
+            Match::OnLine(..) => None,
+        })
+        .collect();
+    let (from, to): (Vec<_>, Vec<_>) = pts.into_iter().unzip();
+    let map = super::geometry::Affine::fit(&from, &to)?;
+    tracing::debug!(page = p, "QR code found without the corner squares");
+    Some(Found {
+        page: p,
+        to_pixel: map.into(),
+        anchors,
+    })
+}
+
+fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Homography) -> Option<u8> {
     let crop = sample(page, to_pixel, &layout.qr_code.rect.inset(-8.0), PX_PER_PT);
     let (w, h) = crop.dimensions();
     let result =
@@ -64,7 +160,7 @@ fn parse_payload(layout: &Layout, payload: &str) -> Option<u8> {
     (1..=layout.pages).contains(&p).then_some(p)
 }
 
-fn header_page(layout: &Layout, page: &GrayImage, to_pixel: &Affine) -> Option<u8> {
+fn header_page(layout: &Layout, page: &GrayImage, to_pixel: &Homography) -> Option<u8> {
     let crop = sample(page, to_pixel, &layout.header.code_box, PX_PER_PT);
     let settings = ocr::Settings {
         whitelist: "",
@@ -100,5 +196,19 @@ mod tests {
         assert_eq!(parse_payload(&layout, "DA-100|2024-11|3/2"), None);
         assert_eq!(parse_header(&layout, "DA-100(2024-11)Page1de2"), Some(1));
         assert_eq!(parse_header(&layout, "Page1de2"), None);
+    }
+
+    #[test]
+    fn code_corners_are_put_in_order_whatever_the_turn() {
+        let upright = [(0.0, 10.0), (0.0, 0.0), (10.0, 0.0)];
+        // Any order, the same code.
+        for order in [[0, 1, 2], [2, 0, 1], [1, 2, 0], [2, 1, 0]] {
+            let seen: Vec<_> = order.iter().map(|&i| upright[i]).collect();
+            assert_eq!(corners_in_order(&seen), Some(upright));
+        }
+        // Upside down: bottom-left now at the top right.
+        let turned = [(10.0, 0.0), (10.0, 10.0), (0.0, 10.0)];
+        let seen = [turned[2], turned[0], turned[1]];
+        assert_eq!(corners_in_order(&seen), Some(turned));
     }
 }

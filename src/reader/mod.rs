@@ -18,12 +18,25 @@
 //!    keeps a crash, a memory bomb or an endless loop out of the daemon.
 //!    Scans skip it because decoding one image ourselves costs a fraction
 //!    of a full render at the same resolution.
-//! 3. **Registration** (`register`): the four filled corner squares give a
-//!    layout→pixel affine map (shift, scale, a few degrees of skew, an A4
-//!    glass around a Letter page); the QR code (`identify`) says which way
-//!    up the sheet is and which page it is, with the header text as fallback.
+//! 3. **Registration** (`register`, `identify`, `geometry`): the filled
+//!    corner squares give first affine maps (two squares are enough); the
+//!    QR code (`identify`) read under one of them says which page it is and
+//!    which way up. Failing that, the QR code is searched on the whole page
+//!    and the corners beside its three finder patterns anchor the map (a
+//!    photo may show no square, or one). The map is then fitted by least
+//!    squares to the form's own printed box borders, found across where
+//!    the map puts them, near the anchors first and then farther, affine
+//!    then projective (`geometry::Homography`, for a page tilted toward a
+//!    camera), and checked: most borders in the picture must lie within
+//!    1.5 pt of it (`Fit::confirmed`). A page not confirmed, or on paper
+//!    too dark (`zones::Sight`), is not read: its zones are `unseen`, as is
+//!    every zone outside the picture, and the rules ask for the page again
+//!    (`incomplete_scan`) instead of calling its fields missing. A page of
+//!    the file that is not blank but not identified makes the form's
+//!    missing page unseen too. The header text is the last fallback.
 //! 4. **Zones** (`zones`): each field is sampled upright through that map
-//!    at 3 px/pt (`geometry::sample`), cleaned of box borders and cut to its
+//!    at 3 px/pt (`geometry::sample`), its light evened by the paper's
+//!    grey around it (`register::Paper`: a photo's shadow divided out), cleaned of box borders and cut to its
 //!    ink, so OCR only ever sees small crops. Text is read by Tesseract
 //!    (`ocr`, single-line mode; French for names, French+English with a
 //!    whitelist for digits, dates and e-mails). A field is as sure as its
@@ -200,6 +213,9 @@ impl Da100Reader {
         };
         let mut seen = vec![0u32; self.layout.pages as usize];
         let mut doubts = Vec::new();
+        // Pages with ink on them that no registration or code made a page
+        // of the form: too dark, blurred or cut to be read.
+        let mut unidentified = 0;
         for page in &pages {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -211,7 +227,10 @@ impl Da100Reader {
                 continue;
             }
             let candidates = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
-            let Some(found) = identify::identify(&self.layout, &image.pixels, &candidates) else {
+            let Some(found) =
+                identify::identify(&self.layout, &image.pixels, image.px_per_pt, &candidates)
+            else {
+                unidentified += 1;
                 continue;
             };
             let Some(count) = seen.get_mut(usize::from(found.page) - 1) else {
@@ -219,13 +238,40 @@ impl Da100Reader {
             };
             *count += 1;
             if *count == 1 {
+                let by_borders = |found: &identify::Found| {
+                    register::by_borders(
+                        &self.layout,
+                        found.page,
+                        &image.pixels,
+                        found.to_pixel,
+                        &found.anchors,
+                    )
+                };
+                let mut fit = by_borders(&found);
+                if !fit.confirmed() {
+                    // A stray mark taken for a corner square misleads the
+                    // squares' map: the QR code's own finder patterns may
+                    // do better.
+                    let again = identify::qr_anywhere(&self.layout, &image.pixels, image.px_per_pt)
+                        .filter(|other| other.page == found.page)
+                        .map(|other| by_borders(&other));
+                    if let Some(again) = again.filter(|a| a.found > fit.found) {
+                        fit = again;
+                    }
+                }
+                let sight = zones::Sight::of(&fit);
                 let widgets =
-                    zones::widget_values(&self.layout, found.page, &found.to_pixel, page, &image);
+                    zones::widget_values(&self.layout, found.page, &fit.to_pixel, page, &image);
+                let picture = zones::Picture {
+                    pixels: &image.pixels,
+                    paper: register::Paper::of(&overview),
+                };
                 zones::read_page(
                     &self.layout,
                     found.page,
-                    &image.pixels,
-                    &found.to_pixel,
+                    &picture,
+                    &fit.to_pixel,
+                    sight,
                     &widgets,
                     &mut report,
                     &mut doubts,
@@ -234,6 +280,16 @@ impl Da100Reader {
         }
         zones::settle_doubts(&mut report, doubts);
         report.forms = seen.iter().copied().max().unwrap_or(0);
+        if report.forms == 1 && unidentified > 0 {
+            // One form, a page of it not found, and a page that could be
+            // it: that page is to be scanned again, not its fields filled.
+            for (n, _) in seen.iter().enumerate().filter(|(_, &c)| c == 0) {
+                let page_no = n as u8 + 1;
+                for zone in self.layout.zones_of(page_no) {
+                    report.unseen.insert(zone.id.clone(), u32::from(page_no));
+                }
+            }
+        }
         if report.forms == 0 {
             return Err(ReadError::UnknownForm);
         }

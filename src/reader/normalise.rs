@@ -48,8 +48,59 @@ fn date(text: &str) -> Option<String> {
     Some(day.format("%Y-%m-%d").to_string())
 }
 
+/// Whether an OCR value read for field `id` can be what that field holds,
+/// judged without a dictionary: names are letters (accents included) in
+/// words joined by spaces, hyphens or apostrophes; a job title is words of
+/// letters with those and `.`, `/`, `(`, `)`. A value outside its kind
+/// (`Gabriel |`, a digit in a name) is illegible, never given as read.
+/// Other fields are checked by their kind's normal form already.
+pub fn fits_field(id: &str, value: &str) -> bool {
+    let joiner = |c: char| matches!(c, ' ' | '-' | '\'' | '’');
+    let name_like = |extra: &dyn Fn(char) -> bool| {
+        value.chars().next().is_some_and(char::is_alphabetic)
+            && value
+                .chars()
+                .all(|c| c.is_alphabetic() || joiner(c) || extra(c))
+            && !value
+                .chars()
+                .zip(value.chars().skip(1))
+                .any(|(a, b)| joiner(a) && joiner(b) && !(a == ' ' || b == ' '))
+            && value.chars().last().is_some_and(|c| !joiner(c))
+    };
+    match id.rsplit_once('.').map(|(_, field)| field) {
+        Some("last_name" | "first_name") => name_like(&|_| false),
+        Some("job_title") => name_like(&|c| matches!(c, '.' | '/' | '(' | ')')),
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_outside_their_field_kind_are_refused() {
+        use super::fits_field;
+        for (id, value) in [
+            ("user.first_name", "Marie-Ève"),
+            ("user.last_name", "D'Amours"),
+            ("employer.last_name", "Saint Pierre"),
+            ("user.job_title", "Secrétaire médicale"),
+            ("user.job_title", "Adjointe adm. (facturation)"),
+            ("employer.phone", "819 555-4727"),
+        ] {
+            assert!(fits_field(id, value), "{id}: {value}");
+        }
+        for (id, value) in [
+            ("user.first_name", "Gabriel |"),
+            ("user.first_name", "Gabriel-"),
+            ("user.last_name", "B3noit"),
+            ("user.last_name", "--Roy"),
+            ("user.job_title", "Secrétaire | médicale"),
+            ("employer.first_name", ""),
+        ] {
+            assert!(!fits_field(id, value), "{id}: {value}");
+        }
+    }
+
     use super::*;
 
     #[test]

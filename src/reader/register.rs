@@ -5,9 +5,9 @@
 
 use image::GrayImage;
 
-use super::geometry::Affine;
+use super::geometry::{sample, Affine, Homography, Match};
 use super::ink::{Bitmap, INK_BELOW};
-use super::layout::Layout;
+use super::layout::{Layout, Rect};
 
 /// Working resolution for the search, in pixels per point (≈ 54 dpi).
 const SEARCH_PX_PER_PT: f64 = 0.75;
@@ -23,7 +23,12 @@ impl Overview {
     /// Box-filters the page down to about `SEARCH_PX_PER_PT`, given the
     /// page's nominal resolution.
     pub fn of(page: &GrayImage, px_per_pt: f64) -> Overview {
-        let factor = (px_per_pt / SEARCH_PX_PER_PT).floor().max(1.0) as u32;
+        Overview::at(page, px_per_pt, SEARCH_PX_PER_PT)
+    }
+
+    /// Box-filters the page down to about `target` pixels per point.
+    pub fn at(page: &GrayImage, px_per_pt: f64, target: f64) -> Overview {
+        let factor = (px_per_pt / target).floor().max(1.0) as u32;
         let (w, h) = (page.width() / factor, page.height() / factor);
         let raw = page.as_raw();
         let pw = page.width() as usize;
@@ -57,6 +62,89 @@ impl Overview {
     }
 }
 
+/// A first layout→pixel map and the corner squares it was fitted to.
+pub struct Candidate {
+    pub map: Affine,
+    pub anchors: Vec<Match>,
+}
+
+/// The paper's grey over a page, coarse (about one value per 8 points):
+/// the lightest grey around each place, spread over ±16 points so that a
+/// filled box or a word does not pass for paper. A phone photo's shadow and
+/// uneven light are divided out of each zone with it.
+pub struct Paper {
+    image: GrayImage,
+    /// Full-resolution pixels per pixel of `image`.
+    factor: f64,
+}
+
+/// Overview pixels per block of the paper estimate.
+const PAPER_BLOCK: u32 = 6;
+
+impl Paper {
+    pub fn of(overview: &Overview) -> Paper {
+        let (w, h) = overview.image.dimensions();
+        let (bw, bh) = (
+            w.div_ceil(PAPER_BLOCK).max(1),
+            h.div_ceil(PAPER_BLOCK).max(1),
+        );
+        let mut blocks = GrayImage::new(bw, bh);
+        for (x, y, v) in overview.image.enumerate_pixels() {
+            let b = blocks.get_pixel_mut(x / PAPER_BLOCK, y / PAPER_BLOCK);
+            b.0[0] = b.0[0].max(v.0[0]);
+        }
+        let mut spread = GrayImage::new(bw, bh);
+        for (x, y, out) in spread.enumerate_pixels_mut() {
+            let mut best = 0;
+            for yy in y.saturating_sub(1)..(y + 2).min(bh) {
+                for xx in x.saturating_sub(1)..(x + 2).min(bw) {
+                    best = best.max(blocks.get_pixel(xx, yy).0[0]);
+                }
+            }
+            out.0[0] = best;
+        }
+        Paper {
+            image: spread,
+            factor: f64::from(overview.factor * PAPER_BLOCK),
+        }
+    }
+
+    /// `crop`, cut from `zone` through `to_pixel` at `px_per_pt`, with each
+    /// pixel divided by the paper's grey where it lies: paper white again
+    /// in a shadow, ink as dark beside the paper as it was.
+    pub fn even(
+        &self,
+        mut crop: GrayImage,
+        to_pixel: &Homography,
+        zone: &Rect,
+        px_per_pt: f64,
+    ) -> GrayImage {
+        let k = 1.0 / self.factor;
+        let mut m = to_pixel.m;
+        for v in &mut m[..3] {
+            *v *= k;
+        }
+        for v in &mut m[3..6] {
+            *v *= k;
+        }
+        let scaled = Homography { m };
+        let paper = sample(&self.image, &scaled, zone, px_per_pt);
+        if paper.dimensions() != crop.dimensions() {
+            return crop;
+        }
+        for (v, p) in crop.iter_mut().zip(paper.iter()) {
+            let p = u32::from((*p).max(MIN_PAPER));
+            *v = (u32::from(*v) * 255 / p).min(255) as u8;
+        }
+        crop
+    }
+}
+
+/// Paper is never taken darker than this: below it a page is too dark to
+/// read anyway (see `zones::DARK_PAPER`), and dividing by less would only
+/// blow up noise.
+const MIN_PAPER: u8 = 48;
+
 /// Finds the registration squares and returns the layout→pixel maps they
 /// allow, most trustworthy first: every plausible fit of the squares found
 /// (all of them, then fewer, down to two), each the right way up and upside
@@ -68,7 +156,7 @@ pub fn register(
     page: &GrayImage,
     overview: &Overview,
     px_per_pt: f64,
-) -> Vec<Affine> {
+) -> Vec<Candidate> {
     let side = layout.registration_marks.size_pt * px_per_pt / overview.factor as f64;
     let bitmap = Bitmap::of(&overview.image);
     let squares: Vec<(f64, f64)> = bitmap
@@ -121,7 +209,12 @@ pub fn register(
             if let Some(map) =
                 Affine::fit(&from, &pixels).filter(|a| plausible(a, &from, &pixels, px_per_pt))
             {
-                maps.push(map);
+                let anchors = from
+                    .iter()
+                    .zip(&pixels)
+                    .map(|(&p, &q)| Match::Point(p, q))
+                    .collect();
+                maps.push(Candidate { map, anchors });
             }
         }
     }
@@ -187,4 +280,311 @@ fn plausible(map: &Affine, from: &[(f64, f64)], to: &[(f64, f64)], px_per_pt: f6
         .map(|(&p, &q)| dist2(map.apply(p), q).sqrt())
         .fold(0.0, f64::max);
     (0.6..=1.6).contains(&scale) && worst <= 3.0 * px_per_pt
+}
+
+/// A printed straight edge of the form, where the map is checked and
+/// refined: a short stretch of a box border, found across (its position
+/// along the border says nothing).
+#[derive(Debug, Clone, Copy)]
+struct Site {
+    /// The stretch's middle, in layout points.
+    at: (f64, f64),
+    /// Whether the border runs along x (the top or bottom of a box).
+    horizontal: bool,
+    /// Length of the stretch, in points.
+    length: f64,
+}
+
+/// The box borders of one page, cut in stretches of at most `STRETCH_PT`.
+fn sites(layout: &Layout, page: u8) -> Vec<Site> {
+    let mut out = Vec::new();
+    for zone in layout.zones_of(page) {
+        let r = zone.rect;
+        let along = |from: f64, to: f64| -> Vec<(f64, f64)> {
+            // Stretches clear of the corners, where the other border crosses.
+            let (from, to) = (from + 3.0, to - 3.0);
+            let n = ((to - from) / STRETCH_PT).ceil().max(1.0);
+            let len = (to - from) / n;
+            (0..n as usize)
+                .map(|i| (from + (i as f64 + 0.5) * len, len))
+                .collect()
+        };
+        let borders = [
+            (true, [r.y0, r.y1], (r.x0, r.x1)),
+            (false, [r.x0, r.x1], (r.y0, r.y1)),
+        ];
+        for (horizontal, across, (from, to)) in borders {
+            for c in across {
+                for (t, length) in along(from, to) {
+                    out.push(Site {
+                        at: if horizontal { (t, c) } else { (c, t) },
+                        horizontal,
+                        length,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Longest stretch of border measured as one.
+const STRETCH_PT: f64 = 40.0;
+/// Profile resolution across a border, in samples per point.
+const PROFILE_PX_PER_PT: f64 = 2.0;
+
+/// A border found: how far across from where the map put it, the paper's
+/// grey beside it and how much darker the line is.
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    offset: f64,
+    paper: f64,
+    depth: f64,
+}
+
+/// Looks for the border of `site` within `reach` points across of where
+/// `map` puts it: the darkest narrow dip of the profile averaged along it.
+fn look(page: &GrayImage, map: &Homography, site: &Site, reach: f64) -> Option<Seen> {
+    let (x, y) = site.at;
+    let half = site.length / 2.0;
+    let rect = if site.horizontal {
+        Rect {
+            x0: x - half,
+            y0: y - reach,
+            x1: x + half,
+            y1: y + reach,
+        }
+    } else {
+        Rect {
+            x0: x - reach,
+            y0: y - half,
+            x1: x + reach,
+            y1: y + half,
+        }
+    };
+    let (w, h) = (page.width() as f64, page.height() as f64);
+    let corners = [
+        (rect.x0, rect.y0),
+        (rect.x1, rect.y1),
+        (rect.x0, rect.y1),
+        (rect.x1, rect.y0),
+    ];
+    if corners
+        .iter()
+        .map(|&p| map.apply(p))
+        .any(|(u, v)| u < 0.0 || v < 0.0 || u >= w || v >= h)
+    {
+        return None;
+    }
+    let strip = sample(page, map, &rect, PROFILE_PX_PER_PT);
+    let (sw, sh) = (strip.width() as usize, strip.height() as usize);
+    let raw = strip.as_raw();
+    let profile: Vec<f64> = if site.horizontal {
+        (0..sh)
+            .map(|j| {
+                raw[j * sw..(j + 1) * sw]
+                    .iter()
+                    .map(|&v| v as f64)
+                    .sum::<f64>()
+                    / sw as f64
+            })
+            .collect()
+    } else {
+        (0..sw)
+            .map(|i| (0..sh).map(|j| raw[j * sw + i] as f64).sum::<f64>() / sh as f64)
+            .collect()
+    };
+    let (k, &low) = profile
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))?;
+    let mut sorted = profile.clone();
+    sorted.sort_by(f64::total_cmp);
+    let paper = sorted[sorted.len() * 3 / 4];
+    let depth = paper - low;
+    // A line, not a blot: back near the paper within a few points each side.
+    let span = (3.0 * PROFILE_PX_PER_PT) as usize;
+    let near_paper = |i: usize| profile[i] > low + 0.6 * depth;
+    let left = (k.saturating_sub(span)..k).any(near_paper);
+    let right = (k + 1..(k + span + 1).min(profile.len())).any(near_paper);
+    if !(left && right) || k == 0 || k + 1 == profile.len() {
+        return None;
+    }
+    // Sub-sample position by a parabola through the minimum.
+    let (a, b, c) = (profile[k - 1], low, profile[k + 1]);
+    let bend = a - 2.0 * b + c;
+    let shift = if bend > 1e-9 {
+        0.5 * (a - c) / bend
+    } else {
+        0.0
+    };
+    let offset = (k as f64 + 0.5 + shift) / PROFILE_PX_PER_PT - reach;
+    Some(Seen {
+        offset,
+        paper,
+        depth,
+    })
+}
+
+/// A line found darker than the paper beside it by this share of the
+/// paper's grey is a printed border. Print is black: a sharp scan shows
+/// 0.7–0.95; a page blurred over a letter's height smears a 1 pt line to
+/// a tenth of that (`blurred_page` in the generator's hard mix).
+const MIN_LINE_DEPTH: f64 = 0.3;
+
+/// What registration by the printed borders gives for one page.
+#[derive(Debug, Clone, Copy)]
+pub struct Fit {
+    pub to_pixel: Homography,
+    /// Borders inside the picture, and those found where the map puts them.
+    pub inside: usize,
+    pub found: usize,
+    /// Median grey of the paper beside the borders found.
+    pub paper: f64,
+}
+
+impl Fit {
+    /// The map is confirmed: most borders in the picture lie where it says.
+    pub fn confirmed(&self) -> bool {
+        self.inside >= MIN_SITES && self.found as f64 >= CONFIRMED_SHARE * self.inside as f64
+    }
+}
+
+/// Fewest borders in the picture for a check to mean anything.
+const MIN_SITES: usize = 12;
+/// Share of the borders in the picture that must be found within
+/// `CHECK_PT` of the map.
+const CONFIRMED_SHARE: f64 = 0.7;
+const CHECK_PT: f64 = 1.5;
+
+/// Fits the page's layout→pixel map to its printed box borders, starting
+/// from `start` and the `anchors` (corner squares, QR finder patterns):
+/// borders near the anchors first, then farther, each round searching a
+/// little across where the last fit puts them; affine while the borders
+/// used are near, projective once they span the page. Then checks it.
+pub fn by_borders(
+    layout: &Layout,
+    page_no: u8,
+    page: &GrayImage,
+    start: Homography,
+    anchors: &[Match],
+) -> Fit {
+    let sites = sites(layout, page_no);
+    let centre = {
+        let pts: Vec<(f64, f64)> = anchors
+            .iter()
+            .map(|m| match *m {
+                Match::Point(p, _) | Match::OnLine(p, _) => p,
+            })
+            .collect();
+        let n = pts.len().max(1) as f64;
+        (
+            pts.iter().map(|p| p.0).sum::<f64>() / n,
+            pts.iter().map(|p| p.1).sum::<f64>() / n,
+        )
+    };
+    let mut map = start;
+    for (within, reach, projective) in [
+        (250.0, 14.0, false),
+        (450.0, 10.0, false),
+        (700.0, 8.0, true),
+        (2000.0, 5.0, true),
+        (2000.0, 3.0, true),
+    ] {
+        let mut matches = anchors.to_vec();
+        for site in sites
+            .iter()
+            .filter(|s| dist2(s.at, centre).sqrt() <= within)
+        {
+            if let Some(seen) = look(page, &map, site, reach) {
+                if seen.depth >= MIN_LINE_DEPTH * seen.paper {
+                    matches.push(on_line(&map, site, seen.offset));
+                }
+            }
+        }
+        let next = if projective {
+            Homography::fit(&matches)
+        } else {
+            Homography::fit_affine(&matches)
+        };
+        if let Some(next) = next {
+            map = next;
+        }
+    }
+    // The first map stays if the borders agree with it better (a clean
+    // scan's squares are already exact).
+    let refined = check(page, &sites, map);
+    let kept = check(page, &sites, start);
+    tracing::debug!(
+        page_no,
+        inside = refined.inside,
+        found = refined.found,
+        found_before = kept.found,
+        paper = refined.paper,
+        "registration by the printed borders"
+    );
+    if refined.found >= kept.found {
+        refined
+    } else {
+        kept
+    }
+}
+
+/// How many of the page's borders in the picture lie where `map` says.
+fn check(page: &GrayImage, sites: &[Site], map: Homography) -> Fit {
+    let mut inside = 0;
+    let mut found = 0;
+    let mut papers = Vec::new();
+    for site in sites {
+        if !in_picture(page, &map, site) {
+            continue;
+        }
+        inside += 1;
+        let Some(seen) = look(page, &map, site, 2.0 * CHECK_PT + 1.0) else {
+            continue;
+        };
+        if seen.offset.abs() <= CHECK_PT && seen.depth >= MIN_LINE_DEPTH * seen.paper {
+            found += 1;
+            papers.push(seen.paper);
+        }
+    }
+    papers.sort_by(f64::total_cmp);
+    let paper = papers.get(papers.len() / 2).copied().unwrap_or(0.0);
+    Fit {
+        to_pixel: map,
+        inside,
+        found,
+        paper,
+    }
+}
+
+/// Whether the stretch of `site`, and a little around it, shows in the picture.
+fn in_picture(page: &GrayImage, map: &Homography, site: &Site) -> bool {
+    let (x, y) = site.at;
+    let half = site.length / 2.0 + 2.0;
+    let ends = if site.horizontal {
+        [(x - half, y), (x + half, y)]
+    } else {
+        [(x, y - half), (x, y + half)]
+    };
+    ends.iter().all(|&p| {
+        let (u, v) = map.apply(p);
+        u >= 0.0 && v >= 0.0 && u < page.width() as f64 && v < page.height() as f64
+    })
+}
+
+/// The border of `site`, found `offset` points across from where `map`
+/// puts it, as a pixel line the layout border must map onto.
+fn on_line(map: &Homography, site: &Site, offset: f64) -> Match {
+    let (x, y) = site.at;
+    let (found, along) = if site.horizontal {
+        ((x, y + offset), (x + 1.0, y + offset))
+    } else {
+        ((x + offset, y), (x + offset, y + 1.0))
+    };
+    let (p, q) = (map.apply(found), map.apply(along));
+    let (dx, dy) = (q.0 - p.0, q.1 - p.1);
+    let norm = (dx * dx + dy * dy).sqrt().max(1e-9);
+    let (a, b) = (dy / norm, -dx / norm);
+    Match::OnLine(site.at, [a, b, -(a * p.0 + b * p.1)])
 }

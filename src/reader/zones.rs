@@ -8,13 +8,14 @@ use image::GrayImage;
 use tesseract::PageSegMode;
 
 use super::address;
-use super::geometry::{sample, Affine};
+use super::geometry::{sample, Homography};
 use super::ink;
 use super::layout::{Kind, Layout, Rect, Zone};
 use super::names;
-use super::normalise::normalise;
+use super::normalise::{fits_field, normalise};
 use super::ocr::{self, Word};
 use super::pdf::{Page, WidgetValue};
+use super::register::{Fit, Paper};
 use super::PageImage;
 use crate::domain::{Crop, FieldReading, FormReport, Party};
 use crate::rules::is_valid_email;
@@ -44,7 +45,7 @@ const TYPED_CONFIDENCE: f32 = 0.90;
 pub fn widget_values(
     layout: &Layout,
     page_no: u8,
-    to_pixel: &Affine,
+    to_pixel: &Homography,
     page: &Page<'_>,
     image: &PageImage,
 ) -> HashMap<String, WidgetValue> {
@@ -77,24 +78,84 @@ pub fn widget_values(
     values
 }
 
-/// Reads every zone of page `page_no` into `report`.
+/// A page's pixels and the paper's grey over them.
+pub struct Picture<'a> {
+    pub pixels: &'a GrayImage,
+    pub paper: Paper,
+}
+
+impl Picture<'_> {
+    /// A zone cut upright, its light evened (see [`Paper::even`]).
+    fn cut(&self, to_pixel: &Homography, zone: &Rect, px_per_pt: f64) -> GrayImage {
+        let crop = sample(self.pixels, to_pixel, zone, px_per_pt);
+        self.paper.even(crop, to_pixel, zone, px_per_pt)
+    }
+}
+
+/// Whether a registered page shows what is on it well enough for an empty
+/// zone to mean an empty field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sight {
+    /// The map is confirmed by the printed borders, on paper light enough.
+    Whole,
+    /// Too dark, too blurred for the borders to show, or not surely
+    /// registered: the page is to be scanned again (`incomplete_scan`).
+    Unsure,
+}
+
+/// Paper darker than this grey, beside the printed borders, is a page too
+/// dark to read. The generator's hard mix puts a fine photo's paper at 67
+/// or more in the deepest shadow of a vignetted corner (gain 0.5 × 0.7 ×
+/// 0.85 under a colour cast), and a `dark_page` at 32 or less (gain 0.11).
+const DARK_PAPER: f64 = 56.0;
+
+impl Sight {
+    pub fn of(fit: &Fit) -> Sight {
+        if fit.confirmed() && fit.paper >= DARK_PAPER {
+            Sight::Whole
+        } else {
+            tracing::debug!(?fit, "page not seen whole");
+            Sight::Unsure
+        }
+    }
+}
+
+/// Margin a zone keeps from the picture's edges to count as inside, in
+/// points: a zone cut by the frame may have lost a letter.
+const EDGE_PT: f64 = 2.0;
+
+/// Whether the zone lies whole inside the picture.
+fn inside(page: &GrayImage, to_pixel: &Homography, zone: &Zone) -> bool {
+    let b = to_pixel.bounds(&zone.rect.inset(-EDGE_PT));
+    b.x0 >= 0.0 && b.y0 >= 0.0 && b.x1 <= page.width() as f64 && b.y1 <= page.height() as f64
+}
+
+/// Reads every zone of page `page_no` into `report`. A zone not seen whole
+/// (outside the picture, or on a page not seen whole) is not read: it goes
+/// to `report.unseen`, unless an AcroForm value gives it.
+#[allow(clippy::too_many_arguments)]
 pub fn read_page(
     layout: &Layout,
     page_no: u8,
-    page: &GrayImage,
-    to_pixel: &Affine,
+    page: &Picture<'_>,
+    to_pixel: &Homography,
+    sight: Sight,
     widgets: &HashMap<String, WidgetValue>,
     report: &mut FormReport,
     doubts: &mut Vec<Doubt>,
 ) {
     for zone in layout.zones_of(page_no) {
         let widget = widgets.get(&zone.id);
+        if widget.is_none() && (sight == Sight::Unsure || !inside(page.pixels, to_pixel, zone)) {
+            report.unseen.insert(zone.id.clone(), u32::from(page_no));
+            continue;
+        }
         match zone.kind {
             Kind::Checkbox => {
                 let ticked = match widget {
                     Some(WidgetValue::Checked(on)) => *on,
                     _ => {
-                        let crop = sample(page, to_pixel, &zone.rect.inset(2.5), OCR_PX_PER_PT);
+                        let crop = page.cut(to_pixel, &zone.rect.inset(2.5), OCR_PX_PER_PT);
                         ink::coverage(&crop) >= TICK_COVERAGE
                     }
                 };
@@ -103,7 +164,7 @@ pub fn read_page(
                 }
             }
             Kind::Signature => {
-                let crop = sample(page, to_pixel, &zone.rect.inset(2.0), SIGNATURE_PX_PER_PT);
+                let crop = page.cut(to_pixel, &zone.rect.inset(2.0), SIGNATURE_PX_PER_PT);
                 let signed = is_signed(&crop);
                 if let Some(party) = party_of(zone) {
                     match party {
@@ -125,11 +186,9 @@ pub fn read_page(
                         );
                     }
                     None if value.trim().is_empty() => {}
-                    None => mark_illegible(
-                        report,
-                        zone,
-                        &sample(page, to_pixel, &zone.rect, OCR_PX_PER_PT),
-                    ),
+                    None => {
+                        mark_illegible(report, zone, &page.cut(to_pixel, &zone.rect, OCR_PX_PER_PT))
+                    }
                 },
                 _ => read_field(page, to_pixel, zone, report, doubts),
             },
@@ -143,13 +202,13 @@ fn party_of(zone: &Zone) -> Option<Party> {
 }
 
 fn read_field(
-    page: &GrayImage,
-    to_pixel: &Affine,
+    page: &Picture<'_>,
+    to_pixel: &Homography,
     zone: &Zone,
     report: &mut FormReport,
     doubts: &mut Vec<Doubt>,
 ) {
-    let crop = sample(page, to_pixel, &zone.rect.inset(1.5), OCR_PX_PER_PT);
+    let crop = page.cut(to_pixel, &zone.rect.inset(1.5), OCR_PX_PER_PT);
     if !ink::holds_writing(&crop, OCR_PX_PER_PT) {
         return;
     }
@@ -163,6 +222,7 @@ fn read_field(
         Pass::Larger => resized_reading(&clean, zone, wanted, (4, 3), wanted.whitelist),
     };
     match reading_of(zone.kind, read) {
+        Some(r) if !fits_field(&zone.id, &r.value) => mark_illegible(report, zone, &crop),
         Some(r) if zone.kind == Kind::Email && address::is_doubtful(&r.value) => {
             doubts.push(Doubt {
                 zone: zone.clone(),

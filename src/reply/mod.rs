@@ -304,10 +304,7 @@ fn items(
             templates.phrase(lang, &result_key, &[])
         ));
         for reason in &result.reasons {
-            out.push_str(&format!(
-                "   - {}\n",
-                templates.reason(lang, &reason.to_string())
-            ));
+            out.push_str(&format!("   - {}\n", templates.reason_of(lang, reason)));
         }
         out.push('\n');
     }
@@ -315,10 +312,7 @@ fn items(
         .iter()
         .filter(|r| **r != Reason::NoAttachment)
     {
-        out.push_str(&format!(
-            "- {}\n",
-            templates.reason(lang, &reason.to_string())
-        ));
+        out.push_str(&format!("- {}\n", templates.reason_of(lang, reason)));
     }
     out
 }

@@ -570,7 +570,7 @@ fn explain(
                         "notice.still_illegible",
                         &[("field", &field_words(id))],
                     ),
-                    other => templates.reason(lang, &other.to_string()),
+                    other => templates.reason_of(lang, other),
                 };
                 why.push_str(&format!("\n- {sentence}"));
                 for id in fields_of(reason) {

@@ -12,6 +12,7 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 
 use super::clean;
+use crate::domain::Reason;
 
 /// The two languages of every message, French first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,6 +202,20 @@ impl Templates {
         self.phrase(lang, head, &[("field", &label)])
     }
 
+    /// The sentence for a reason: as [`Templates::reason`], but naming the
+    /// pages to scan again, which the code alone does not carry.
+    pub fn reason_of(&self, lang: Lang, reason: &Reason) -> String {
+        match reason {
+            Reason::IncompleteScan(pages) if !pages.is_empty() => pages
+                .iter()
+                .map(|page| self.phrase(lang, "incomplete_scan", &[("page", &page.to_string())]))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Reason::IncompleteScan(_) => self.phrase(lang, "incomplete_scan.any", &[]),
+            other => self.reason(lang, &other.to_string()),
+        }
+    }
+
     /// A date in words: «20 novembre 2024», "November 20, 2024".
     pub fn date(&self, lang: Lang, date: NaiveDate) -> String {
         let months = self.phrase(lang, "months", &[]);
@@ -381,6 +396,20 @@ mod tests {
                 assert!(!sentence.contains("field."), "{code}: {sentence}");
                 assert!(sentence.len() > 20, "{code}: {sentence}");
             }
+        }
+        assert_eq!(
+            t.reason_of(Lang::Fr, &Reason::IncompleteScan(vec![2])),
+            "La page 2 du formulaire est coupée, trop sombre ou floue : \
+             numérisez de nouveau la page 2, en entier."
+        );
+        assert_eq!(
+            t.reason_of(Lang::En, &Reason::IncompleteScan(vec![1, 2])),
+            "Page 1 of the form is cut off, too dark or blurred: scan page 1 again, whole. \
+             Page 2 of the form is cut off, too dark or blurred: scan page 2 again, whole."
+        );
+        for lang in Lang::BOTH {
+            let any = t.reason_of(lang, &"incomplete_scan".parse().unwrap());
+            assert!(any.len() > 20 && !any.contains("{{"), "{any}");
         }
         assert_eq!(
             t.reason(Lang::Fr, "missing_field:user.job_title"),

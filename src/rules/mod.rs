@@ -23,6 +23,11 @@
 //! - **Illegible fields** give `illegible:<id>` (review) for required fields
 //!   only: the optional phone and organisation decide nothing. A field that
 //!   is illegible is neither missing nor checked further: a person reads it.
+//! - **A zone not seen whole** (outside the picture, or on a page too dark
+//!   or blurred, see `FormReport::unseen`) is never `missing_field:` nor
+//!   `missing_signature:`, and unseen service boxes make no `service_count`:
+//!   the page is `incomplete_scan`, which asks for it again, whole. A
+//!   correction is asked only for what was seen to be missing.
 //! - **`email_in_use` and `duplicate`** need to know who the person is; when
 //!   a name, the licence or the birth date is missing or wrong, they are not
 //!   decided now (the correction that must come first is decided again).
@@ -162,7 +167,8 @@ pub fn decide(
         }
     }
     for party in Party::BOTH {
-        if !report.signatures.of(party) {
+        let seen = report.seen(&format!("{}.signature", party.as_str()));
+        if seen && !report.signatures.of(party) {
             reasons.push(Reason::MissingSignature(party));
         }
     }
@@ -176,8 +182,37 @@ pub fn decide(
         }
     }
     reasons.extend(email_reasons(&form, known, roles));
+    let boxes_unseen: Vec<u32> = report
+        .unseen
+        .iter()
+        .filter(|(id, _)| id.starts_with("service."))
+        .map(|(_, page)| *page)
+        .collect();
+    let mut unseen_pages = Vec::new();
     if report.service().is_none() {
-        reasons.push(Reason::ServiceCount);
+        if boxes_unseen.is_empty() || report.ticked.len() > 1 {
+            reasons.push(Reason::ServiceCount);
+        } else {
+            unseen_pages.extend(boxes_unseen);
+        }
+    }
+    // The pages to scan again: those of a zone that would have been
+    // a reason, had it been seen (an unseen optional field asks nothing).
+    for party in Party::BOTH {
+        let id = format!("{}.signature", party.as_str());
+        if !report.signatures.of(party) {
+            unseen_pages.extend(report.unseen.get(&id));
+        }
+    }
+    for (id, _) in REQUIRED {
+        if form.status(id) == Status::Unseen {
+            unseen_pages.extend(report.unseen.get(id));
+        }
+    }
+    if !unseen_pages.is_empty() {
+        unseen_pages.sort_unstable();
+        unseen_pages.dedup();
+        reasons.push(Reason::IncompleteScan(unseen_pages));
     }
     for (id, _) in REQUIRED {
         if form.status(id) == Status::Illegible {
@@ -234,6 +269,8 @@ enum Status<'a> {
     Absent,
     /// Ink the reader could not read: a person will.
     Illegible,
+    /// Not seen whole, and nothing read: `incomplete_scan` asks for it.
+    Unseen,
     /// Read, but not an acceptable value for this field.
     Wrong,
     Ok(&'a str),
@@ -251,6 +288,8 @@ impl<'a> Form<'a> {
             .map(|&(id, check)| {
                 let status = if report.illegible.iter().any(|i| i == id.as_str()) {
                     Status::Illegible
+                } else if !report.seen(id) && report.value(id).is_none() {
+                    Status::Unseen
                 } else {
                     match report.value(id).map(str::trim) {
                         None | Some("") => Status::Absent,

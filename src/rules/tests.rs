@@ -44,7 +44,16 @@ fn good() -> FormReport {
             })
             .collect(),
         illegible: vec![],
+        unseen: Default::default(),
         crops: vec![],
+    }
+}
+
+/// Page `page` cut off: its zones `ids` not seen, and nothing read there.
+fn cut_off(report: &mut FormReport, page: u32, ids: &[&str]) {
+    for id in ids {
+        report.fields.remove(*id);
+        report.unseen.insert(id.to_string(), page);
     }
 }
 
@@ -106,6 +115,67 @@ const CASES: &[(&str, Edit, &[&str], Outcome)] = &[
         },
         &["multi_form"],
         Outcome::Rejected,
+    ),
+    (
+        "page 2 cut off at the bottom: the scan again, not its fields",
+        |r| {
+            cut_off(r, 2, &["user.email", "user.signature", "user.date"]);
+            r.signatures.user = false;
+        },
+        &["incomplete_scan"],
+        Outcome::Correction,
+    ),
+    (
+        "a zone seen empty on a page cut elsewhere is still missing",
+        |r| {
+            cut_off(r, 2, &["user.date"]);
+            r.fields.remove("user.job_title");
+        },
+        &["missing_field:user.job_title", "incomplete_scan"],
+        Outcome::Correction,
+    ),
+    (
+        "a value read in a zone not seen whole counts",
+        |r| {
+            r.unseen.insert("user.email".into(), 2);
+        },
+        &[],
+        Outcome::Queued,
+    ),
+    (
+        "an optional field not seen asks for nothing",
+        |r| cut_off(r, 1, &["employer.phone"]),
+        &[],
+        Outcome::Queued,
+    ),
+    (
+        "both pages cut off",
+        |r| {
+            cut_off(r, 1, &["employer.date"]);
+            cut_off(r, 2, &["user.date"]);
+        },
+        &["incomplete_scan"],
+        Outcome::Correction,
+    ),
+    (
+        "service boxes cut off, none ticked: no service_count",
+        |r| {
+            r.ticked.clear();
+            cut_off(r, 1, &["service.FACT", "service.INSC"]);
+        },
+        &["incomplete_scan"],
+        Outcome::Correction,
+    ),
+    (
+        "an illegible field beside a cut-off page stays illegible",
+        |r| {
+            cut_off(r, 1, &["employer.signature"]);
+            r.signatures.employer = false;
+            r.fields.remove("user.email");
+            r.illegible.push("user.email".into());
+        },
+        &["incomplete_scan", "illegible:user.email"],
+        Outcome::Correction,
     ),
     (
         "no service",
@@ -473,8 +543,23 @@ fn every_form_reason_code_is_covered() {
         "shared_email",
         "email_in_use",
         "service_count",
+        "incomplete_scan",
         "illegible",
     ] {
         assert!(seen.iter().any(|s| s == code), "{code} untested");
     }
+}
+
+#[test]
+fn incomplete_scan_names_the_pages_that_matter() {
+    let roles = RoleList::builtin();
+    let mut report = good();
+    cut_off(&mut report, 2, &["user.date"]);
+    cut_off(&mut report, 1, &["employer.organisation"]);
+    let reasons = decide(&report, &Known::default(), &roles, today());
+    assert_eq!(reasons, [Reason::IncompleteScan(vec![2])]);
+    cut_off(&mut report, 1, &["employer.signature"]);
+    report.signatures.employer = false;
+    let reasons = decide(&report, &Known::default(), &roles, today());
+    assert_eq!(reasons, [Reason::IncompleteScan(vec![1, 2])]);
 }

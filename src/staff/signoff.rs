@@ -377,7 +377,7 @@ fn report_with(request: &Request, changes: &[Change]) -> FormReport {
         },
         fields,
         illegible,
-        crops: vec![],
+        ..FormReport::default()
     }
 }
 

@@ -6,4 +6,5 @@ mod common;
 #[path = "../support/corpus.rs"]
 mod corpus;
 mod files;
+mod photos;
 mod scans;

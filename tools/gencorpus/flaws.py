@@ -29,11 +29,19 @@ WEIGHTS = {
 }
 
 
-def pick(rng, allowed=None):
-    names = [n for n in WEIGHTS if allowed is None or n in allowed]
+# The hard mix (`--mix hard`) has more fine forms (what must never be asked
+# to be corrected) and adds what only a photo or a careless scan
+# shows: a page cut through a field, a box or a signature zone, a page too
+# dark or too blurred to be read whole. Each calls for `incomplete_scan`.
+PHOTO_FLAWS = ["cut_off", "dark_page", "blurred_page"]
+HARD_WEIGHTS = {**WEIGHTS, "none": 60, "cut_off": 8, "dark_page": 3, "blurred_page": 3}
+
+
+def pick(rng, allowed=None, weights=WEIGHTS):
+    names = [n for n in weights if allowed is None or n in allowed]
     if not names:
-        raise ValueError(f"no known flaw among {sorted(allowed)}; known: {sorted(WEIGHTS)}")
-    return rng.choices(names, [WEIGHTS[n] for n in names])[0]
+        raise ValueError(f"no flaw of this mix among {sorted(allowed)}; known: {sorted(weights)}")
+    return rng.choices(names, [weights[n] for n in names])[0]
 
 
 def apply(rng, flaw, form):
@@ -121,6 +129,10 @@ def _multi_form(rng, form):
     return ["multi_form"]
 
 
+def _incomplete(rng, form):
+    return ["incomplete_scan"]
+
+
 _HANDLERS = {
     "none": _none,
     "missing_sig_employer": _missing_sig("employer"),
@@ -137,5 +149,6 @@ _HANDLERS = {
     "missing_licence": _missing_licence,
     "missing_field": _missing_field,
     "multi_form": _multi_form,
+    **{name: _incomplete for name in PHOTO_FLAWS},
 }
-assert set(_HANDLERS) == set(WEIGHTS)
+assert set(_HANDLERS) == set(HARD_WEIGHTS)

@@ -127,7 +127,14 @@ def _signature_mark(rng, form, party, box, style):
     return None
 
 
-def _page(c, rng, form, layout, page, style, acro, allow_pasted):
+def _written(c, hand, rng, box, text):
+    """A field written by hand: the writer's image pasted over the box."""
+    w, h = box[2] - box[0], box[3] - box[1]
+    x, y = _to_pdf(box, 0, h)
+    c.drawImage(ImageReader(hand.write(rng, text, w, h)), x, y, w, h, mask="auto")
+
+
+def _page(c, rng, form, layout, page, style, acro, allow_pasted, hands=None):
     for field in layout["fields"]:
         if field["page"] != page:
             continue
@@ -157,6 +164,9 @@ def _page(c, rng, form, layout, page, style, acro, allow_pasted):
             text = form.fields.get(fid)
             if acro:
                 _acro_text(c, fid, box, text or "")
+            elif text and hands:
+                party = fid.split(".")[0]
+                _written(c, hands[party], hands["rng"], box, text)
             elif text:
                 _typed(c, box, text, style.font, style.size, style.pad)
 
@@ -192,12 +202,13 @@ def _acro_checkbox(c, fid, box, checked, style):
     )
 
 
-def filled(rng, form, layout, blank_path, style, acro=False, allow_pasted=True):
-    """One filled form (two pages) as PDF bytes."""
+def filled(rng, form, layout, blank_path, style, acro=False, allow_pasted=True, hands=None):
+    """One filled form (two pages) as PDF bytes. `hands`: the text fields are
+    written by hand, {"employer": Hand, "user": Hand, "rng": their Random}."""
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=(612, 792), invariant=1)
     for page in (1, 2):
-        _page(c, rng, form, layout, page, style, acro, allow_pasted)
+        _page(c, rng, form, layout, page, style, acro, allow_pasted, hands)
         c.showPage()
     c.save()
     return _under_blank(buf.getvalue(), blank_path)

@@ -111,8 +111,9 @@ def _px(inches, dpi):
     return int(round(inches * dpi))
 
 
-def scan(pdf, plan, layout, values, work):
-    """The scanned PDF of `pdf` (bytes). `values` feeds the invisible text layer."""
+def scan(pdf, plan, layout, values, work, slips=None):
+    """The scanned PDF of `pdf` (bytes). `values` feeds the invisible text
+    layer, through `slips` (what the scanner's OCR makes of a value)."""
     src = os.path.join(work, "in.pdf")
     with open(src, "wb") as fh:
         fh.write(pdf)
@@ -132,7 +133,7 @@ def scan(pdf, plan, layout, values, work):
     for _ in range(4):
         out = _wrap([p for p, _ in pages], plan, quality, work)
         if plan.ocr_layer:
-            out = _with_text_layer(out, [i for _, i in pages], layout, values)
+            out = _with_text_layer(out, [i for _, i in pages], layout, values, slips or _ocr_slips)
         if len(out) <= MAX_BYTES or plan.mode == "bw":
             return out
         quality = max(20, quality - 15)
@@ -277,7 +278,7 @@ def _encode(path, ext, dpi, quality=None):
     return out
 
 
-def _with_text_layer(pdf, indexes, layout, values):
+def _with_text_layer(pdf, indexes, layout, values, slips):
     """A scanner's invisible OCR text on top of each form page, with its slips."""
     reader = PdfReader(io.BytesIO(pdf))
     writer = PdfWriter()
@@ -296,7 +297,7 @@ def _with_text_layer(pdf, indexes, layout, values):
                 if field["page"] == form_page and value:
                     x0, y0, _, y1 = field["box"]
                     text.setTextOrigin((x0 + 9) * k, h - (y0 + y1) / 2 * k - 3 * k)
-                    text.textOut(_ocr_slips(value))
+                    text.textOut(slips(value))
             c.drawText(text)
             c.save()
             page.merge_page(PdfReader(io.BytesIO(buf.getvalue())).pages[0])
@@ -310,3 +311,34 @@ def _ocr_slips(value):
     """What a cheap OCR engine makes of a value: accents and look-alikes lost."""
     table = str.maketrans({"é": "e", "è": "e", "ê": "e", "ô": "o", "0": "O", "1": "l", "@": "©"})
     return value.translate(table) if len(value) % 3 == 0 else value
+
+
+_LOOKALIKES = [
+    ("é", "e"), ("è", "e"), ("ê", "e"), ("î", "i"), ("ô", "o"), ("ç", "c"), ("É", "E"),
+    ("rn", "m"), ("m", "rn"), ("l", "1"), ("o", "0"), ("O", "0"), ("0", "O"), ("1", "l"),
+    ("5", "S"), ("8", "B"), ("3", "8"), ("6", "5"), ("7", "1"), ("@", "©"), (".", ","),
+    ("-", " "), ("i", "l"), ("u", "n"),
+]
+
+
+def slipper(rng, rate):
+    """A cheap OCR engine over a form: each value slips with probability
+    `rate`, by a look-alike, a lost accent, a dropped or a wrong letter, so
+    that a text layer can never be trusted alone."""
+
+    def slips(value):
+        if rng.random() >= rate:
+            return value
+        found = [(a, b) for a, b in _LOOKALIKES if a in value]
+        kind = rng.random()
+        if found and kind < 0.6:
+            a, b = rng.choice(found)
+            return value.replace(a, b, 1)
+        at = rng.randrange(len(value))
+        if kind < 0.8:
+            return value[:at] + value[at + 1:]
+        if value[at].isdigit():
+            return value[:at] + str((int(value[at]) + rng.randint(1, 9)) % 10) + value[at + 1:]
+        return value[:at] + rng.choice("aeilnorstu") + value[at + 1:]
+
+    return slips

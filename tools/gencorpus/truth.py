@@ -14,6 +14,7 @@ _OUTCOME = {
     "same_email": "correction",
     "shared_email": "correction",
     "service_count": "correction",
+    "incomplete_scan": "correction",
     "illegible": "review",
 }
 _PRECEDENCE = ["rejected", "correction", "review", "queued"]
