@@ -206,7 +206,7 @@ pub fn decide(
     }
     for (id, _) in REQUIRED {
         if form.status(id) == Status::Unseen {
-            unseen_pages.extend(report.unseen.get(id));
+            unseen_pages.extend(report.unseen.get(id.as_str()));
         }
     }
     if !unseen_pages.is_empty() {
@@ -288,7 +288,7 @@ impl<'a> Form<'a> {
             .map(|&(id, check)| {
                 let status = if report.illegible.iter().any(|i| i == id.as_str()) {
                     Status::Illegible
-                } else if !report.seen(id) && report.value(id).is_none() {
+                } else if !report.seen(id.as_str()) && report.value(id).is_none() {
                     Status::Unseen
                 } else {
                     match report.value(id).map(str::trim) {
