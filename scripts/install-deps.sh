@@ -23,6 +23,7 @@ test=(
   qpdf img2pdf imagemagick libtiff-tools   # the corpus generator's scanner
   python3 python3-reportlab python3-pypdf python3-pil python3-numpy
   fonts-crosextra-carlito fonts-liberation2 # the generator's typed fields
+  fonts-dkg-handwriting fonts-breip fonts-sjfonts fonts-comic-neue # its handwritten ones
   tesseract-ocr                            # the generic pipeline in `make bench`
 )
 
