@@ -620,6 +620,55 @@ pub struct Account {
     pub handoff: Option<Handoff>,
 }
 
+/// One message ready to go: envelope and the RFC 5322 bytes. A record
+/// (the store keeps it until a transport took it), so it lives here, not
+/// in `outbox`, which would make the store depend on its own caller.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Outgoing {
+    /// Store key; also the stem of the `.eml` file name.
+    pub id: String,
+    pub envelope_from: String,
+    pub to: Vec<String>,
+    #[serde(with = "raw_text")]
+    pub raw: Vec<u8>,
+}
+
+/// The message bytes as the store keeps them: as text (what lettre writes
+/// is 7-bit), else base64, never as JSON's list of numbers, which took 3 to
+/// 4 bytes a byte. A list written by an older version still reads.
+mod raw_text {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Encoded { base64: String },
+        Numbers(Vec<u8>),
+    }
+
+    pub fn serialize<S: Serializer>(raw: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(raw) {
+            Ok(text) => Raw::Text(text.to_string()),
+            Err(_) => Raw::Encoded {
+                base64: base64::engine::general_purpose::STANDARD.encode(raw),
+            },
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(match Raw::deserialize(d)? {
+            Raw::Text(text) => text.into_bytes(),
+            Raw::Encoded { base64 } => base64::engine::general_purpose::STANDARD
+                .decode(base64)
+                .map_err(serde::de::Error::custom)?,
+            Raw::Numbers(bytes) => bytes,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
 use super::{clean, Reply};
-use crate::outbox::Outgoing;
+use crate::domain::Outgoing;
 
 /// Why a reply could not be rendered; the reply is then not sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

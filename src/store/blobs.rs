@@ -174,7 +174,7 @@ pub(super) fn reference(name: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::domain::{Crop, State};
-    use crate::outbox::Outgoing;
+    use crate::domain::Outgoing;
     use crate::store::tests::request;
     use crate::store::{Commit, Document, Processed, Queued, Store};
     use chrono::Utc;

@@ -36,7 +36,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 use crate::domain::{Outcome, Request, State};
-use crate::outbox::Outgoing;
+use crate::domain::Outgoing;
 use crate::rules;
 
 mod admin;

@@ -22,7 +22,7 @@ use super::{
 };
 pub use crate::domain::{Account, Approval, Deactivation, Handoff};
 use crate::domain::{Request, TokenRecord};
-use crate::outbox::Outgoing;
+use crate::domain::Outgoing;
 
 const LAST_DIGEST: &str = "last_digest";
 
