@@ -173,8 +173,8 @@ pub(super) fn reference(name: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Crop, State};
     use crate::domain::Outgoing;
+    use crate::domain::{Crop, State};
     use crate::store::tests::request;
     use crate::store::{Commit, Document, Processed, Queued, Store};
     use chrono::Utc;

@@ -35,8 +35,8 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 
-use crate::domain::{Outcome, Request, State};
 use crate::domain::Outgoing;
+use crate::domain::{Outcome, Request, State};
 use crate::rules;
 
 mod admin;

@@ -20,9 +20,9 @@ use super::{
     abort, encode_requests, from_json, mark_processed, put_request, to_json, Processed, Store,
     TxResult,
 };
+use crate::domain::Outgoing;
 pub use crate::domain::{Account, Approval, Deactivation, Handoff};
 use crate::domain::{Request, TokenRecord};
-use crate::domain::Outgoing;
 
 const LAST_DIGEST: &str = "last_digest";
 
