@@ -137,7 +137,8 @@ fn mail_json(
     bytes: &[u8],
     seen: &mut HashSet<String>,
 ) -> Result<Value> {
-    let sub = match message::parse(bytes, &settings.intake.address) {
+    let raw = message::defused(bytes);
+    let sub = match message::parse_defused(bytes, &raw, &settings.intake.address) {
         Ok(s) => s,
         Err(e) => {
             return Ok(
@@ -152,7 +153,6 @@ fn mail_json(
             .unwrap_or(false);
     // The daemon's intake takes only the header section of a file this large.
     let oversized = bytes.len() as u64 > settings.intake.max_message_bytes;
-    let raw = message::defused(bytes);
     let handled = match route(&raw, oversized, processed, settings) {
         Route::Redelivery => {
             return Ok(

@@ -102,8 +102,13 @@ pub struct ParseError(String);
 /// Reads one message. `own_address` is the desk's intake address: mail from
 /// it, or carrying guichet's own marks, is never treated as intake.
 pub fn parse(raw: &[u8], own_address: &str) -> Result<Submission, ParseError> {
-    let safe = defused(raw);
-    let mail = mailparse::parse_mail(&safe).map_err(|e| ParseError(e.to_string()))?;
+    parse_defused(raw, &defused(raw), own_address)
+}
+
+/// [`parse`] for a caller that needs the defused bytes too (to route the
+/// message): `safe` is `defused(raw)`, made once for both.
+pub fn parse_defused(raw: &[u8], safe: &[u8], own_address: &str) -> Result<Submission, ParseError> {
+    let mail = mailparse::parse_mail(safe).map_err(|e| ParseError(e.to_string()))?;
     let headers = &mail.headers;
     // The fingerprint is of the bytes as sent.
     let body = body_after_headers(raw);

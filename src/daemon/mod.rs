@@ -273,7 +273,9 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
         } else {
             Disposition::Processed
         };
-        let sub = match message::parse(&incoming.bytes, &self.settings.intake.address) {
+        let raw = message::defused(&incoming.bytes);
+        let sub = match message::parse_defused(&incoming.bytes, &raw, &self.settings.intake.address)
+        {
             Ok(sub) => sub,
             Err(e) => {
                 metrics.message("set-aside", []);
@@ -292,7 +294,6 @@ impl<M: Mailbox, T: Transport> Daemon<M, T> {
             done
         };
         let processed = store.was_processed(&sub.fingerprint)?;
-        let raw = message::defused(&incoming.bytes);
         let done = match route(&raw, incoming.oversized, processed, &self.settings) {
             Route::Redelivery => {
                 metrics.message("redelivered", []);
