@@ -17,7 +17,7 @@ pub mod signoff;
 pub mod token;
 
 use chrono::{DateTime, Utc};
-use mailparse::parse_mail;
+use mailparse::{parse_headers, parse_mail};
 
 use auth::{AuthFailure, AuthPass};
 use reply::{Context, Decision, Reading};
@@ -55,8 +55,11 @@ impl StaffReply {
     /// plus-address of `intake` (so it is an applicant's message) or
     /// cannot be parsed at all.
     pub fn read(raw: &[u8], intake: &str, authserv_id: &str) -> Option<StaffReply> {
+        // Most messages are applicants': their headers alone say so, and
+        // the body is parsed only for a reply carrying a token.
+        let (headers, _) = parse_headers(raw).ok()?;
+        let token = token::find_token(&headers, intake)?;
         let mail = parse_mail(raw).ok()?;
-        let token = token::find_token(&mail.headers, intake)?;
         Some(StaffReply {
             token,
             from: auth::sole_from(&mail.headers),
