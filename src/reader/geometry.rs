@@ -137,6 +137,25 @@ impl Homography {
         )
     }
 
+    /// The affine map that agrees with this one near layout point `at`
+    /// (its derivative there).
+    pub fn local_affine(&self, at: (f64, f64)) -> Affine {
+        let (x, y) = at;
+        let o = self.apply(at);
+        let dx = self.apply((x + 1.0, y));
+        let dy = self.apply((x, y + 1.0));
+        let (a, d) = (dx.0 - o.0, dx.1 - o.1);
+        let (b, e) = (dy.0 - o.0, dy.1 - o.1);
+        Affine {
+            a,
+            b,
+            c: o.0 - a * x - b * y,
+            d,
+            e,
+            f: o.1 - d * x - e * y,
+        }
+    }
+
     /// The pixel bounding box of a layout rectangle.
     pub fn bounds(&self, r: &Rect) -> Rect {
         let corners =

@@ -12,7 +12,7 @@ use tesseract::PageSegMode;
 use super::geometry::{sample, Homography, Match};
 use super::layout::Layout;
 use super::ocr;
-use super::register::{Candidate, Overview};
+use super::register::{Overview, Squares};
 
 /// A DA-100 page found on an image.
 pub struct Found {
@@ -35,27 +35,42 @@ pub fn identify(
     layout: &Layout,
     page: &GrayImage,
     px_per_pt: f64,
-    candidates: &[Candidate],
+    squares: &Squares,
 ) -> Option<Found> {
-    let found = |p: u8, c: &Candidate| Found {
-        page: p,
-        to_pixel: c.map.into(),
-        anchors: c.anchors.clone(),
-    };
-    for c in candidates {
-        if let Some(p) = qr_page(layout, page, &c.map.into()) {
-            return Some(found(p, c));
+    for c in &squares.candidates {
+        if let Some((p, corners)) = qr_page(layout, page, &c.map) {
+            let mut anchors = c.anchors.clone();
+            anchors.extend(corners);
+            return Some(Found {
+                page: p,
+                to_pixel: first_map(&anchors).unwrap_or(c.map),
+                anchors,
+            });
         }
     }
-    if let Some(found) = qr_anywhere(layout, page, px_per_pt) {
+    if let Some(found) = qr_anywhere(layout, page, px_per_pt, &squares.anywhere) {
         return Some(found);
     }
-    for c in candidates.iter().take(2) {
-        if let Some(p) = header_page(layout, page, &c.map.into()) {
-            return Some(found(p, c));
+    for c in squares.candidates.iter().take(2) {
+        if let Some(p) = header_page(layout, page, &c.map) {
+            return Some(Found {
+                page: p,
+                to_pixel: c.map,
+                anchors: c.anchors.clone(),
+            });
         }
     }
     None
+}
+
+/// The map through every anchor point: projective from four points on,
+/// affine below.
+fn first_map(anchors: &[Match]) -> Option<Homography> {
+    if anchors.len() >= 4 {
+        Homography::fit(anchors)
+    } else {
+        Homography::fit_affine(anchors)
+    }
 }
 
 /// Layout corners of the QR code next to its three finder patterns, in
@@ -92,7 +107,12 @@ const QR_SEARCH_PX_PER_PT: f64 = 2.5;
 /// The QR code found anywhere on the page: the page it names and a map
 /// from the corners beside its three finder patterns (which also say which
 /// way up it is).
-pub fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<Found> {
+pub fn qr_anywhere(
+    layout: &Layout,
+    page: &GrayImage,
+    px_per_pt: f64,
+    squares: &[(f64, f64)],
+) -> Option<Found> {
     let reduced = Overview::at(page, px_per_pt, QR_SEARCH_PX_PER_PT);
     let f = reduced.factor as f64;
     let (w, h) = reduced.image.dimensions();
@@ -104,42 +124,85 @@ pub fn qr_anywhere(layout: &Layout, page: &GrayImage, px_per_pt: f64) -> Option<
     )
     .ok()?;
     let p = parse_payload(layout, result.getText())?;
-    let points = result.getPoints();
-    if points.len() < 3 {
-        return None;
-    }
-    let seen: Vec<(f64, f64)> = points[..3]
+    let seen: Vec<(f64, f64)> = result
+        .getPoints()
         .iter()
+        .take(3)
         .map(|p| ((p.x as f64 + 0.5) * f, (p.y as f64 + 0.5) * f))
         .collect();
-    let anchors: Vec<Match> = code_corners(layout)
-        .iter()
-        .zip(corners_in_order(&seen)?)
-        .map(|(&at, px)| Match::Point(at, px))
-        .collect();
-    let pts: Vec<((f64, f64), (f64, f64))> = anchors
-        .iter()
-        .filter_map(|m| match *m {
-            Match::Point(a, b) => Some((a, b)),
-            Match::OnLine(..) => None,
-        })
-        .collect();
-    let (from, to): (Vec<_>, Vec<_>) = pts.into_iter().unzip();
-    let map = super::geometry::Affine::fit(&from, &to)?;
-    tracing::debug!(page = p, "QR code found without the corner squares");
+    let mut anchors = corner_matches(layout, &seen)?;
+    let by_code = first_map(&anchors)?;
+    // The code alone spans a few centimetres: a corner square found near
+    // where its map puts one pins the map down across the page.
+    let reach = SQUARE_REACH * f64::from(page.width().min(page.height()));
+    for centre in layout.mark_centres() {
+        let (u, v) = by_code.apply(centre);
+        let nearest = squares
+            .iter()
+            .copied()
+            .min_by(|a, b| dist(*a, (u, v)).total_cmp(&dist(*b, (u, v))));
+        if let Some(q) = nearest.filter(|&q| dist(q, (u, v)) <= reach) {
+            anchors.push(Match::Point(centre, q));
+        }
+    }
+    tracing::debug!(
+        page = p,
+        anchors = anchors.len(),
+        "QR code found without the corner squares' map"
+    );
     Some(Found {
         page: p,
-        to_pixel: map.into(),
+        to_pixel: first_map(&anchors).unwrap_or(by_code),
         anchors,
     })
 }
 
-fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Homography) -> Option<u8> {
-    let crop = sample(page, to_pixel, &layout.qr_code.rect.inset(-8.0), PX_PER_PT);
+/// How far from where the QR code's map puts it a corner square may be
+/// found, as a share of the picture's shorter side: that map is
+/// extrapolated from a few centimetres across the page, and corner squares
+/// are half a page apart, so a generous reach cannot take one for another.
+const SQUARE_REACH: f64 = 0.12;
+
+fn dist(a: (f64, f64), b: (f64, f64)) -> f64 {
+    (a.0 - b.0).hypot(a.1 - b.1)
+}
+
+/// The code's three corners beside its finder patterns, seen at `seen`
+/// pixels (in the decoder's order), as matches to their layout points.
+fn corner_matches(layout: &Layout, seen: &[(f64, f64)]) -> Option<Vec<Match>> {
+    if seen.len() < 3 {
+        return None;
+    }
+    Some(
+        code_corners(layout)
+            .iter()
+            .zip(corners_in_order(seen)?)
+            .map(|(&at, px)| Match::Point(at, px))
+            .collect(),
+    )
+}
+
+/// The page the QR code names, read under `to_pixel`, and its corners as
+/// matches (where the decoder saw them, through the same map).
+fn qr_page(layout: &Layout, page: &GrayImage, to_pixel: &Homography) -> Option<(u8, Vec<Match>)> {
+    let area = layout.qr_code.rect.inset(-8.0);
+    let crop = sample(page, to_pixel, &area, PX_PER_PT);
     let (w, h) = crop.dimensions();
     let result =
         rxing::helpers::detect_in_luma(crop.into_raw(), w, h, Some(BarcodeFormat::QR_CODE)).ok()?;
-    parse_payload(layout, result.getText())
+    let p = parse_payload(layout, result.getText())?;
+    let seen: Vec<(f64, f64)> = result
+        .getPoints()
+        .iter()
+        .take(3)
+        .map(|q| {
+            to_pixel.apply((
+                area.x0 + (q.x as f64 + 0.5) / PX_PER_PT,
+                area.y0 + (q.y as f64 + 0.5) / PX_PER_PT,
+            ))
+        })
+        .collect();
+    Some((p, corner_matches(layout, &seen).unwrap_or_default()))
 }
 
 /// `DA-100|2024-11|P/N` → P, for this form and a page it has.

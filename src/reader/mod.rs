@@ -226,9 +226,9 @@ impl Da100Reader {
             if overview.is_blank() {
                 continue;
             }
-            let candidates = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
+            let squares = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
             let Some(found) =
-                identify::identify(&self.layout, &image.pixels, image.px_per_pt, &candidates)
+                identify::identify(&self.layout, &image.pixels, image.px_per_pt, &squares)
             else {
                 unidentified += 1;
                 continue;
@@ -252,9 +252,14 @@ impl Da100Reader {
                     // A stray mark taken for a corner square misleads the
                     // squares' map: the QR code's own finder patterns may
                     // do better.
-                    let again = identify::qr_anywhere(&self.layout, &image.pixels, image.px_per_pt)
-                        .filter(|other| other.page == found.page)
-                        .map(|other| by_borders(&other));
+                    let again = identify::qr_anywhere(
+                        &self.layout,
+                        &image.pixels,
+                        image.px_per_pt,
+                        &squares.anywhere,
+                    )
+                    .filter(|other| other.page == found.page)
+                    .map(|other| by_borders(&other));
                     if let Some(again) = again.filter(|a| a.found > fit.found) {
                         fit = again;
                     }

@@ -62,9 +62,17 @@ impl Overview {
     }
 }
 
+/// The corner squares a page shows, and the first maps they give.
+pub struct Squares {
+    /// Every whole square on the page, near a corner or not, in page pixels.
+    pub anywhere: Vec<(f64, f64)>,
+    /// Maps from the squares near the corners, most squares first.
+    pub candidates: Vec<Candidate>,
+}
+
 /// A first layout→pixel map and the corner squares it was fitted to.
 pub struct Candidate {
-    pub map: Affine,
+    pub map: Homography,
     pub anchors: Vec<Match>,
 }
 
@@ -151,21 +159,24 @@ const MIN_PAPER: u8 = 48;
 /// down. Two squares are enough for shift, scale and rotation (an A4 glass
 /// may cut a Letter page's side off); the QR code then tells the true map.
 /// Empty when fewer than two squares show.
-pub fn register(
-    layout: &Layout,
-    page: &GrayImage,
-    overview: &Overview,
-    px_per_pt: f64,
-) -> Vec<Candidate> {
+pub fn register(layout: &Layout, page: &GrayImage, overview: &Overview, px_per_pt: f64) -> Squares {
     let side = layout.registration_marks.size_pt * px_per_pt / overview.factor as f64;
     let bitmap = Bitmap::of(&overview.image);
+    let (bw, bh) = (bitmap.width, bitmap.height);
     let squares: Vec<(f64, f64)> = bitmap
         .components()
         .into_iter()
         .filter(|b| {
             let (w, h) = (b.width() as f64, b.height() as f64);
             let fill = b.area as f64 / (w * h);
-            w >= 0.6 * side && w <= 1.6 * side && h >= 0.6 * side && h <= 1.6 * side && fill >= 0.75
+            // A square the picture's edge cuts is a part of one: its
+            // middle is not the square's.
+            let cut = b.x0 == 0 || b.y0 == 0 || b.x1 + 1 >= bw || b.y1 + 1 >= bh;
+            !cut && w >= 0.6 * side
+                && w <= 1.6 * side
+                && h >= 0.6 * side
+                && h <= 1.6 * side
+                && fill >= 0.75
         })
         .map(|b| {
             (
@@ -206,9 +217,21 @@ pub fn register(
                 .iter()
                 .map(|&(i, _)| centres[if flip { 3 - i } else { i }])
                 .collect();
-            if let Some(map) =
-                Affine::fit(&from, &pixels).filter(|a| plausible(a, &from, &pixels, px_per_pt))
-            {
+            let map = if chosen.len() == 4 {
+                // Four squares fix a projective map exactly: a photo's
+                // tilt, which no affine map follows, is in it from the start.
+                let anchors: Vec<Match> = from
+                    .iter()
+                    .zip(&pixels)
+                    .map(|(&p, &q)| Match::Point(p, q))
+                    .collect();
+                Homography::fit(&anchors).filter(|h| plausible_tilt(h, &from, px_per_pt))
+            } else {
+                Affine::fit(&from, &pixels)
+                    .filter(|a| plausible(a, &from, &pixels, px_per_pt))
+                    .map(Homography::from)
+            };
+            if let Some(map) = map {
                 let anchors = from
                     .iter()
                     .zip(&pixels)
@@ -218,7 +241,13 @@ pub fn register(
             }
         }
     }
-    maps
+    Squares {
+        anywhere: squares
+            .iter()
+            .map(|&p| refine(page, p, overview.factor, side))
+            .collect(),
+        candidates: maps,
+    }
 }
 
 /// How far from its image corner a registration square may lie, as a
@@ -282,6 +311,27 @@ fn plausible(map: &Affine, from: &[(f64, f64)], to: &[(f64, f64)], px_per_pt: f6
     (0.6..=1.6).contains(&scale) && worst <= 3.0 * px_per_pt
 }
 
+/// A projective map from four squares worth trusting: around the
+/// squares' middle it scales near the page's own resolution and stretches
+/// or shears no more than a page photographed at a slant does (a wrong
+/// square bends it far more).
+fn plausible_tilt(map: &Homography, from: &[(f64, f64)], px_per_pt: f64) -> bool {
+    let n = from.len().max(1) as f64;
+    let centre = (
+        from.iter().map(|p| p.0).sum::<f64>() / n,
+        from.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let local = map.local_affine(centre);
+    let distortion = ((local.a - local.e).abs() + (local.b + local.d).abs()) / local.scale();
+    (0.6..=1.6).contains(&(local.scale() / px_per_pt)) && distortion <= MAX_TILT_DISTORTION
+}
+
+/// How far a photo's perspective may stretch or shear the page around its
+/// middle. A page photographed 25° off square is foreshortened by
+/// 1 − cos 25° ≈ 0.09 (the generator tilts by σ 9° of pitch and σ 6° of
+/// yaw); a square taken from a stray mark bends the map far more.
+const MAX_TILT_DISTORTION: f64 = 0.25;
+
 /// A printed straight edge of the form, where the map is checked and
 /// refined: a short stretch of a box border, found across (its position
 /// along the border says nothing).
@@ -293,13 +343,17 @@ struct Site {
     horizontal: bool,
     /// Length of the stretch, in points.
     length: f64,
+    /// Distance to the nearest other border running the same way beside
+    /// it: a search across must stay within half of it, or it may take
+    /// that border for this one.
+    clearance: f64,
 }
 
 /// The box borders of one page, cut in stretches of at most `STRETCH_PT`.
 fn sites(layout: &Layout, page: u8) -> Vec<Site> {
+    let rects: Vec<Rect> = layout.zones_of(page).map(|z| z.rect).collect();
     let mut out = Vec::new();
-    for zone in layout.zones_of(page) {
-        let r = zone.rect;
+    for r in &rects {
         let along = |from: f64, to: f64| -> Vec<(f64, f64)> {
             // Stretches clear of the corners, where the other border crosses.
             let (from, to) = (from + 3.0, to - 3.0);
@@ -320,12 +374,40 @@ fn sites(layout: &Layout, page: u8) -> Vec<Site> {
                         at: if horizontal { (t, c) } else { (c, t) },
                         horizontal,
                         length,
+                        clearance: clearance(
+                            &rects,
+                            horizontal,
+                            c,
+                            (t - length / 2.0, t + length / 2.0),
+                        ),
                     });
                 }
             }
         }
     }
     out
+}
+
+/// Distance from the border at `c` (a y for a horizontal border, an x for
+/// a vertical one) spanning `span` to the nearest other border of `rects`
+/// running the same way and overlapping that span.
+fn clearance(rects: &[Rect], horizontal: bool, c: f64, span: (f64, f64)) -> f64 {
+    rects
+        .iter()
+        .flat_map(|r| {
+            let (across, (from, to)) = if horizontal {
+                ([r.y0, r.y1], (r.x0, r.x1))
+            } else {
+                ([r.x0, r.x1], (r.y0, r.y1))
+            };
+            let overlaps = from < span.1 && to > span.0;
+            across
+                .into_iter()
+                .filter(move |_| overlaps)
+                .map(move |other| (other - c).abs())
+        })
+        .filter(|&d| d > 0.5)
+        .fold(f64::INFINITY, f64::min)
 }
 
 /// Longest stretch of border measured as one.
@@ -483,32 +565,43 @@ pub fn by_borders(
             pts.iter().map(|p| p.1).sum::<f64>() / n,
         )
     };
+    // Four points or more pin a projective map down from the first round.
+    let points = anchors
+        .iter()
+        .filter(|m| matches!(m, Match::Point(..)))
+        .count();
     let mut map = start;
     for (within, reach, projective) in [
-        (250.0, 14.0, false),
+        (250.0, 14.0_f64, false),
         (450.0, 10.0, false),
         (700.0, 8.0, true),
         (2000.0, 5.0, true),
         (2000.0, 3.0, true),
     ] {
+        let fit = |matches: &[Match]| {
+            if projective || points >= 4 {
+                Homography::fit(matches)
+            } else {
+                Homography::fit_affine(matches)
+            }
+        };
         let mut matches = anchors.to_vec();
         for site in sites
             .iter()
             .filter(|s| dist2(s.at, centre).sqrt() <= within)
         {
-            if let Some(seen) = look(page, &map, site, reach) {
+            if let Some(seen) = look(page, &map, site, reach.min(site.clearance / 2.0)) {
                 if seen.depth >= MIN_LINE_DEPTH * seen.paper {
                     matches.push(on_line(&map, site, seen.offset));
                 }
             }
         }
-        let next = if projective {
-            Homography::fit(&matches)
-        } else {
-            Homography::fit_affine(&matches)
-        };
-        if let Some(next) = next {
-            map = next;
+        if let Some(next) = fit(&matches) {
+            // A border taken for its neighbour pulls the fit off: the
+            // borders far from the first fit are dropped and the rest
+            // fitted again.
+            let kept = without_outliers(&next, &matches);
+            map = fit(&kept).unwrap_or(next);
         }
     }
     // The first map stays if the borders agree with it better (a clean
@@ -529,6 +622,32 @@ pub fn by_borders(
         kept
     }
 }
+
+/// The matches that agree with `map`: every point, and the borders within
+/// `OUTLIER_PT` or three times the median distance of the borders, if more.
+fn without_outliers(map: &Homography, matches: &[Match]) -> Vec<Match> {
+    let distance = |m: &Match| match *m {
+        Match::OnLine(p, [a, b, c]) => {
+            let (u, v) = map.apply(p);
+            Some((a * u + b * v + c).abs() / map.local_affine(p).scale().max(1e-9))
+        }
+        Match::Point(..) => None,
+    };
+    let mut distances: Vec<f64> = matches.iter().filter_map(distance).collect();
+    distances.sort_by(f64::total_cmp);
+    let median = distances.get(distances.len() / 2).copied().unwrap_or(0.0);
+    let limit = OUTLIER_PT.max(3.0 * median);
+    matches
+        .iter()
+        .filter(|m| distance(m).is_none_or(|d| d <= limit))
+        .copied()
+        .collect()
+}
+
+/// A border farther than this from a fit, in points, is no evidence for
+/// it: a neighbouring border or a line of print was taken for it. Printed
+/// borders on a sharp page land within half a point of the final map.
+const OUTLIER_PT: f64 = 2.0;
 
 /// How many of the page's borders in the picture lie where `map` says.
 fn check(page: &GrayImage, sites: &[Site], map: Homography) -> Fit {
