@@ -54,31 +54,16 @@
 //! Blank pages are skipped, pages may come in any order, and a second
 //! page 1 counts as a second form.
 
-mod address;
-mod decode;
-mod geometry;
-mod identify;
-mod ink;
+mod interpret;
 mod layout;
-mod names;
-mod normalise;
-mod ocr;
-mod pdf;
-mod register;
-mod render;
-mod zones;
+mod perceive;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::{Duration, Instant};
-
-use image::GrayImage;
+use std::time::Instant;
 
 use crate::domain::{FieldId, FormReport, ReadError};
-use decode::{decode_image, DecodeError};
 use layout::Layout;
-pub use ocr::reexec_with_single_thread_ocr;
-use pdf::{Page, PageSource, PdfFile};
-use register::{register, Overview};
+pub use perceive::{inspect, reexec_with_single_thread_ocr};
 
 /// Reads DA-100 forms. A trait so that the pipeline can be tested on
 /// reports without running OCR.
@@ -130,7 +115,7 @@ pub(crate) mod limits {
 /// cannot take its field's shape.
 pub fn normalise_value(id: FieldId, raw: &str) -> Option<String> {
     let (_, kind) = typed_zones().iter().find(|(zone, _)| zone == id.as_str())?;
-    normalise::normalise(*kind, raw)
+    interpret::kinds::normalise(*kind, raw)
 }
 
 fn typed_zones() -> &'static [(String, layout::Kind)] {
@@ -147,9 +132,6 @@ fn typed_zones() -> &'static [(String, layout::Kind)] {
     &ZONES
 }
 
-/// Resolution at which pages that are not bare scans are rendered.
-const RENDER_DPI: u32 = 200;
-
 /// The DA-100 reader. Cheap to share: engines live per thread.
 pub struct Da100Reader {
     layout: Layout,
@@ -160,7 +142,7 @@ impl Da100Reader {
     /// (French, French+English): a missing language pack shows here.
     pub fn new() -> anyhow::Result<Self> {
         let layout = Layout::embedded()?;
-        ocr::start_engines()?;
+        perceive::start_engines()?;
         Ok(Da100Reader { layout })
     }
 }
@@ -185,194 +167,20 @@ impl FormReader for Da100Reader {
     }
 }
 
-/// A page image with its nominal resolution.
-struct PageImage {
-    pixels: GrayImage,
-    /// Pixels per layout point if the image holds one Letter page; only a
-    /// first guess for registration, since PDF page sizes of scans lie.
-    px_per_pt: f64,
-    /// For rendered pages: the crop box rendered and pixels per PDF point,
-    /// to place AcroForm widgets.
-    rendered_from: Option<([f64; 4], f64)>,
-}
-
-/// Letter, in points: the page the layout describes.
-const LETTER_PT: (f64, f64) = (612.0, 792.0);
-
-fn nominal_px_per_pt(image: &GrayImage) -> f64 {
-    (image.width() as f64 * image.height() as f64 / (LETTER_PT.0 * LETTER_PT.1)).sqrt()
-}
-
 impl Da100Reader {
     fn read_file(&self, bytes: &[u8], deadline: Instant) -> Result<FormReport, ReadError> {
-        let file = PdfFile::open(bytes)?;
-        let pages = file.pages()?;
-        let mut report = FormReport {
-            pages: pages.len() as u32,
-            ..FormReport::default()
-        };
-        let mut seen = vec![0u32; self.layout.pages as usize];
-        let mut doubts = Vec::new();
-        // Pages with ink on them that no registration or code made a page
-        // of the form: too dark, blurred or cut to be read.
-        let mut unidentified = 0;
-        for page in &pages {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ReadError::Unreadable("reading took too long".into()));
-            }
-            let image = page_image(&file, bytes, page, left)?;
-            let overview = Overview::of(&image.pixels, image.px_per_pt);
-            if overview.is_blank() {
-                continue;
-            }
-            let squares = register(&self.layout, &image.pixels, &overview, image.px_per_pt);
-            let Some(found) =
-                identify::identify(&self.layout, &image.pixels, image.px_per_pt, &squares)
-            else {
-                unidentified += 1;
-                continue;
-            };
-            let Some(count) = seen.get_mut(usize::from(found.page) - 1) else {
-                continue;
-            };
-            *count += 1;
-            if *count == 1 {
-                let by_borders = |found: &identify::Found| {
-                    register::by_borders(
-                        &self.layout,
-                        found.page,
-                        &image.pixels,
-                        found.to_pixel,
-                        &found.anchors,
-                    )
-                };
-                let mut fit = by_borders(&found);
-                if !fit.confirmed() {
-                    // A stray mark taken for a corner square misleads the
-                    // squares' map: the QR code's own finder patterns may
-                    // do better.
-                    let again = identify::qr_anywhere(
-                        &self.layout,
-                        &image.pixels,
-                        image.px_per_pt,
-                        &squares.anywhere,
-                    )
-                    .filter(|other| other.page == found.page)
-                    .map(|other| by_borders(&other));
-                    if let Some(again) = again.filter(|a| a.found > fit.found) {
-                        fit = again;
-                    }
-                }
-                let sight = zones::Sight::of(&fit);
-                let widgets =
-                    zones::widget_values(&self.layout, found.page, &fit.to_pixel, page, &image);
-                let picture = zones::Picture {
-                    pixels: &image.pixels,
-                    paper: register::Paper::of(&overview),
-                };
-                zones::read_page(
-                    &self.layout,
-                    found.page,
-                    &picture,
-                    &fit.to_pixel,
-                    sight,
-                    &widgets,
-                    &mut report,
-                    &mut doubts,
-                );
-            }
-        }
-        zones::settle_doubts(&mut report, doubts);
-        report.forms = seen.iter().copied().max().unwrap_or(0);
-        if report.forms == 1 && unidentified > 0 {
-            // One form, a page of it not found, and a page that could be
-            // it: that page is to be scanned again, not its fields filled.
-            for (n, _) in seen.iter().enumerate().filter(|(_, &c)| c == 0) {
-                let page_no = n as u8 + 1;
-                for zone in self.layout.zones_of(page_no) {
-                    report.unseen.insert(zone.id.clone(), u32::from(page_no));
-                }
-            }
-        }
-        if report.forms == 0 {
-            return Err(ReadError::UnknownForm);
-        }
-        report.ticked.sort_by_key(|code| {
-            self.layout
-                .fields
-                .iter()
-                .position(|z| z.service_code() == Some(code))
-        });
-        Ok(report)
+        let cal = &interpret::CALIBRATION;
+        let perceived = perceive::perceive(&self.layout, bytes, deadline, cal)?;
+        let today = chrono::Local::now().date_naive();
+        let pictures = perceived.pictures();
+        interpret::form(
+            perceived.seen(&self.layout, &pictures),
+            &self.layout,
+            cal,
+            today,
+        )
+        .ok_or(ReadError::UnknownForm)
     }
-}
-
-/// The structure and pixel layers alone, without registration or OCR: opens
-/// the file, classifies its pages and decodes each bare scan (other pages
-/// are not rendered). Cheap enough for the fuzz harness to run on thousands
-/// of inputs; returns how many scans were decoded.
-pub fn inspect(pdf: &[u8]) -> Result<usize, ReadError> {
-    let file = PdfFile::open(pdf)?;
-    let mut decoded = 0;
-    for page in file.pages()? {
-        if let PageSource::Scanned(placed) = &page.source {
-            match decode_image(&file, placed.stream) {
-                Ok(raw) => {
-                    geometry::orient(raw, &placed.matrix, page.rotate);
-                    decoded += 1;
-                }
-                Err(DecodeError::Unsupported(_)) => {}
-                Err(DecodeError::Corrupt(why)) => return Err(ReadError::Unreadable(why)),
-            }
-        }
-    }
-    Ok(decoded)
-}
-
-/// The pixels of a page: its scan decoded directly, or a render given at
-/// most `time`.
-fn page_image(
-    file: &PdfFile,
-    bytes: &[u8],
-    page: &Page<'_>,
-    time: Duration,
-) -> Result<PageImage, ReadError> {
-    if let PageSource::Scanned(placed) = &page.source {
-        match decode_image(file, placed.stream) {
-            Ok(raw) => {
-                let pixels = geometry::orient(raw, &placed.matrix, page.rotate);
-                return Ok(PageImage {
-                    px_per_pt: nominal_px_per_pt(&pixels),
-                    pixels,
-                    rendered_from: None,
-                });
-            }
-            Err(DecodeError::Unsupported(what)) => {
-                tracing::debug!("page {}: {what}, rendering instead", page.number);
-            }
-            Err(DecodeError::Corrupt(why)) => {
-                return Err(ReadError::Unreadable(format!(
-                    "page {}: {why}",
-                    page.number
-                )));
-            }
-        }
-    }
-    // Render as many pixels as a Letter page at RENDER_DPI would have,
-    // whatever size the PDF says its page is.
-    let [x0, y0, x1, y1] = page.crop_box;
-    let area = ((x1 - x0) * (y1 - y0)).abs().max(1.0);
-    let dpi =
-        (f64::from(RENDER_DPI) * (LETTER_PT.0 * LETTER_PT.1 / area).sqrt()).clamp(36.0, 1200.0);
-    let time = time.min(limits::RENDER_TIME);
-    let pixels = render::render_page(bytes, page.number, dpi.round() as u32, time)
-        .map_err(|e| ReadError::Unreadable(format!("page {}: {e}", page.number)))?;
-    Ok(PageImage {
-        px_per_pt: nominal_px_per_pt(&pixels),
-        pixels,
-        rendered_from: (page.rotate == 0).then_some((page.crop_box, dpi.round() / 72.0)),
-    })
 }
 
 #[cfg(test)]

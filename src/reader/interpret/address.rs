@@ -9,8 +9,8 @@
 //! must spell the address's local part out of the same person's names and
 //! initials, or the field stays illegible.
 
-use super::layout::Kind;
-use super::normalise::normalise;
+use super::kinds::normalise;
+use crate::reader::layout::Kind;
 
 /// More capital I's than this in one address are not worth resolving.
 const MAX_DOUBTS: usize = 3;

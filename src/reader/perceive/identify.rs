@@ -10,9 +10,9 @@ use rxing::BarcodeFormat;
 use tesseract::PageSegMode;
 
 use super::geometry::{sample, Homography, Match};
-use super::layout::Layout;
 use super::ocr;
 use super::register::{Overview, Squares};
+use crate::reader::layout::Layout;
 
 /// A DA-100 page found on an image.
 pub struct Found {

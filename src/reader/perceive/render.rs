@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use image::GrayImage;
 
-use super::limits;
+use crate::reader::limits;
 
 #[derive(Debug, thiserror::Error)]
 #[error("rendering failed: {0}")]

@@ -12,8 +12,8 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
-use super::limits;
 use super::pdf::PdfFile;
+use crate::reader::limits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {

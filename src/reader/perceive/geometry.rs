@@ -6,8 +6,8 @@
 
 use image::GrayImage;
 
-use super::layout::Rect;
 use super::pdf::Matrix;
+use crate::reader::layout::Rect;
 
 /// `(x, y) → (a·x + b·y + c, d·x + e·y + f)`.
 #[derive(Debug, Clone, Copy, PartialEq)]

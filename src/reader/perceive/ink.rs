@@ -1,7 +1,10 @@
-//! Ink on paper: what is dark, how it clusters, and what that says about
-//! a checkbox or a signature box. Works on small upright crops.
+//! Ink on paper: what is dark, how it clusters, and its measures in a
+//! checkbox, a signature box or a text field (what they say is decided by
+//! `interpret::Calibration`). Works on small upright crops.
 
 use image::GrayImage;
+
+use crate::reader::interpret::{Glyphs, Strokes};
 
 /// Grey levels below this are ink. Scanners put paper near 230–255 and pen
 /// or toner below 100; the light grey of form backgrounds (≈220) is paper.
@@ -184,21 +187,6 @@ pub fn marks(bitmap: &Bitmap, min_area: usize) -> Vec<Blob> {
         .collect()
 }
 
-/// What the ink in a signature box looks like, in points.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Strokes {
-    /// Horizontal extent of all the strokes together.
-    pub span: f64,
-    /// Vertical extent of all the strokes together.
-    pub rise: f64,
-    /// Ink area in square points.
-    pub area: f64,
-    /// Area-weighted mean stroke thickness.
-    pub thickness: f64,
-    /// The largest blob's share of the whole bounding box diagonal.
-    pub longest: f64,
-}
-
 /// Measures the strokes in a signature crop sampled at `px_per_pt`.
 pub fn strokes(crop: &GrayImage, px_per_pt: f64) -> Strokes {
     let mut bitmap = Bitmap::of_zone(crop);
@@ -206,13 +194,7 @@ pub fn strokes(crop: &GrayImage, px_per_pt: f64) -> Strokes {
     let min_area = (0.8 * px_per_pt * px_per_pt).ceil() as usize;
     let blobs = marks(&bitmap, min_area.max(2));
     if blobs.is_empty() {
-        return Strokes {
-            span: 0.0,
-            rise: 0.0,
-            area: 0.0,
-            thickness: 0.0,
-            longest: 0.0,
-        };
+        return Strokes::default();
     }
     let x0 = blobs.iter().map(|b| b.x0).min().unwrap_or(0);
     let x1 = blobs.iter().map(|b| b.x1).max().unwrap_or(0);
@@ -238,26 +220,14 @@ pub fn strokes(crop: &GrayImage, px_per_pt: f64) -> Strokes {
     }
 }
 
-impl Strokes {
-    /// Enough connected, thin, spread-out ink to be a signature: not empty,
-    /// not a dot, not a blot. Spread out in any direction: a short
-    /// signature may be written tall and narrow.
-    pub fn look_signed(&self) -> bool {
-        self.span.hypot(self.rise) >= 30.0
-            && self.longest >= 12.0
-            && self.area >= 12.0
-            && self.thickness <= 4.0
-    }
-}
-
-/// Whether the ink in a signature box is laid out like print: mostly
-/// separate glyph-sized blobs (one per letter) standing on one baseline.
+/// How the ink in a signature box is laid out: print is mostly separate
+/// glyph-sized blobs (one per letter) standing on one baseline.
 /// Handwriting joins its letters into few long strokes, so its ink lies
 /// in blobs much wider than tall; a typed name splits into many blobs of
 /// about one letter each. Unlike an OCR confidence, this holds at any
 /// scan resolution: at 150 dpi a typed name blurs, which lowers what
 /// Tesseract thinks of it, but its letters still stand apart.
-pub fn looks_printed(crop: &GrayImage, px_per_pt: f64) -> bool {
+pub fn glyphs(crop: &GrayImage, px_per_pt: f64) -> Glyphs {
     let mut bitmap = Bitmap::of_zone(crop);
     bitmap.strip_border_lines();
     let min_area = (0.3 * px_per_pt * px_per_pt).ceil() as usize;
@@ -272,10 +242,10 @@ pub fn looks_printed(crop: &GrayImage, px_per_pt: f64) -> bool {
             (3.0..=22.0).contains(&h) && b.width() <= 2 * b.height()
         })
         .collect();
-    let glyph_area: usize = glyphs.iter().map(|b| b.area).sum();
-    if glyphs.len() < MIN_PRINTED_GLYPHS || glyph_area * 10 < total * 8 {
-        return false;
+    if glyphs.is_empty() {
+        return Glyphs::default();
     }
+    let glyph_area: usize = glyphs.iter().map(|b| b.area).sum();
     // Print stands on a baseline: most letters end on the same row
     // (descenders and the odd accent aside).
     let mut bottoms: Vec<usize> = glyphs.iter().map(|b| b.y1).collect();
@@ -286,11 +256,12 @@ pub fn looks_printed(crop: &GrayImage, px_per_pt: f64) -> bool {
         .iter()
         .filter(|&&y| y.abs_diff(baseline) <= tolerance)
         .count();
-    on_line * 4 >= glyphs.len() * 3
+    Glyphs {
+        count: glyphs.len(),
+        share_of_ink: glyph_area as f64 / total.max(1) as f64,
+        on_baseline: on_line as f64 / glyphs.len() as f64,
+    }
 }
-
-/// Fewest separate letters that make a typed name (first and last name).
-const MIN_PRINTED_GLYPHS: usize = 6;
 
 /// Share of a checkbox interior covered by ink.
 pub fn coverage(crop: &GrayImage) -> f64 {
@@ -298,16 +269,19 @@ pub fn coverage(crop: &GrayImage) -> f64 {
     bitmap.ink() as f64 / bitmap.bits.len().max(1) as f64
 }
 
-/// Whether a text field crop holds writing: blobs bigger than dust whose
-/// total is at least a short character's worth of ink.
-pub fn holds_writing(crop: &GrayImage, px_per_pt: f64) -> bool {
+/// The writing in a text field crop: the height of its tallest mark, in
+/// points, and the ink of its marks bigger than dust, in square points.
+pub fn writing(crop: &GrayImage, px_per_pt: f64) -> (f64, f64) {
     let mut bitmap = Bitmap::of_zone(crop);
     bitmap.strip_border_lines();
     let min_area = (0.6 * px_per_pt * px_per_pt).ceil() as usize;
     let blobs = marks(&bitmap, min_area.max(2));
-    let tall = blobs.iter().any(|b| b.height() as f64 >= 4.0 * px_per_pt);
+    let tallest = blobs.iter().map(|b| b.height()).max().unwrap_or(0);
     let area: usize = blobs.iter().map(|b| b.area).sum();
-    tall && area as f64 >= 4.0 * px_per_pt * px_per_pt
+    (
+        tallest as f64 / px_per_pt,
+        area as f64 / (px_per_pt * px_per_pt),
+    )
 }
 
 /// A crop made ready for OCR: border lines and specks turned to paper,
@@ -369,6 +343,24 @@ fn dilate(bitmap: &Bitmap) -> Vec<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reader::interpret::{Writing, CALIBRATION};
+
+    fn signed(s: &Strokes) -> bool {
+        CALIBRATION.looks_signed(s)
+    }
+
+    fn printed(crop: &GrayImage, px: f64) -> bool {
+        CALIBRATION.looks_printed(&glyphs(crop, px))
+    }
+
+    fn holds_writing(crop: &GrayImage, px: f64) -> bool {
+        let (tallest, ink) = writing(crop, px);
+        CALIBRATION.holds_writing(&Writing {
+            tallest,
+            ink,
+            readable: true,
+        })
+    }
 
     fn canvas(w: u32, h: u32) -> GrayImage {
         GrayImage::from_pixel(w, h, image::Luma([255]))
@@ -384,7 +376,7 @@ mod tests {
                 sig.put_pixel(x, y + t, image::Luma([0]));
             }
         }
-        assert!(strokes(&sig, px).look_signed());
+        assert!(signed(&strokes(&sig, px)));
 
         let mut blot = canvas(500, 100);
         for x in 200..240 {
@@ -393,8 +385,8 @@ mod tests {
             }
         }
         let s = strokes(&blot, px);
-        assert!(!s.look_signed(), "{s:?}");
-        assert!(!strokes(&canvas(500, 100), px).look_signed());
+        assert!(!signed(&s), "{s:?}");
+        assert!(!signed(&strokes(&canvas(500, 100), px)));
     }
 
     #[test]
@@ -410,7 +402,7 @@ mod tests {
         }
         let s = strokes(&sig, px);
         assert!(s.span < 30.0, "{s:?}");
-        assert!(s.look_signed(), "{s:?}");
+        assert!(signed(&s), "{s:?}");
     }
 
     /// Eight letter-sized blocks, each `lift(i)` pixels above the baseline.
@@ -431,9 +423,9 @@ mod tests {
     #[test]
     fn separate_letters_on_a_baseline_look_printed_but_cursive_does_not() {
         let px = 3.0;
-        assert!(looks_printed(&letters(|_| 0), px));
+        assert!(printed(&letters(|_| 0), px));
         // The same letters bobbing up and down are not print.
-        assert!(!looks_printed(&letters(|i| (i % 3) * 10), px));
+        assert!(!printed(&letters(|i| (i % 3) * 10), px));
         // One joined cursive stroke is not print either.
         let mut cursive = canvas(500, 100);
         for x in 20..420u32 {
@@ -442,7 +434,7 @@ mod tests {
                 cursive.put_pixel(x, y + t, image::Luma([0]));
             }
         }
-        assert!(!looks_printed(&cursive, px));
+        assert!(!printed(&cursive, px));
     }
 
     #[test]

@@ -8,8 +8,8 @@
 use lopdf::content::Content;
 use lopdf::{Dictionary, Document, LoadOptions, Object, ObjectId, Stream};
 
-use super::limits;
 use crate::domain::ReadError;
+use crate::reader::limits;
 
 /// A 2-D affine matrix as PDF writes it: `[a b c d e f]`.
 pub type Matrix = [f64; 6];

@@ -7,7 +7,8 @@ use image::GrayImage;
 
 use super::geometry::{sample, Affine, Homography, Match};
 use super::ink::{Bitmap, INK_BELOW};
-use super::layout::{Layout, Rect};
+use crate::reader::interpret::Registration;
+use crate::reader::layout::{Layout, Rect};
 
 /// Working resolution for the search, in pixels per point (≈ 54 dpi).
 const SEARCH_PX_PER_PT: f64 = 0.75;
@@ -526,17 +527,17 @@ pub struct Fit {
 }
 
 impl Fit {
-    /// The map is confirmed: most borders in the picture lie where it says.
-    pub fn confirmed(&self) -> bool {
-        self.inside >= MIN_SITES && self.found as f64 >= CONFIRMED_SHARE * self.inside as f64
+    /// What interpretation judges the page's sight by.
+    pub fn registration(&self) -> Registration {
+        Registration {
+            inside: self.inside,
+            found: self.found,
+            paper: self.paper,
+        }
     }
 }
 
-/// Fewest borders in the picture for a check to mean anything.
-const MIN_SITES: usize = 12;
-/// Share of the borders in the picture that must be found within
-/// `CHECK_PT` of the map.
-const CONFIRMED_SHARE: f64 = 0.7;
+/// Borders are checked within this distance of the map, in points.
 const CHECK_PT: f64 = 1.5;
 
 /// Fits the page's layout→pixel map to its printed box borders, starting
