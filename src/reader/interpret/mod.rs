@@ -393,3 +393,229 @@ fn push_crop(report: &mut FormReport, zone: &Zone, crop: &GrayImage) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zone as a test scripts it: what each question gets, and which
+    /// questions were asked.
+    #[derive(Default, Clone)]
+    struct Scripted {
+        margin: f64,
+        coverage: f64,
+        strokes: Strokes,
+        writing: Writing,
+        readings: Vec<(Pass, FieldReading)>,
+        asked: std::rc::Rc<std::cell::Cell<usize>>,
+    }
+
+    impl Look for Scripted {
+        fn filled(&self) -> Option<Filled> {
+            None
+        }
+        fn margin_pt(&self) -> f64 {
+            self.margin
+        }
+        fn coverage(&mut self) -> f64 {
+            self.asked.set(self.asked.get() + 1);
+            self.coverage
+        }
+        fn strokes(&mut self) -> Strokes {
+            self.asked.set(self.asked.get() + 1);
+            self.strokes
+        }
+        fn glyphs(&mut self) -> Glyphs {
+            Glyphs::default()
+        }
+        fn typed_words(&mut self) -> Vec<(String, f32)> {
+            Vec::new()
+        }
+        fn writing(&mut self) -> Writing {
+            self.asked.set(self.asked.get() + 1);
+            self.writing
+        }
+        fn read(&mut self, pass: Pass) -> Option<FieldReading> {
+            self.asked.set(self.asked.get() + 1);
+            self.readings
+                .iter()
+                .find(|(p, _)| *p == pass)
+                .map(|(_, r)| r.clone())
+        }
+        fn crop(&mut self) -> GrayImage {
+            GrayImage::new(4, 4)
+        }
+    }
+
+    const WHOLE: Registration = Registration {
+        inside: 150,
+        found: 150,
+        paper: 230.0,
+    };
+    const WRITTEN: Writing = Writing {
+        tallest: 8.0,
+        ink: 40.0,
+        readable: true,
+    };
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, 3).unwrap()
+    }
+
+    /// The report on a one-form file whose page 2 is not in it and whose
+    /// page 1 zones are all `look`, but for `zone`, which is `special`.
+    fn report(
+        registration: Registration,
+        look: &Scripted,
+        zone: &str,
+        special: &Scripted,
+    ) -> FormReport {
+        let layout = Layout::embedded().unwrap();
+        let zones = layout
+            .zones_of(1)
+            .map(|z| {
+                (
+                    z.clone(),
+                    if z.id == zone {
+                        special.clone()
+                    } else {
+                        look.clone()
+                    },
+                )
+            })
+            .collect();
+        let file = FileSeen {
+            pages: 1,
+            found: vec![1, 0],
+            unidentified: 0,
+            read: vec![PageSeen {
+                page: 1,
+                registration,
+                zones,
+            }],
+        };
+        form(file, &layout, &CALIBRATION, today()).unwrap()
+    }
+
+    fn read(value: &str, confidence: f32) -> Vec<(Pass, FieldReading)> {
+        vec![(
+            Pass::First,
+            FieldReading {
+                value: value.into(),
+                confidence,
+            },
+        )]
+    }
+
+    #[test]
+    fn a_page_not_seen_whole_is_not_read_and_its_zones_are_unseen_on_it() {
+        let unsure = Registration { found: 60, ..WHOLE };
+        let blank = Scripted {
+            margin: 20.0,
+            ..Scripted::default()
+        };
+        let r = report(unsure, &blank, "", &blank);
+        assert!(r.fields.is_empty() && r.illegible.is_empty());
+        assert_eq!(r.unseen.get("employer.last_name"), Some(&1));
+        assert_eq!(r.unseen.get("employer.signature"), Some(&1));
+        assert_eq!(
+            blank.asked.get(),
+            0,
+            "nothing is measured on a page not seen whole"
+        );
+        let dark = Registration {
+            paper: 40.0,
+            ..WHOLE
+        };
+        assert_eq!(
+            report(dark, &blank, "", &blank).unseen.len(),
+            r.unseen.len()
+        );
+    }
+
+    #[test]
+    fn an_empty_zone_seen_whole_is_empty_but_one_cut_by_the_frame_is_unseen() {
+        let blank = Scripted {
+            margin: 20.0,
+            ..Scripted::default()
+        };
+        let cut = Scripted {
+            margin: 0.5,
+            ..Scripted::default()
+        };
+        let r = report(WHOLE, &blank, "employer.licence", &cut);
+        assert_eq!(r.unseen.keys().collect::<Vec<_>>(), ["employer.licence"]);
+        assert!(!r.fields.contains_key("employer.last_name"));
+        assert!(!r.illegible.contains(&"employer.last_name".to_string()));
+    }
+
+    #[test]
+    fn ink_that_cannot_be_read_is_illegible_never_missing() {
+        let blank = Scripted {
+            margin: 20.0,
+            ..Scripted::default()
+        };
+        let smudged = Scripted {
+            margin: 20.0,
+            writing: Writing {
+                readable: false,
+                ..WRITTEN
+            },
+            ..Scripted::default()
+        };
+        let r = report(WHOLE, &blank, "employer.first_name", &smudged);
+        assert_eq!(r.illegible, ["employer.first_name"]);
+        assert!(r.unseen.is_empty());
+    }
+
+    #[test]
+    fn a_sure_value_is_checked_against_what_its_field_can_hold() {
+        let blank = Scripted {
+            margin: 20.0,
+            ..Scripted::default()
+        };
+        let field = |value: &str| Scripted {
+            margin: 20.0,
+            writing: WRITTEN,
+            readings: read(value, 0.96),
+            ..Scripted::default()
+        };
+        let r = report(WHOLE, &blank, "employer.date", &field("2024-11-20"));
+        assert_eq!(
+            r.value(crate::domain::FieldId::EmployerDate),
+            Some("2024-11-20")
+        );
+        let r = report(WHOLE, &blank, "employer.date", &field("2094-11-20"));
+        assert_eq!(r.illegible, ["employer.date"]);
+        let r = report(WHOLE, &blank, "employer.phone", &field("| 418 555-5647"));
+        assert_eq!(r.illegible, ["employer.phone"]);
+    }
+
+    #[test]
+    fn ticks_and_signatures_follow_the_calibration() {
+        let blank = Scripted {
+            margin: 20.0,
+            ..Scripted::default()
+        };
+        let ticked = Scripted {
+            margin: 20.0,
+            coverage: CALIBRATION.tick_coverage * 2.0,
+            ..Scripted::default()
+        };
+        let r = report(WHOLE, &blank, "service.PAIE", &ticked);
+        assert_eq!(r.ticked, ["PAIE"]);
+        let signed = Scripted {
+            margin: 20.0,
+            strokes: Strokes {
+                span: 80.0,
+                rise: 20.0,
+                area: 60.0,
+                thickness: 1.0,
+                longest: 40.0,
+            },
+            ..Scripted::default()
+        };
+        let r = report(WHOLE, &blank, "employer.signature", &signed);
+        assert!(r.signatures.employer && !r.signatures.user);
+    }
+}
