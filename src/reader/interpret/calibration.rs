@@ -35,11 +35,16 @@ pub struct Calibration {
 
     // ---- Ticks and signatures ----
     /// Share of a checkbox interior that must be inked to count as ticked.
-    /// EVIDENCE_TICK
+    /// Seed 4242 of the hard mix (60 forms; two-service, multi-form and
+    /// damaged-page forms left out): 42 ticked boxes covered 0.111 to
+    /// 0.43, 134 unticked ones 0.000.
     pub tick_coverage: f64,
     /// A signature's ink spreads at least this far, in points, along its
     /// bounding box's diagonal (a short signature may be written tall).
-    /// EVIDENCE_SIGNATURE
+    /// Seed 4242 of the hard mix: 92 signed boxes spread 64 pt or more,
+    /// with a longest stroke of 41 pt or more, 135 pt² of ink or more and
+    /// strokes 1.8 pt thick at most; the smudge spread 11 pt with an 8.8
+    /// pt stroke, 3.0 pt thick; the empty boxes held no ink.
     pub signature_spread_pt: f64,
     /// ... has one stroke at least this long, in points ...
     pub signature_stroke_pt: f64,
@@ -63,11 +68,18 @@ pub struct Calibration {
 
     // ---- Is a text field written in? ----
     /// A field holds writing when one mark is at least this tall, in
-    /// points ... EVIDENCE_WRITING
+    /// points ... Seed 4242 of the hard mix: 524 written fields had a mark
+    /// 6.0 pt tall or more and 41 pt² of ink or more, but for five of
+    /// one two-tone 600 dpi scan whose light pen left only traces (0 to
+    /// 3.7 pt, 0 to 2.9 pt²); the 15 empty fields held no ink at all.
     pub writing_tall_pt: f64,
     /// ... and its marks hold at least this much ink, in square points (a
     /// short character's worth).
     pub writing_ink_pt2: f64,
+    /// Less than writing but at least this much ink, in square points, is
+    /// a trace: the field is illegible, not empty (marks under 0.6 pt² are
+    /// dust and are never counted).
+    pub writing_trace_pt2: f64,
 
     // ---- Is a reading sure? ----
     /// A first reading at least this confident is taken without a second.
@@ -107,6 +119,7 @@ pub const CALIBRATION: Calibration = Calibration {
     typed_confidence: 0.90,
     writing_tall_pt: 4.0,
     writing_ink_pt2: 4.0,
+    writing_trace_pt2: 0.5,
     sure: 0.90,
     min_confidence: 0.80,
     fair: 0.5,

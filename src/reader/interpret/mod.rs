@@ -258,16 +258,22 @@ fn read_zone<L: Look>(
         Kind::Checkbox => {
             let ticked = match filled {
                 Some(Filled::Checked(on)) => on,
-                _ => look.coverage() >= cal.tick_coverage,
+                _ => {
+                    let coverage = look.coverage();
+                    tracing::debug!(zone = %zone.id, coverage, "checkbox");
+                    coverage >= cal.tick_coverage
+                }
             };
             if let (true, Some(code)) = (ticked, zone.service_code()) {
                 report.ticked.push(code.to_string());
             }
         }
         Kind::Signature => {
-            let signed = cal.looks_signed(&look.strokes())
+            let strokes = look.strokes();
+            let signed = cal.looks_signed(&strokes)
                 && !cal.looks_printed(&look.glyphs())
                 && !cal.looks_typed(&look.typed_words());
+            tracing::debug!(zone = %zone.id, ?strokes, signed, "signature box");
             match party_of(zone) {
                 Some(Party::Employer) => report.signatures.employer = signed,
                 Some(Party::User) => report.signatures.user = signed,
@@ -316,7 +322,14 @@ fn read_field<L: Look>(
 ) {
     let cal = ctx.cal;
     let writing = look.writing();
+    tracing::debug!(zone = %zone.id, ?writing, "text field");
     if !cal.holds_writing(&writing) {
+        // Traces of ink, too little for writing but more than dust: a
+        // light pen lost in a two-tone scan. A person looks; it is not
+        // called empty.
+        if writing.ink >= cal.writing_trace_pt2 {
+            mark_illegible(report, zone, &look.crop());
+        }
         return;
     }
     if !writing.readable {
