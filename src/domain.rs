@@ -288,6 +288,41 @@ impl FromStr for Reason {
     }
 }
 
+/// Reasons as the store keeps them: the contract's codes, and after an
+/// incomplete scan's code the pages to scan again (`incomplete_scan#1,2`),
+/// which the contract's code leaves out but a reply written later from the
+/// record must name. A record without pages reads as before.
+mod stored_reasons {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Reason;
+
+    pub fn serialize<S: Serializer>(reasons: &[Reason], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(reasons.iter().map(|r| match r {
+            Reason::IncompleteScan(pages) if !pages.is_empty() => {
+                let pages: Vec<String> = pages.iter().map(u32::to_string).collect();
+                format!("{r}#{}", pages.join(","))
+            }
+            r => r.to_string(),
+        }))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Reason>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|s| match s.split_once('#') {
+                Some(("incomplete_scan", pages)) => pages
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<Vec<u32>, _>>()
+                    .map(Reason::IncompleteScan)
+                    .map_err(serde::de::Error::custom),
+                _ => s.parse().map_err(serde::de::Error::custom),
+            })
+            .collect()
+    }
+}
+
 impl Serialize for Reason {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -527,6 +562,8 @@ pub struct Request {
     /// When the e-mail that first brought it was received; a correction keeps it.
     pub received_at: DateTime<Utc>,
     pub state: State,
+    /// Kept with the pages an incomplete scan names (see [`stored_reasons`]).
+    #[serde(with = "stored_reasons")]
     pub reasons: Vec<Reason>,
     pub service: Option<String>,
     pub message_id: String,
@@ -672,6 +709,33 @@ mod raw_text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_keeps_the_pages_of_an_incomplete_scan_and_the_contract_does_not_show_them() {
+        #[derive(Serialize, Deserialize)]
+        struct Kept {
+            #[serde(with = "stored_reasons")]
+            reasons: Vec<Reason>,
+        }
+        let reasons = vec![Reason::IncompleteScan(vec![1, 2]), Reason::ServiceCount];
+        let json = serde_json::to_string(&Kept {
+            reasons: reasons.clone(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            r#"{"reasons":["incomplete_scan#1,2","service_count"]}"#
+        );
+        let back: Kept = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.reasons, reasons);
+        let old: Kept = serde_json::from_str(r#"{"reasons":["incomplete_scan"]}"#).unwrap();
+        assert_eq!(old.reasons, [Reason::IncompleteScan(vec![])]);
+        assert!(serde_json::from_str::<Kept>(r#"{"reasons":["incomplete_scan#x"]}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&reasons).unwrap(),
+            r#"["incomplete_scan","service_count"]"#
+        );
+    }
 
     #[test]
     fn every_reason_code_round_trips() {

@@ -38,7 +38,9 @@ pub fn can_be(
     fits_field(id, value)
         && match kind {
             Kind::Date => plausible_date(id, value, cal, today, edition),
-            Kind::Email => reading.confidence >= cal.sure || plain_address(value),
+            Kind::Email => {
+                domain_has_dot(value) && (reading.confidence >= cal.sure || plain_address(value))
+            }
             _ => true,
         }
 }
@@ -88,6 +90,15 @@ pub fn normalise_read(kind: Kind, raw: &str) -> Option<String> {
         Kind::Email => super::address::normalise_keeping_doubts(raw),
         kind => normalise(kind, raw),
     }
+}
+
+/// No mail domain is one bare word: one read without any dot (or a comma
+/// written for one) lost it, however sure the reading (`globetrotternet`,
+/// read at 0.9 and more from a handwritten field).
+fn domain_has_dot(value: &str) -> bool {
+    value
+        .split_once('@')
+        .is_none_or(|(_, domain)| domain.contains(['.', ',']))
 }
 
 /// The first day of an edition named `YYYY-MM` (the layout's version).
@@ -238,6 +249,8 @@ mod tests {
         assert!(plain_address("marie.roy(at)globetrotter.net"));
         assert!(!plain_address("eheberteglobetrotter.net"));
         assert!(!plain_address("luc.seguin@gmailcom"));
+        assert!(!domain_has_dot("gfortin@globetrotternet"));
+        assert!(domain_has_dot("gfortin@globetrotter.net") && domain_has_dot("g@x,net"));
         assert_eq!(
             edition_start("2024-11"),
             Some(NaiveDate::from_ymd_opt(2024, 11, 1).unwrap())
