@@ -65,6 +65,9 @@ pub struct Calibration {
     /// on handwriting, even on handwriting-like fonts (seen up to ≈0.93 for
     /// one word, never for all of them).
     pub typed_confidence: f32,
+    /// ... over at least this many letters (a flourish read as one or two
+    /// letters says nothing).
+    pub typed_min_letters: usize,
 
     // ---- Is a text field written in? ----
     /// A field holds writing when one mark is at least this tall, in
@@ -117,6 +120,7 @@ pub const CALIBRATION: Calibration = Calibration {
     printed_glyph_share: 0.8,
     printed_on_baseline: 0.75,
     typed_confidence: 0.90,
+    typed_min_letters: 3,
     writing_tall_pt: 4.0,
     writing_ink_pt2: 4.0,
     writing_trace_pt2: 0.5,

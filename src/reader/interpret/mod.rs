@@ -158,7 +158,8 @@ impl Calibration {
             .iter()
             .map(|(w, _)| w.chars().filter(|c| c.is_alphabetic()).count())
             .sum();
-        letters >= 3 && lettered.iter().all(|(_, c)| *c >= self.typed_confidence)
+        letters >= self.typed_min_letters
+            && lettered.iter().all(|(_, c)| *c >= self.typed_confidence)
     }
 
     pub(crate) fn holds_writing(&self, w: &Writing) -> bool {
