@@ -94,11 +94,12 @@ pub fn normalise_read(kind: Kind, raw: &str) -> Option<String> {
 
 /// No mail domain is one bare word: one read without any dot (or a comma
 /// written for one) lost it, however sure the reading (`globetrotternet`,
-/// read at 0.9 and more from a handwritten field).
+/// read at 0.9 and more from a handwritten field). No domain at all
+/// (`jean.roy@`) is what was written.
 fn domain_has_dot(value: &str) -> bool {
     value
         .split_once('@')
-        .is_none_or(|(_, domain)| domain.contains(['.', ',']))
+        .is_none_or(|(_, domain)| domain.is_empty() || domain.contains(['.', ',']))
 }
 
 /// The first day of an edition named `YYYY-MM` (the layout's version).
@@ -251,6 +252,7 @@ mod tests {
         assert!(!plain_address("luc.seguin@gmailcom"));
         assert!(!domain_has_dot("gfortin@globetrotternet"));
         assert!(domain_has_dot("gfortin@globetrotter.net") && domain_has_dot("g@x,net"));
+        assert!(domain_has_dot("jean.roy@"));
         assert_eq!(
             edition_start("2024-11"),
             Some(NaiveDate::from_ymd_opt(2024, 11, 1).unwrap())

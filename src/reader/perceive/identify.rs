@@ -66,12 +66,27 @@ pub fn identify(
 /// The map through every anchor point: projective from four points on,
 /// affine below.
 fn first_map(anchors: &[Match]) -> Option<Homography> {
-    if anchors.len() >= 4 {
+    // Four points bunched three in a corner (a QR code's corners and one
+    // square) fix a projective map only in name: its perspective swings
+    // wildly. Four far apart pin it down.
+    let mut apart: Vec<(f64, f64)> = Vec::new();
+    for m in anchors {
+        if let Match::Point(p, _) = *m {
+            if apart.iter().all(|&q| dist(p, q) >= SPREAD_PT) {
+                apart.push(p);
+            }
+        }
+    }
+    if apart.len() >= 4 {
         Homography::fit(anchors)
     } else {
         Homography::fit_affine(anchors)
     }
 }
+
+/// Anchors at least this far apart, in points, count as spread over the
+/// page: corner squares are 500 pt and more apart, a QR code's corners 60.
+const SPREAD_PT: f64 = 150.0;
 
 /// Layout corners of the QR code next to its three finder patterns, in
 /// the order [`corners_in_order`] gives: bottom-left, top-left, top-right.
