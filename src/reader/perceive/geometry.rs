@@ -118,6 +118,29 @@ pub enum Match {
     OnLine((f64, f64), [f64; 3]),
 }
 
+/// How many of the matches' points lie at least `apart` points from one
+/// another in the layout (picked greedily). Four far apart fix a
+/// projective map; four bunched three in a corner (a QR code's corners
+/// and one square) fix it only in name: its perspective swings wildly.
+pub fn points_apart(matches: &[Match], apart: f64) -> usize {
+    let mut picked: Vec<(f64, f64)> = Vec::new();
+    for m in matches {
+        if let Match::Point(p, _) = *m {
+            if picked
+                .iter()
+                .all(|&q| (p.0 - q.0).hypot(p.1 - q.1) >= apart)
+            {
+                picked.push(p);
+            }
+        }
+    }
+    picked.len()
+}
+
+/// Anchors at least this far apart, in points, count as spread over the
+/// page: corner squares are 500 pt and more apart, a QR code's corners 60.
+pub const SPREAD_PT: f64 = 150.0;
+
 impl From<Affine> for Homography {
     fn from(a: Affine) -> Homography {
         Homography {

@@ -9,7 +9,7 @@ use regex::Regex;
 use rxing::BarcodeFormat;
 use tesseract::PageSegMode;
 
-use super::geometry::{sample, Homography, Match};
+use super::geometry::{points_apart, sample, Homography, Match, SPREAD_PT};
 use super::ocr;
 use super::register::{Overview, Squares};
 use crate::reader::layout::Layout;
@@ -23,6 +23,9 @@ pub struct Found {
     pub to_pixel: Homography,
     /// The points it rests on (corner squares, QR finder patterns).
     pub anchors: Vec<Match>,
+    /// Another first map worth a try if `to_pixel` leads nowhere: the
+    /// projective one through four anchors bunched together.
+    pub other: Option<Homography>,
 }
 
 /// Sampling resolution for the QR code and header crops (≈ 288 dpi).
@@ -41,10 +44,12 @@ pub fn identify(
         if let Some((p, corners)) = qr_page(layout, page, &c.map) {
             let mut anchors = c.anchors.clone();
             anchors.extend(corners);
+            let (map, other) = first_map(&anchors);
             return Some(Found {
                 page: p,
-                to_pixel: first_map(&anchors).unwrap_or(c.map),
+                to_pixel: map.unwrap_or(c.map),
                 anchors,
+                other,
             });
         }
     }
@@ -57,6 +62,7 @@ pub fn identify(
                 page: p,
                 to_pixel: c.map,
                 anchors: c.anchors.clone(),
+                other: None,
             });
         }
     }
@@ -65,28 +71,19 @@ pub fn identify(
 
 /// The map through every anchor point: projective from four points on,
 /// affine below.
-fn first_map(anchors: &[Match]) -> Option<Homography> {
-    // Four points bunched three in a corner (a QR code's corners and one
-    // square) fix a projective map only in name: its perspective swings
-    // wildly. Four far apart pin it down.
-    let mut apart: Vec<(f64, f64)> = Vec::new();
-    for m in anchors {
-        if let Match::Point(p, _) = *m {
-            if apart.iter().all(|&q| dist(p, q) >= SPREAD_PT) {
-                apart.push(p);
-            }
-        }
-    }
-    if apart.len() >= 4 {
-        Homography::fit(anchors)
+/// Four anchors spread over the page give a projective map. Fewer give an
+/// affine one; when there are four or more but bunched (a QR code's corners
+/// and one square), the projective map through them is the other to try:
+/// on a flat scan it is as good, on a photo it may swing wildly.
+fn first_map(anchors: &[Match]) -> (Option<Homography>, Option<Homography>) {
+    if points_apart(anchors, SPREAD_PT) >= 4 {
+        (Homography::fit(anchors), None)
+    } else if anchors.len() >= 4 {
+        (Homography::fit_affine(anchors), Homography::fit(anchors))
     } else {
-        Homography::fit_affine(anchors)
+        (Homography::fit_affine(anchors), None)
     }
 }
-
-/// Anchors at least this far apart, in points, count as spread over the
-/// page: corner squares are 500 pt and more apart, a QR code's corners 60.
-const SPREAD_PT: f64 = 150.0;
 
 /// Layout corners of the QR code next to its three finder patterns, in
 /// the order [`corners_in_order`] gives: bottom-left, top-left, top-right.
@@ -146,7 +143,7 @@ pub fn qr_anywhere(
         .map(|p| ((p.x as f64 + 0.5) * f, (p.y as f64 + 0.5) * f))
         .collect();
     let mut anchors = corner_matches(layout, &seen)?;
-    let by_code = first_map(&anchors)?;
+    let by_code = first_map(&anchors).0?;
     // The code alone spans a few centimetres: a corner square found near
     // where its map puts one pins the map down across the page.
     let reach = SQUARE_REACH * f64::from(page.width().min(page.height()));
@@ -165,9 +162,11 @@ pub fn qr_anywhere(
         anchors = anchors.len(),
         "QR code found without the corner squares' map"
     );
+    let (map, other) = first_map(&anchors);
     Some(Found {
         page: p,
-        to_pixel: first_map(&anchors).unwrap_or(by_code),
+        to_pixel: map.unwrap_or(by_code),
+        other,
         anchors,
     })
 }

@@ -127,25 +127,32 @@ pub fn perceive(
         if *count > 1 {
             continue;
         }
-        let by_borders = |found: &identify::Found| {
-            register::by_borders(
-                layout,
-                found.page,
-                &image.pixels,
-                found.to_pixel,
-                &found.anchors,
-            )
+        let by_borders = |found: &identify::Found, start| {
+            register::by_borders(layout, found.page, &image.pixels, start, &found.anchors)
         };
-        let mut fit = by_borders(&identified);
+        let mut fit = by_borders(&identified, identified.to_pixel);
+        let try_start = |fit: &mut register::Fit, found: &identify::Found, start| {
+            if !cal.confirms(&fit.registration()) {
+                let again = by_borders(found, start);
+                if again.found > fit.found {
+                    *fit = again;
+                }
+            }
+        };
+        // Other starts, tried while the map is not confirmed: the other
+        // first map through the same anchors, then the QR code's own (a
+        // stray mark taken for a corner square misleads the squares').
+        if let Some(start) = identified.other {
+            try_start(&mut fit, &identified, start);
+        }
         if !cal.confirms(&fit.registration()) {
-            // A stray mark taken for a corner square misleads the squares'
-            // map: the QR code's own finder patterns may do better.
-            let again =
+            let by_code =
                 identify::qr_anywhere(layout, &image.pixels, image.px_per_pt, &squares.anywhere)
-                    .filter(|other| other.page == identified.page)
-                    .map(|other| by_borders(&other));
-            if let Some(again) = again.filter(|a| a.found > fit.found) {
-                fit = again;
+                    .filter(|other| other.page == identified.page);
+            if let Some(found) = by_code {
+                for start in std::iter::once(found.to_pixel).chain(found.other) {
+                    try_start(&mut fit, &found, start);
+                }
             }
         }
         let widgets = zones::widget_values(layout, identified.page, &fit.to_pixel, page, &image);
