@@ -55,6 +55,9 @@ pub trait Look {
     fn read(&mut self, pass: Pass) -> Option<FieldReading>;
     /// The zone as a person would look at it, for the staff.
     fn crop(&mut self) -> GrayImage;
+    /// What a scanner's invisible OCR text says in the zone, normalised to
+    /// the field's kind: one more reading, never enough alone.
+    fn text_layer(&self) -> Option<String>;
 }
 
 /// An AcroForm value.
@@ -336,7 +339,8 @@ fn read_field<L: Look>(
     if !writing.readable {
         return mark_illegible(report, zone, &look.crop());
     }
-    let reading = reading::reading_of(zone.kind, cal, |pass| look.read(pass));
+    let layer = look.text_layer();
+    let reading = reading::reading_of(zone.kind, cal, layer.as_deref(), |pass| look.read(pass));
     match reading {
         Some(r) if !kinds::can_be(&zone.id, zone.kind, &r, cal, ctx.today, ctx.edition) => {
             mark_illegible(report, zone, &look.crop())
@@ -458,6 +462,9 @@ mod tests {
         }
         fn crop(&mut self) -> GrayImage {
             GrayImage::new(4, 4)
+        }
+        fn text_layer(&self) -> Option<String> {
+            None
         }
     }
 

@@ -20,20 +20,66 @@ use crate::rules::is_valid_email;
 ///
 /// Pure over `read`, which performs one pass (OCR) when asked: passes are
 /// asked for only when needed, in the order of [`Pass`].
+///
+/// A scanner's text layer (`layer`, normalised) is one more reading, never
+/// enough alone: a sure first reading it contradicts needs a second pass
+/// like an unsure one, and when the passes settle nothing, a pass at least
+/// fair that the layer agrees with is taken (two engines do not slip the
+/// same way by chance).
 pub fn reading_of(
     kind: Kind,
     cal: &Calibration,
+    layer: Option<&str>,
     mut read: impl FnMut(Pass) -> Option<FieldReading>,
 ) -> Option<FieldReading> {
+    let mut made = Vec::new();
+    let mut recorded = |pass| {
+        let reading = read(pass).map(|r| with_known_accents(kind, r));
+        made.extend(reading.clone());
+        reading
+    };
+    if let Some(sure) = by_passes(kind, cal, layer, &mut recorded) {
+        return Some(sure);
+    }
+    let layer = with_known_accents(
+        kind,
+        FieldReading {
+            value: layer?.to_string(),
+            confidence: 0.0,
+        },
+    );
+    made.iter()
+        .filter(|r| r.confidence >= cal.fair)
+        .find_map(|r| {
+            let value = agreement(kind, &r.value, &layer.value)?;
+            let doubtful =
+                value.contains(names::DOUBTFUL) && names::settle_accents(&value).is_none();
+            (!doubtful).then_some(FieldReading {
+                value,
+                confidence: r.confidence,
+            })
+        })
+}
+
+/// The passes alone (see [`reading_of`]); `read` gives each pass's reading
+/// with known accents settled.
+fn by_passes(
+    kind: Kind,
+    cal: &Calibration,
+    layer: Option<&str>,
+    read: &mut dyn FnMut(Pass) -> Option<FieldReading>,
+) -> Option<FieldReading> {
     let whitelist = kinds::whitelist(kind);
-    let first = read(Pass::First).map(|r| with_known_accents(kind, r));
+    let first = read(Pass::First);
     if let Some(first) = first.as_ref().filter(|r| r.confidence >= cal.sure) {
-        return Some(first.clone());
+        if layer.is_none_or(|l| agreement(kind, &first.value, l).is_some()) {
+            return Some(first.clone());
+        }
     }
     // Not sure enough: read a second time, differently (smaller, no
     // whitelist). This rescues clean words Tesseract happens to score low,
     // and turns an accent it hesitates on (È or Ë?) into a question for staff.
-    let second = with_known_accents(kind, read(Pass::Smaller)?);
+    let second = read(Pass::Smaller)?;
     if let Some(first) = &first {
         if let Some(value) = agreement(kind, &first.value, &second.value) {
             // Both readings confuse these the same way: agreement proves
@@ -51,7 +97,7 @@ pub fn reading_of(
             if best < cal.fair {
                 return None;
             }
-            let third = with_known_accents(kind, read(Pass::Larger)?);
+            let third = read(Pass::Larger)?;
             return agreement(kind, &value, &third.value).map(|value| FieldReading {
                 confidence: best.max(third.confidence),
                 value,
@@ -139,8 +185,17 @@ mod tests {
 
     /// `reading_of` over scripted passes; also which passes it asked for.
     fn judge(kind: Kind, passes: &[(Pass, FieldReading)]) -> (Option<String>, Vec<Pass>) {
+        judge_with(kind, None, passes)
+    }
+
+    /// As [`judge`], with a text layer.
+    fn judge_with(
+        kind: Kind,
+        layer: Option<&str>,
+        passes: &[(Pass, FieldReading)],
+    ) -> (Option<String>, Vec<Pass>) {
         let mut asked = Vec::new();
-        let value = reading_of(kind, &CALIBRATION, |pass| {
+        let value = reading_of(kind, &CALIBRATION, layer, |pass| {
             asked.push(pass);
             passes
                 .iter()
@@ -149,6 +204,38 @@ mod tests {
         })
         .map(|r| r.value);
         (value, asked)
+    }
+
+    #[test]
+    fn a_text_layer_is_one_more_reading_never_the_only_one() {
+        // Agreeing with a fair pass, it settles what the passes did not.
+        let fair = [
+            (Pass::First, reading("Benoît", 0.62)),
+            (Pass::Smaller, reading("Benoit", 0.55)),
+        ];
+        assert_eq!(judge(Kind::Text, &fair).0, None);
+        assert_eq!(
+            judge_with(Kind::Text, Some("Benoît"), &fair).0.as_deref(),
+            Some("Benoît")
+        );
+        // A slip of the layer does not overrule two agreeing passes...
+        let agreeing = [
+            (Pass::First, reading("Hélène", 0.95)),
+            (Pass::Smaller, reading("Hélène", 0.9)),
+        ];
+        let (value, asked) = judge_with(Kind::Text, Some("Helene"), &agreeing);
+        assert_eq!(value.as_deref(), Some("Hélène"));
+        // ...but a sure first reading it contradicts is read again.
+        assert_eq!(asked, [Pass::First, Pass::Smaller]);
+        let (_, asked) = judge_with(Kind::Text, Some("Hélène"), &agreeing);
+        assert_eq!(asked, [Pass::First]);
+        // Alone, or beside a poor pass, it gives nothing.
+        assert_eq!(judge_with(Kind::Text, Some("Benoît"), &[]).0, None);
+        let poor = [
+            (Pass::First, reading("Benoît", 0.3)),
+            (Pass::Smaller, reading("Bcnoit", 0.2)),
+        ];
+        assert_eq!(judge_with(Kind::Text, Some("Benoît"), &poor).0, None);
     }
 
     #[test]

@@ -456,42 +456,77 @@ pub fn sample(page: &GrayImage, to_pixel: &Homography, zone: &Rect, px_per_pt: f
 /// Only quarter turns and mirrors are undone here; the few degrees of a
 /// skewed scan are left to registration.
 pub fn orient(image: GrayImage, placement: &Matrix, rotate: i64) -> GrayImage {
-    // Directions, in display space (y down), in which image columns and rows grow.
-    let mut col = (placement[0], -placement[1]);
-    let mut row = (-placement[2], placement[3]);
-    for _ in 0..(rotate.rem_euclid(360) / 90) {
-        col = (-col.1, col.0);
-        row = (-row.1, row.0);
-    }
-    let axis = |(x, y): (f64, f64)| -> (bool, bool) {
-        // (along x?, positive?)
-        if x.abs() >= y.abs() {
-            (true, x >= 0.0)
-        } else {
-            (false, y >= 0.0)
-        }
-    };
-    let (col_x, col_pos) = axis(col);
-    let (row_x, row_pos) = axis(row);
-    if col_x == row_x {
+    let Some(turn) = Turn::of(placement, rotate) else {
         return image; // a degenerate placement: keep the image as stored
-    }
-    if col_x && col_pos && row_pos {
+    };
+    if turn.is_identity() {
         return image;
     }
     let (w, h) = (image.width(), image.height());
-    let (ow, oh) = if col_x { (w, h) } else { (h, w) };
+    let (ow, oh) = if turn.col_x { (w, h) } else { (h, w) };
     let mut out = GrayImage::new(ow, oh);
     for (c, r, p) in image.enumerate_pixels() {
         let along = |pos: bool, i: u32, n: u32| if pos { i } else { n - 1 - i };
-        let (x, y) = if col_x {
-            (along(col_pos, c, w), along(row_pos, r, h))
+        let (x, y) = if turn.col_x {
+            (along(turn.col_pos, c, w), along(turn.row_pos, r, h))
         } else {
-            (along(row_pos, r, h), along(col_pos, c, w))
+            (along(turn.row_pos, r, h), along(turn.col_pos, c, w))
         };
         out.put_pixel(x, y, *p);
     }
     out
+}
+
+/// The quarter turn or mirror [`orient`] undoes: whether stored columns
+/// run along x once oriented, and whether columns and rows run forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Turn {
+    col_x: bool,
+    col_pos: bool,
+    row_pos: bool,
+}
+
+impl Turn {
+    /// `None` for a degenerate placement (kept as stored).
+    pub fn of(placement: &Matrix, rotate: i64) -> Option<Turn> {
+        // Directions, in display space (y down), in which image columns and rows grow.
+        let mut col = (placement[0], -placement[1]);
+        let mut row = (-placement[2], placement[3]);
+        for _ in 0..(rotate.rem_euclid(360) / 90) {
+            col = (-col.1, col.0);
+            row = (-row.1, row.0);
+        }
+        let axis = |(x, y): (f64, f64)| -> (bool, bool) {
+            // (along x?, positive?)
+            if x.abs() >= y.abs() {
+                (true, x >= 0.0)
+            } else {
+                (false, y >= 0.0)
+            }
+        };
+        let (col_x, col_pos) = axis(col);
+        let (row_x, row_pos) = axis(row);
+        (col_x != row_x).then_some(Turn {
+            col_x,
+            col_pos,
+            row_pos,
+        })
+    }
+
+    fn is_identity(&self) -> bool {
+        self.col_x && self.col_pos && self.row_pos
+    }
+
+    /// Where a point of the stored image, `(column, row)` in pixels of an
+    /// image `size` pixels wide and high, lands once oriented.
+    pub fn point(&self, (c, r): (f64, f64), (w, h): (f64, f64)) -> (f64, f64) {
+        let along = |pos: bool, v: f64, n: f64| if pos { v } else { n - v };
+        if self.col_x {
+            (along(self.col_pos, c, w), along(self.row_pos, r, h))
+        } else {
+            (along(self.row_pos, r, h), along(self.col_pos, c, w))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ mod ocr;
 mod pdf;
 mod register;
 mod render;
+mod text_layer;
 mod zones;
 
 use std::collections::HashMap;
@@ -79,6 +80,7 @@ struct Registered {
     paper: Paper,
     fit: register::Fit,
     widgets: HashMap<String, WidgetValue>,
+    text: Vec<text_layer::Run>,
 }
 
 /// What perception found in a file, owning the pixels its zones are cut
@@ -162,6 +164,7 @@ pub fn perceive(
             image: image.pixels,
             fit,
             widgets,
+            text: image.text,
         });
     }
     Ok(Perceived {
@@ -181,6 +184,7 @@ impl Perceived {
                 pixels: &r.image,
                 paper: &r.paper,
                 to_pixel: r.fit.to_pixel,
+                text: &r.text,
             })
             .collect()
     }
@@ -226,6 +230,8 @@ pub struct PageImage {
     /// For rendered pages: the crop box rendered and pixels per PDF point,
     /// to place AcroForm widgets.
     rendered_from: Option<([f64; 4], f64)>,
+    /// A bare scan's invisible OCR text, placed in `pixels`.
+    text: Vec<text_layer::Run>,
 }
 
 /// Letter, in points: the page the layout describes.
@@ -268,11 +274,14 @@ fn page_image(
     if let PageSource::Scanned(placed) = &page.source {
         match decode_image(file, placed.stream) {
             Ok(raw) => {
+                let text = text_layer::runs(file, page, &placed.matrix, raw.dimensions());
+                tracing::debug!(page = page.number, runs = text.len(), "invisible text");
                 let pixels = geometry::orient(raw, &placed.matrix, page.rotate);
                 return Ok(PageImage {
                     px_per_pt: nominal_px_per_pt(&pixels),
                     pixels,
                     rendered_from: None,
+                    text,
                 });
             }
             Err(DecodeError::Unsupported(what)) => {
@@ -299,5 +308,6 @@ fn page_image(
         px_per_pt: nominal_px_per_pt(&pixels),
         pixels,
         rendered_from: (page.rotate == 0).then_some((page.crop_box, dpi.round() / 72.0)),
+        text: Vec::new(),
     })
 }

@@ -30,7 +30,7 @@ fn concat(m: &Matrix, n: &Matrix) -> Matrix {
 
 /// An opened, unencrypted PDF.
 pub struct PdfFile {
-    doc: Document,
+    pub(super) doc: Document,
 }
 
 /// How a page gets its pixels.
@@ -59,6 +59,8 @@ pub struct Page<'a> {
     pub source: PageSource<'a>,
     /// Filled AcroForm fields whose widgets sit on this page.
     pub widgets: Vec<Widget>,
+    /// The page object, to read its invisible text (`text_layer`).
+    pub id: ObjectId,
 }
 
 /// What a filled AcroForm widget holds.
@@ -150,6 +152,7 @@ impl PdfFile {
             rotate,
             source,
             widgets: self.widgets(id),
+            id,
         })
     }
 

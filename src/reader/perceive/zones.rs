@@ -15,6 +15,7 @@ use super::ink;
 use super::ocr;
 use super::pdf::{Page, WidgetValue};
 use super::register::Paper;
+use super::text_layer::{text_in, Run};
 use super::PageImage;
 use crate::domain::FieldReading;
 use crate::reader::interpret::{kinds, Filled, Glyphs, Look, Pass, Strokes, Writing};
@@ -72,6 +73,8 @@ pub struct Picture<'a> {
     pub pixels: &'a GrayImage,
     pub paper: &'a Paper,
     pub to_pixel: Homography,
+    /// The page's invisible OCR text, if a scanner left one.
+    pub text: &'a [Run],
 }
 
 impl Picture<'_> {
@@ -197,6 +200,13 @@ impl Look for ZoneLook<'_> {
 
     fn crop(&mut self) -> GrayImage {
         self.cut().clone()
+    }
+
+    fn text_layer(&self) -> Option<String> {
+        let bounds = self.picture.to_pixel.bounds(&self.zone.rect);
+        let raw = text_in(self.picture.text, &bounds);
+        tracing::debug!(zone = %self.zone.id, found = raw.is_some(), "text layer");
+        kinds::normalise_read(self.zone.kind, &raw?)
     }
 }
 
