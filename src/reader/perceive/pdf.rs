@@ -14,10 +14,10 @@ use crate::reader::limits;
 /// A 2-D affine matrix as PDF writes it: `[a b c d e f]`.
 pub type Matrix = [f64; 6];
 
-const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
+pub(super) const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
 
 /// `m` then `n` (PDF order: a point is transformed by `m` first).
-fn concat(m: &Matrix, n: &Matrix) -> Matrix {
+pub(super) fn concat(m: &Matrix, n: &Matrix) -> Matrix {
     [
         m[0] * n[0] + m[1] * n[2],
         m[0] * n[1] + m[1] * n[3],
@@ -321,7 +321,7 @@ fn has_encrypt_entry(bytes: &[u8]) -> bool {
     bytes.windows(8).any(|w| w == b"/Encrypt")
 }
 
-fn number(o: &Object) -> Option<f64> {
+pub(super) fn number(o: &Object) -> Option<f64> {
     match o {
         Object::Integer(i) => Some(*i as f64),
         Object::Real(r) => Some(f64::from(*r)),
@@ -329,7 +329,7 @@ fn number(o: &Object) -> Option<f64> {
     }
 }
 
-fn matrix_of(operands: &[Object]) -> Option<Matrix> {
+pub(super) fn matrix_of(operands: &[Object]) -> Option<Matrix> {
     let v: Vec<f64> = operands.iter().map(number).collect::<Option<_>>()?;
     v.try_into().ok()
 }

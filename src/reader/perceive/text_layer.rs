@@ -17,7 +17,7 @@ use lopdf::content::Content;
 use lopdf::{Encoding, Object};
 
 use super::geometry::Turn;
-use super::pdf::{Matrix, Page, PdfFile};
+use super::pdf::{concat, matrix_of, number, Matrix, Page, PdfFile, IDENTITY};
 use crate::reader::layout::Rect;
 use crate::reader::limits;
 
@@ -127,20 +127,6 @@ fn decode(encoding: &Encoding<'_>, strings: &[Shown]) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
-const IDENTITY: Matrix = [1.0, 0.0, 0.0, 1.0, 0.0, 0.0];
-
-/// `m` then `n` (PDF order: a point is transformed by `m` first).
-fn concat(m: &Matrix, n: &Matrix) -> Matrix {
-    [
-        m[0] * n[0] + m[1] * n[2],
-        m[0] * n[1] + m[1] * n[3],
-        m[2] * n[0] + m[3] * n[2],
-        m[2] * n[1] + m[3] * n[3],
-        m[4] * n[0] + m[5] * n[2] + n[4],
-        m[4] * n[1] + m[5] * n[3] + n[5],
-    ]
-}
-
 /// What the replay keeps of the graphics and text state.
 struct TextState {
     ctm: Matrix,
@@ -166,14 +152,6 @@ impl Default for TextState {
     }
 }
 
-fn number(o: &Object) -> Option<f64> {
-    match *o {
-        Object::Integer(i) => Some(i as f64),
-        Object::Real(r) => Some(f64::from(r)),
-        _ => None,
-    }
-}
-
 fn numbers<const N: usize>(operands: &[Object]) -> Option<[f64; N]> {
     let mut out = [0.0; N];
     if operands.len() < N {
@@ -192,7 +170,7 @@ impl TextState {
             "q" => self.saved.push(self.ctm),
             "Q" => self.ctm = self.saved.pop().unwrap_or(IDENTITY),
             "cm" => {
-                if let Some(m) = numbers::<6>(operands) {
+                if let Some(m) = matrix_of(operands) {
                     self.ctm = concat(&m, &self.ctm);
                 }
             }
@@ -220,7 +198,7 @@ impl TextState {
                 }
             }
             "Tm" => {
-                if let Some(m) = numbers::<6>(operands) {
+                if let Some(m) = matrix_of(operands) {
                     self.tm = m;
                     self.tlm = m;
                 }
