@@ -199,21 +199,24 @@ pub fn form<L: Look>(
     cal: &Calibration,
     today: NaiveDate,
 ) -> Option<FormReport> {
-    let mut report = FormReport {
-        pages: file.pages,
-        forms: file.found.iter().copied().max().unwrap_or(0),
-        ..FormReport::default()
-    };
-    if report.forms == 0 {
+    let forms = file.found.iter().copied().max().unwrap_or(0);
+    if forms == 0 {
         return None;
     }
+    let mut draft = Draft {
+        report: FormReport {
+            pages: file.pages,
+            forms,
+            ..FormReport::default()
+        },
+        doubts: Vec::new(),
+    };
     let ctx = Context {
         cal,
         today,
         // A layout whose version names no month sets no lower bound.
         edition: kinds::edition_start(&layout.version).unwrap_or(NaiveDate::MIN),
     };
-    let mut doubts = Vec::new();
     for page in file.read {
         let sight = cal.sight(&page.registration);
         if sight == Sight::Unsure {
@@ -222,12 +225,14 @@ pub fn form<L: Look>(
         for (zone, mut look) in page.zones {
             let seen = sight == Sight::Whole && look.margin_pt() >= cal.edge_pt;
             if look.filled().is_none() && !seen {
-                report.unseen.insert(zone.id.clone(), u32::from(page.page));
+                let page_no = u32::from(page.page);
+                draft.report.unseen.insert(zone.id.clone(), page_no);
                 continue;
             }
-            read_zone(&zone, &mut look, &ctx, &mut report, &mut doubts);
+            read_zone(&zone, &mut look, &ctx, &mut draft);
         }
     }
+    let Draft { mut report, doubts } = draft;
     settle_doubts(&mut report, doubts);
     if report.forms == 1 && file.unidentified > 0 {
         // One form, a page of it not found, and a page that could be it:
@@ -249,14 +254,8 @@ pub fn form<L: Look>(
 }
 
 /// Reads one zone seen whole (or given by an AcroForm value) into the report.
-fn read_zone<L: Look>(
-    zone: &Zone,
-    look: &mut L,
-    ctx: &Context<'_>,
-    report: &mut FormReport,
-    doubts: &mut Vec<Doubt>,
-) {
-    let cal = ctx.cal;
+fn read_zone<L: Look>(zone: &Zone, look: &mut L, ctx: &Context<'_>, draft: &mut Draft) {
+    let (cal, report) = (ctx.cal, &mut draft.report);
     let filled = look.filled();
     match zone.kind {
         Kind::Checkbox => {
@@ -299,9 +298,16 @@ fn read_zone<L: Look>(
                 None if value.trim().is_empty() => {}
                 None => mark_illegible(report, zone, &look.crop()),
             },
-            _ => read_field(zone, look, ctx, report, doubts),
+            _ => read_field(zone, look, ctx, draft),
         },
     }
+}
+
+/// The report being written, and the addresses waiting for the form's
+/// names.
+struct Draft {
+    report: FormReport,
+    doubts: Vec<Doubt>,
 }
 
 /// What every zone is judged with.
@@ -317,13 +323,8 @@ fn party_of(zone: &Zone) -> Option<Party> {
     zone.id.split('.').next()?.parse().ok()
 }
 
-fn read_field<L: Look>(
-    zone: &Zone,
-    look: &mut L,
-    ctx: &Context<'_>,
-    report: &mut FormReport,
-    doubts: &mut Vec<Doubt>,
-) {
+fn read_field<L: Look>(zone: &Zone, look: &mut L, ctx: &Context<'_>, draft: &mut Draft) {
+    let Draft { report, doubts } = draft;
     let cal = ctx.cal;
     let writing = look.writing();
     tracing::debug!(zone = %zone.id, ?writing, "text field");

@@ -366,17 +366,22 @@ mod tests {
         GrayImage::from_pixel(w, h, image::Luma([255]))
     }
 
-    #[test]
-    fn a_thin_long_stroke_is_signed_but_a_blot_is_not() {
-        let px = 2.0;
-        let mut sig = canvas(500, 100);
+    /// One long, thin, joined stroke waving across the box: cursive.
+    fn wave() -> GrayImage {
+        let mut crop = canvas(500, 100);
         for x in 20..420u32 {
             let y = 50 + ((x as f64 / 15.0).sin() * 20.0) as u32;
             for t in 0..3 {
-                sig.put_pixel(x, y + t, image::Luma([0]));
+                crop.put_pixel(x, y + t, image::Luma([0]));
             }
         }
-        assert!(signed(&strokes(&sig, px)));
+        crop
+    }
+
+    #[test]
+    fn a_thin_long_stroke_is_signed_but_a_blot_is_not() {
+        let px = 2.0;
+        assert!(signed(&strokes(&wave(), px)));
 
         let mut blot = canvas(500, 100);
         for x in 200..240 {
@@ -427,14 +432,7 @@ mod tests {
         // The same letters bobbing up and down are not print.
         assert!(!printed(&letters(|i| (i % 3) * 10), px));
         // One joined cursive stroke is not print either.
-        let mut cursive = canvas(500, 100);
-        for x in 20..420u32 {
-            let y = 50 + ((x as f64 / 15.0).sin() * 20.0) as u32;
-            for t in 0..3 {
-                cursive.put_pixel(x, y + t, image::Luma([0]));
-            }
-        }
-        assert!(!printed(&cursive, px));
+        assert!(!printed(&wave(), px));
     }
 
     #[test]
