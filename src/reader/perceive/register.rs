@@ -5,7 +5,7 @@
 
 use image::GrayImage;
 
-use super::geometry::{sample, Affine, Homography, Match};
+use super::geometry::{points_apart, sample, Affine, Homography, Match, SPREAD_PT};
 use super::ink::{Bitmap, INK_BELOW};
 use crate::reader::interpret::Registration;
 use crate::reader::layout::{Layout, Rect};
@@ -577,13 +577,15 @@ pub fn by_borders(
         .filter(|m| matches!(m, Match::Point(..)))
         .count();
     let mut map = start;
-    for (within, reach, projective) in [
-        (250.0, 14.0_f64, false),
-        (450.0, 10.0, false),
-        (700.0, 8.0, true),
-        (2000.0, 5.0, true),
-        (2000.0, 3.0, true),
-    ] {
+    // Anchors bunched in one corner (a QR code, a square beside it) map
+    // the far side of the page only roughly: the borders are then taken
+    // in smaller steps away from them.
+    let rounds: &[(f64, f64, bool)] = if points_apart(anchors, SPREAD_PT) >= 3 {
+        &SPREAD_ROUNDS
+    } else {
+        &BUNCHED_ROUNDS
+    };
+    for &(within, reach, projective) in rounds {
         let fit = |matches: &[Match]| {
             if projective || points >= 4 {
                 Homography::fit(matches)
@@ -670,6 +672,26 @@ const POINT_OUTLIER_PT: f64 = 6.0;
 /// it: a neighbouring border or a line of print was taken for it. Printed
 /// borders on a sharp page land within half a point of the final map.
 const OUTLIER_PT: f64 = 2.0;
+
+/// The rounds of [`by_borders`]: borders within this many points of the
+/// anchors, searched this far across, with a projective map or not.
+const SPREAD_ROUNDS: [(f64, f64, bool); 5] = [
+    (250.0, 14.0, false),
+    (450.0, 10.0, false),
+    (700.0, 8.0, true),
+    (2000.0, 5.0, true),
+    (2000.0, 3.0, true),
+];
+const BUNCHED_ROUNDS: [(f64, f64, bool); 8] = [
+    (150.0, 14.0, false),
+    (250.0, 12.0, false),
+    (350.0, 10.0, false),
+    (450.0, 10.0, false),
+    (600.0, 8.0, true),
+    (800.0, 6.0, true),
+    (2000.0, 5.0, true),
+    (2000.0, 3.0, true),
+];
 
 /// How many of the page's borders in the picture lie where `map` says.
 fn check(page: &GrayImage, sites: &[Site], map: Homography) -> Fit {
