@@ -76,6 +76,9 @@ pub struct Zone {
     pub kind: Kind,
     #[serde(rename = "box")]
     pub rect: Rect,
+    /// The words printed beside it.
+    #[serde(default)]
+    pub label: String,
 }
 
 impl Zone {

@@ -83,6 +83,27 @@ fn plain_address(value: &str) -> bool {
     }
 }
 
+/// Whether a value read is printed text of the form (folded `labels`),
+/// not what a person wrote: a zone cut a row off takes the label above it
+/// (`nction` of «Fonction», the whole address label read as an address).
+/// The value lies within a label (five letters or more), or shares 16
+/// letters in a row with one — more than a value and a label share by
+/// chance («Clinique…» beside «Nom de la clinique…» shares 9).
+pub fn is_label(value: &str, labels: &[String]) -> bool {
+    let v: Vec<char> = crate::fold::letters_and_digits(value).chars().collect();
+    labels.iter().any(|label| {
+        let l: Vec<char> = label.chars().collect();
+        let within = v.len() >= 5 && l.windows(v.len()).any(|w| w == v.as_slice());
+        within
+            || (v.len() >= LABEL_RUN
+                && v.windows(LABEL_RUN)
+                    .any(|piece| l.windows(LABEL_RUN).any(|w| w == piece)))
+    })
+}
+
+/// Letters in a row a value shares with a label to be taken for it.
+const LABEL_RUN: usize = 16;
+
 /// A raw OCR value normalised to its kind; an address keeps its capital
 /// I's, which may be a handwritten l or i, for `address` to settle.
 pub fn normalise_read(kind: Kind, raw: &str) -> Option<String> {
@@ -199,6 +220,32 @@ fn phone_like(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn printed_labels_are_not_values() {
+        let layout = crate::reader::layout::Layout::embedded().unwrap();
+        let labels: Vec<String> = layout
+            .fields
+            .iter()
+            .map(|z| crate::fold::letters_and_digits(&z.label))
+            .collect();
+        for label in [
+            "nction",
+            "edecourrielàlaquellevousseulavezaccès(différente",
+            "Nom de famille",
+        ] {
+            assert!(is_label(label, &labels), "{label}");
+        }
+        for value in [
+            "Agente de facturation",
+            "Clinique de physiothérapie Saint-Laurent",
+            "Nom",
+            "Patricia",
+            "marie.famille@bell.net",
+        ] {
+            assert!(!is_label(value, &labels), "{value}");
+        }
+    }
+
     #[test]
     fn phones_and_organisations_take_their_shape() {
         for good in [

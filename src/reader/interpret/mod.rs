@@ -216,6 +216,12 @@ pub fn form<L: Look>(
         today,
         // A layout whose version names no month sets no lower bound.
         edition: kinds::edition_start(&layout.version).unwrap_or(NaiveDate::MIN),
+        labels: layout
+            .fields
+            .iter()
+            .map(|z| crate::fold::letters_and_digits(&z.label))
+            .filter(|l| !l.is_empty())
+            .collect(),
     };
     for page in file.read {
         let sight = cal.sight(&page.registration);
@@ -316,6 +322,8 @@ struct Context<'a> {
     today: NaiveDate,
     /// The first day of the form's edition.
     edition: NaiveDate,
+    /// The form's printed labels, folded to letters and digits.
+    labels: Vec<String>,
 }
 
 /// The party a zone belongs to (`employer.signature` → employer).
@@ -343,7 +351,10 @@ fn read_field<L: Look>(zone: &Zone, look: &mut L, ctx: &Context<'_>, draft: &mut
     let layer = look.text_layer();
     let reading = reading::reading_of(zone.kind, cal, layer.as_deref(), |pass| look.read(pass));
     match reading {
-        Some(r) if !kinds::can_be(&zone.id, zone.kind, &r, cal, ctx.today, ctx.edition) => {
+        Some(r)
+            if !kinds::can_be(&zone.id, zone.kind, &r, cal, ctx.today, ctx.edition)
+                || kinds::is_label(&r.value, &ctx.labels) =>
+        {
             mark_illegible(report, zone, &look.crop())
         }
         Some(r) if zone.kind == Kind::Email && address::is_doubtful(&r.value) => {
