@@ -26,6 +26,9 @@ pub struct Found {
     /// Another first map worth a try if `to_pixel` leads nowhere: the
     /// projective one through four anchors bunched together.
     pub other: Option<Homography>,
+    /// Found by the QR code searched on the whole page: searching again
+    /// would find the same.
+    pub by_code: bool,
 }
 
 /// Sampling resolution for the QR code and header crops (≈ 288 dpi).
@@ -50,6 +53,7 @@ pub fn identify(
                 to_pixel: map.unwrap_or(c.map),
                 anchors,
                 other,
+                by_code: false,
             });
         }
     }
@@ -63,6 +67,7 @@ pub fn identify(
                 to_pixel: c.map,
                 anchors: c.anchors.clone(),
                 other: None,
+                by_code: false,
             });
         }
     }
@@ -168,6 +173,7 @@ pub fn qr_anywhere(
         to_pixel: map.unwrap_or(by_code),
         other,
         anchors,
+        by_code: true,
     })
 }
 

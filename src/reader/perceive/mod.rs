@@ -147,7 +147,7 @@ pub fn perceive(
         if let Some(start) = identified.other {
             try_start(&mut fit, &identified, start);
         }
-        if !cal.confirms(&fit.registration()) {
+        if !identified.by_code && !cal.confirms(&fit.registration()) {
             let by_code =
                 identify::qr_anywhere(layout, &image.pixels, image.px_per_pt, &squares.anywhere)
                     .filter(|other| other.page == identified.page);
@@ -274,7 +274,11 @@ fn page_image(
     if let PageSource::Scanned(placed) = &page.source {
         match decode_image(file, placed.stream) {
             Ok(raw) => {
-                let text = text_layer::runs(file, page, &placed.matrix, raw.dimensions());
+                let text = if placed.invisible_text {
+                    text_layer::runs(file, page, &placed.matrix, raw.dimensions())
+                } else {
+                    Vec::new()
+                };
                 tracing::debug!(page = page.number, runs = text.len(), "invisible text");
                 let pixels = geometry::orient(raw, &placed.matrix, page.rotate);
                 return Ok(PageImage {

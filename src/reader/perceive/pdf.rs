@@ -46,6 +46,8 @@ pub struct PlacedImage<'a> {
     pub stream: &'a Stream,
     /// Maps the image's unit square to page space (PDF points, y up).
     pub matrix: Matrix,
+    /// Whether the page also shows invisible text (a scanner's OCR layer).
+    pub invisible_text: bool,
 }
 
 /// A page as the reader needs it.
@@ -194,6 +196,7 @@ impl PdfFile {
         let mut ctm = IDENTITY;
         let mut stack = Vec::new();
         let mut text_mode = 0;
+        let mut invisible_text = false;
         let mut images = Vec::new();
         let mut paints_other = false;
         for (count, op) in Content::decode_iter(&bytes).enumerate() {
@@ -221,6 +224,7 @@ impl PdfFile {
                         .unwrap_or(0);
                 }
                 "Tj" | "TJ" | "'" | "\"" if text_mode != 3 => paints_other = true,
+                "Tj" | "TJ" | "'" | "\"" => invisible_text = true,
                 "S" | "s" | "f" | "F" | "f*" | "B" | "B*" | "b" | "b*" | "sh" | "BI" => {
                     paints_other = true
                 }
@@ -239,6 +243,7 @@ impl PdfFile {
                             images.push(PlacedImage {
                                 stream: s,
                                 matrix: ctm,
+                                invisible_text: false,
                             })
                         }
                         _ => paints_other = true,
@@ -250,7 +255,10 @@ impl PdfFile {
         if paints_other || images.len() != 1 {
             return Ok(PageSource::Vector);
         }
-        let image = images.remove(0);
+        let image = PlacedImage {
+            invisible_text,
+            ..images.remove(0)
+        };
         let page_area = (crop_box[2] - crop_box[0]).abs() * (crop_box[3] - crop_box[1]).abs();
         let m = &image.matrix;
         let image_area = (m[0] * m[3] - m[1] * m[2]).abs();
